@@ -1,0 +1,42 @@
+//! Label-weighted Hermite moments of a two-layer rectified network, computed as weighted Gram
+//! matrices and never as d×d×d or d⁴ tensors.
+//!
+//! Every statistic here is a sum over samples. Sums run over fixed-size chunks of samples in
+//! parallel (rayon) and the chunk results are reduced in a fixed tree order, so a result is
+//! identical to the last bit for any number of threads.
+//!
+//! Layout: the math (and this crate) takes samples as **columns**: `x` is d×n, labels `w` are
+//! length-n slices, `y` is m×n. A C-order `(n, d)` NumPy array is exactly such a column-major
+//! d×n matrix, so no copy is needed at the boundary.
+//!
+//! # Example
+//! ```
+//! use faer::Mat;
+//! use twolayer_moments::{centre_labels, t2};
+//!
+//! // Four samples in R², labels y = x₀ (purely linear, so the centred labels vanish).
+//! let x = Mat::from_fn(2, 4, |i, j| [[1.0, -1.0, 2.0, 0.5], [0.0, 1.0, -1.0, 3.0]][i][j]);
+//! let y = Mat::from_fn(1, 4, |_, j| x[(0, j)]);
+//! let fit = centre_labels(x.as_ref(), y.as_ref()).unwrap();
+//! assert!(fit.residual.norm_max() < 1e-12);
+//!
+//! // T2(w) = (1/n) Σ w_j (x_j x_jᵀ − I).
+//! let m = t2(x.as_ref(), &[1.0; 4]).unwrap();
+//! assert!((m[(0, 0)] - (1.0 + 1.0 + 4.0 + 0.25) / 4.0 + 1.0).abs() < 1e-15);
+//! ```
+//!
+//! # Reference
+//! Bakshi, Jayaram, Woodruff, "Learning Two Layer Rectified Neural Networks in Polynomial
+//! Time", COLT 2019; `shared/design/ALGORITHMS.md` section 1.
+
+mod centre;
+mod chunked;
+mod error;
+mod gram;
+mod hermite;
+
+pub use centre::{AffineFit, centre_labels};
+pub use chunked::{CHUNK, chunked_sum};
+pub use error::MomentsError;
+pub use gram::{cross_moment, weighted_gram};
+pub use hermite::t2;

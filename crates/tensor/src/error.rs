@@ -1,0 +1,40 @@
+use thiserror::Error;
+
+/// What went wrong in a decomposition. Every message says what to do about it.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TensorError {
+    /// No slices were given.
+    #[error("no slices given; pass at least one contraction of the tensor")]
+    NoSlices,
+    /// A slice is not square or differs in size from the first one.
+    #[error(
+        "slice {index} is {rows}×{cols}, expected {dim}×{dim}; all slices must be square and of one size"
+    )]
+    SliceShape {
+        index: usize,
+        rows: usize,
+        cols: usize,
+        dim: usize,
+    },
+    /// The requested rank is zero or larger than the slice dimension.
+    #[error(
+        "rank {rank} is not in 1..={dim}; Jennrich's method recovers at most as many factors as the dimension"
+    )]
+    BadRank { rank: usize, dim: usize },
+    /// A slice holds NaN or an infinity.
+    #[error("slice {index} holds NaN or an infinite value; check the data the slices came from")]
+    NotFinite { index: usize },
+    /// The slices do not span `rank` dimensions.
+    #[error(
+        "the slices span fewer than {rank} dimensions (eigenvalue ratio {ratio:.3e} of the \
+         rank-th to the largest); pass a smaller rank or better-estimated slices"
+    )]
+    RankDeficient { rank: usize, ratio: f64 },
+    /// Every random pencil was singular or its eigen-decomposition failed.
+    #[error(
+        "no pencil could be diagonalised ({tried} tried): the slices may not share a \
+         diagonalisable structure; pass more or better-estimated slices"
+    )]
+    NoPencil { tried: usize },
+}
