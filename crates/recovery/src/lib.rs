@@ -1,1 +1,43 @@
-//! placeholder
+//! Recovery of the weights of a two-layer rectified network y = U f(V x) from samples.
+//!
+//! The headline method is [`ExactRecovery`] (Bakshi, Jayaram, Woodruff 2019, with the
+//! refinements of `shared/design/ALGORITHMS.md` section 3): from noiseless labels and Gaussian
+//! inputs it returns the true weights up to permutation and positive rescaling of the hidden
+//! units, with a certificate (the relative residual of the fit on every sample).
+//!
+//! Layout at this API, as in the ML ecosystem: X is (n, d) with one sample per row, Y is
+//! (n, m), V is (k, d) and U is (m, k) as PyTorch's `nn.Linear` stores them.
+//!
+//! # Example
+//! ```
+//! use faer::Mat;
+//! use twolayer_recovery::{Activation, ExactRecovery, Network};
+//!
+//! // A planted network with k = 2 units in d = 3 and inputs on a deterministic grid that
+//! // is rich enough in sign patterns (any Gaussian sample would do).
+//! let v = Mat::from_fn(2, 3, |i, j| [[1.0, 0.5, 0.0], [-0.3, 1.0, 0.8]][i][j]);
+//! let u = Mat::from_fn(2, 2, |i, j| [[1.0, -2.0], [0.5, 1.5]][i][j]);
+//! let truth = Network::new(u, v, Activation::Relu).unwrap();
+//! let x = Mat::from_fn(600, 3, |i, j| (((i * 7 + 3) * (j * 13 + 5)) % 97) as f64 / 48.0 - 1.0);
+//! let y = truth.predict(x.as_ref()).unwrap();
+//! let found = ExactRecovery::new().recover(x.as_ref(), y.as_ref()).unwrap();
+//! assert!(found.report.certified);
+//! let err = twolayer_recovery::align(&found.network, &truth).unwrap();
+//! assert!(err.v_max < 1e-9 && err.u_max_rel < 1e-9);
+//! ```
+//!
+//! # Reference
+//! A. Bakshi, R. Jayaram, D. P. Woodruff, "Learning Two Layer Rectified Neural Networks in
+//! Polynomial Time", COLT 2019.
+
+mod align;
+mod error;
+mod exact;
+mod input;
+mod network;
+
+pub use align::{Alignment, align, hungarian, relative_prediction_error};
+pub use error::RecoveryError;
+pub use exact::{ExactRecovery, ExactReport, Recovered};
+pub use input::check_finite;
+pub use network::{Activation, Network};

@@ -1,0 +1,179 @@
+use faer::{Mat, MatRef};
+
+use crate::error::RecoveryError;
+use crate::network::Network;
+
+/// How far an estimated network is from a reference, up to the network's symmetries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alignment {
+    /// `perm[i]` is the estimated unit matched to reference unit i.
+    pub perm: Vec<usize>,
+    /// max_i ‖V̂_perm(i) − V*_i‖ over unit-normalised rows (a flipped sign counts as 2).
+    pub v_max: f64,
+    /// max_i ‖Û_perm(i) − U*_i‖ / ‖U*_i‖ over columns of U, after the rescaling that makes
+    /// rows of V unit (the canonical form).
+    pub u_max_rel: f64,
+}
+
+/// Aligns `estimate` to `truth`: Hungarian matching on |⟨V̂_i, V*_j⟩| of unit-normalised rows,
+/// then the errors of ALGORITHMS.md section 0. Sign-, permutation- and scale-aware.
+///
+/// Cost: O(k² d + k³ + m k).
+pub fn align(estimate: &Network, truth: &Network) -> Result<Alignment, RecoveryError> {
+    for (what, expected, got) in [
+        ("hidden units k of the estimate", truth.k(), estimate.k()),
+        ("input dimension d of the estimate", truth.d(), estimate.d()),
+        (
+            "output dimension m of the estimate",
+            truth.m(),
+            estimate.m(),
+        ),
+    ] {
+        if expected != got {
+            return Err(RecoveryError::Shape {
+                what,
+                expected,
+                got,
+            });
+        }
+    }
+    let (e, t) = (estimate.canonical(), truth.canonical());
+    let k = t.k();
+    let cost = Mat::from_fn(k, k, |i, j| -(t.v.row(i) * e.v.row(j).transpose()).abs());
+    let perm = hungarian(cost.as_ref());
+    let mut v_max: f64 = 0.0;
+    let mut u_max_rel: f64 = 0.0;
+    for (i, &j) in perm.iter().enumerate() {
+        v_max = v_max.max((t.v.row(i) - e.v.row(j)).norm_l2());
+        let du = (t.u.col(i) - e.u.col(j)).norm_l2();
+        let nu = t.u.col(i).norm_l2();
+        u_max_rel = u_max_rel.max(if nu > 0.0 { du / nu } else { du });
+    }
+    Ok(Alignment {
+        perm,
+        v_max,
+        u_max_rel,
+    })
+}
+
+/// ‖Y − predict(X)‖_F / ‖Y‖_F for samples X (n×d) and labels Y (n×m).
+///
+/// Cost: one prediction, O(n k (d + m)).
+pub fn relative_prediction_error(
+    network: &Network,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+) -> Result<f64, RecoveryError> {
+    crate::input::check_samples(x, y)?;
+    if y.ncols() != network.m() {
+        return Err(RecoveryError::Shape {
+            what: "columns of Y (the output dimension m of U)",
+            expected: network.m(),
+            got: y.ncols(),
+        });
+    }
+    let pred = network.predict(x)?;
+    let denom = y.norm_l2();
+    let num = (pred.as_ref() - y).norm_l2();
+    Ok(if denom > 0.0 { num / denom } else { num })
+}
+
+/// Minimum-cost perfect matching of a square cost matrix (Hungarian method with potentials).
+///
+/// Returns `assign` with row i matched to column `assign[i]`. Cost: O(k³).
+pub fn hungarian(cost: MatRef<'_, f64>) -> Vec<usize> {
+    let n = cost.nrows();
+    assert_eq!(n, cost.ncols(), "hungarian: cost matrix must be square");
+    // 1-based arrays with a sentinel column 0, as in the classical shortest-augmenting-path
+    // formulation: p[j] is the row matched to column j.
+    let mut u = vec![0.0; n + 1];
+    let mut v = vec![0.0; n + 1];
+    let mut p = vec![0usize; n + 1];
+    let mut way = vec![0usize; n + 1];
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![f64::INFINITY; n + 1];
+        let mut used = vec![false; n + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let mut delta = f64::INFINITY;
+            let mut j1 = 0;
+            for j in 1..=n {
+                if !used[j] {
+                    let cur = cost[(i0 - 1, j - 1)] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=n {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut assign = vec![0; n];
+    for j in 1..=n {
+        assign[p[j] - 1] = j - 1;
+    }
+    assign
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Activation;
+
+    #[test]
+    fn hungarian_beats_greedy() {
+        // Greedy takes (0,0) = 1 and is forced into (1,1) = 10: total 11. Optimum: 2 + 3 = 5.
+        let c = Mat::from_fn(2, 2, |i, j| [[1.0, 2.0], [3.0, 10.0]][i][j]);
+        assert_eq!(hungarian(c.as_ref()), vec![1, 0]);
+        let c3 = Mat::from_fn(3, 3, |i, j| {
+            [[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]][i][j]
+        });
+        let a = hungarian(c3.as_ref());
+        let total: f64 = a.iter().enumerate().map(|(i, &j)| c3[(i, j)]).sum();
+        assert_eq!(total, 5.0);
+    }
+
+    #[test]
+    fn alignment_ignores_permutation_and_scale_but_not_sign() {
+        let v = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.6, 0.8]][i][j]);
+        let u = Mat::from_fn(1, 2, |_, j| [2.0, -1.0][j]);
+        let truth = Network::new(u, v, Activation::Relu).unwrap();
+        // Swap the units and scale unit 0 by 5 (U compensates by 1/5).
+        let v2 = Mat::from_fn(2, 2, |i, j| [[0.6, 0.8], [5.0, 0.0]][i][j]);
+        let u2 = Mat::from_fn(1, 2, |_, j| [-1.0, 0.4][j]);
+        let est = Network::new(u2, v2, Activation::Relu).unwrap();
+        let a = align(&est, &truth).unwrap();
+        assert!(a.v_max < 1e-15 && a.u_max_rel < 1e-15, "{a:?}");
+        // A flipped unit is a different function: the error says so.
+        let v3 = Mat::from_fn(2, 2, |i, j| [[-1.0, 0.0], [0.6, 0.8]][i][j]);
+        let flipped = Network::new(truth.u.clone(), v3, Activation::Relu).unwrap();
+        assert!((align(&flipped, &truth).unwrap().v_max - 2.0).abs() < 1e-15);
+    }
+}

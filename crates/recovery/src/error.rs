@@ -1,0 +1,87 @@
+use thiserror::Error;
+use twolayer_moments::MomentsError;
+use twolayer_tensor::TensorError;
+
+/// What went wrong in a recovery. Every message says what was found and what to do.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RecoveryError {
+    /// An array has no rows or no columns.
+    #[error("{what} is empty ({rows}×{cols}); pass at least one sample and one feature")]
+    Empty {
+        what: &'static str,
+        rows: usize,
+        cols: usize,
+    },
+    /// Two arrays disagree on a dimension.
+    #[error("{what}: expected {expected}, got {got}")]
+    Shape {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// An array holds NaN or an infinity.
+    #[error(
+        "{what} holds a non-finite value (NaN or ±inf) at row {row}, column {col}; \
+         clean or drop that sample"
+    )]
+    NotFinite {
+        what: &'static str,
+        row: usize,
+        col: usize,
+    },
+    /// Zero hidden units were requested.
+    #[error("k = 0 hidden units requested; pass k ≥ 1 or leave it out to detect it")]
+    ZeroK,
+    /// More hidden units than input dimensions.
+    #[error(
+        "k = {k} hidden units but the inputs have d = {d} dimensions; exact recovery needs \
+         k ≤ d (pass a smaller k, or check that the labels are noiseless: noise makes Y full rank)"
+    )]
+    KTooLarge { k: usize, d: usize },
+    /// Not enough samples for the method to run at all.
+    #[error(
+        "only {n} samples; exact recovery at d = {d}, k = {k} needs at least {needed} \
+         (about {recommended} for reliable success): pass more samples or a smaller k"
+    )]
+    TooFewSamples {
+        n: usize,
+        d: usize,
+        k: usize,
+        needed: usize,
+        recommended: usize,
+    },
+    /// The labels span fewer dimensions than the requested number of units.
+    #[error(
+        "the labels Y have numerical rank {rank} (relative singular values {singular_values:?}) \
+         but k = {k}; exact recovery needs rank U* = k: pass k = {rank}, or use more outputs"
+    )]
+    RankDeficient {
+        rank: usize,
+        k: usize,
+        singular_values: Vec<f64>,
+    },
+    /// The exact step verified fewer units than k.
+    #[error(
+        "found {found} of {k} hidden units after {candidates} candidate directions \
+         (smallest null-space ratio seen {best_null_ratio:.1e}, needs < 1e-9); the labels may \
+         be noisy or the samples too few: pass more samples (about {recommended} at this \
+         size), or check that Y = U relu(V x) holds without noise"
+    )]
+    UnitsNotFound {
+        found: usize,
+        k: usize,
+        candidates: usize,
+        best_null_ratio: f64,
+        recommended: usize,
+    },
+    /// A dense factorisation failed; the message names it.
+    #[error("numerical failure in {0}; check the input for extreme values")]
+    Numerical(&'static str),
+    /// From the moment estimators.
+    #[error(transparent)]
+    Moments(#[from] MomentsError),
+    /// From the tensor decomposition.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+}

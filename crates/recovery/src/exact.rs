@@ -1,0 +1,503 @@
+//! Exact recovery when rank U* = k (ALGORITHMS.md section 3).
+
+use std::time::Instant;
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef, Par, Side};
+use serde::Serialize;
+use twolayer_moments::{centre_labels, t2, weighted_gram};
+use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
+
+use crate::error::RecoveryError;
+use crate::input::check_samples;
+use crate::network::{Activation, Network};
+
+/// Singular values of Y below this fraction of the largest count as zero when detecting k.
+const RANK_TOL: f64 = 1e-6;
+/// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
+const NULL_TOL: f64 = 1e-9;
+/// …and the next singular value is above this (the null space is one-dimensional).
+const SECOND_TOL: f64 = 1e-6;
+/// A unit is verified when ‖f(v·X) − z‖ / ‖z‖ over all samples is below this.
+const UNIT_TOL: f64 = 1e-7;
+/// Two verified units with |cos| above 1 − this are the same unit.
+const DUPLICATE_TOL: f64 = 1e-8;
+/// The fit is certified exact when ‖Y − U f(VX)‖_F / ‖Y‖_F is below this.
+const CERTIFY_TOL: f64 = 1e-10;
+/// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
+/// moment instead.
+const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
+
+/// Exact recovery of a two-layer ReLU network from noiseless labels (rank U* = k).
+///
+/// Reduces Y to its k-dimensional row space, finds candidate unit directions by whitened
+/// Jennrich on the second label-weighted Hermite moment, then, for every candidate and both
+/// orientations, takes the samples most negative along it, reads the unit's output off the
+/// one-dimensional null space of the labels there, solves for v and verifies f(v·x) on every
+/// sample. U is the least-squares fit of Y on the verified units, and the relative residual of
+/// that fit is the certificate.
+///
+/// ## Requirements
+/// Inputs x ~ N(0, I_d) (other rotation-invariant inputs usually work; the certificate says
+/// whether it did); labels y = U* relu(V* x) without noise; rank U* = k ≤ d; rows of V* pairwise
+/// non-parallel. About 40·d·k samples make success reliable.
+///
+/// ## Reference
+/// Bakshi, Jayaram, Woodruff, COLT 2019, section 3 (exact algorithm); ALGORITHMS.md section 3.
+///
+/// Cost: O(n d²) for the centring, O(n d k) for the certificate, O(n k² + k⁴) otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactRecovery {
+    k: Option<usize>,
+    pencils: usize,
+    seed: u64,
+}
+
+impl Default for ExactRecovery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`ExactRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExactReport {
+    /// Always `"exact"`.
+    pub method: &'static str,
+    /// The fit reproduces every label to `residual_rel` < 1e-10: an exact answer.
+    pub certified: bool,
+    /// ‖Y − U f(V X)‖_F / ‖Y‖_F over all samples.
+    pub residual_rel: f64,
+    /// Hidden units (given, or detected as the numerical rank of Y).
+    pub k: usize,
+    /// Samples.
+    pub n: usize,
+    /// Input dimension.
+    pub d: usize,
+    /// Output dimension.
+    pub m: usize,
+    /// Whether k was detected from the rank of Y rather than given.
+    pub k_detected: bool,
+    /// Singular values of Y relative to the largest (up to k + 1 of them): the evidence for k.
+    pub label_singular_values: Vec<f64>,
+    /// Conditioning of the span estimate, σ_k/σ_1 (1 is best).
+    pub span_ratio: f64,
+    /// `"first-order"` (the affine fit's coefficients) or `"second-order"` (T2 slices).
+    pub span_source: &'static str,
+    /// Relative eigenvalue gap of the best Jennrich pencil.
+    pub best_pencil_gap: f64,
+    /// Candidate directions (with orientation) examined before k units were verified.
+    pub candidates_tried: usize,
+    /// Wall time of the recovery in seconds.
+    pub time_s: f64,
+    /// What the method assumed, for the reader of the report.
+    pub assumptions: Vec<&'static str>,
+}
+
+/// A recovered network with the report of how it was found.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// The weights, in canonical form (unit rows of V, units sorted).
+    pub network: Network,
+    /// Diagnostics and certificate.
+    pub report: ExactReport,
+}
+
+impl ExactRecovery {
+    /// Defaults: k detected from the rank of Y, 10 Jennrich pencils, seed 0.
+    pub fn new() -> Self {
+        Self {
+            k: None,
+            pencils: 10,
+            seed: 0,
+        }
+    }
+
+    /// Number of hidden units; `None` detects it as the numerical rank of Y.
+    pub fn k(mut self, k: Option<usize>) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// Number of random Jennrich pencils in the candidate pool (at least 1).
+    pub fn pencils(mut self, pencils: usize) -> Self {
+        self.pencils = pencils.max(1);
+        self
+    }
+
+    /// Seed of every random draw the method makes.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The minimum sample count below which the method refuses to run.
+    pub fn min_samples(d: usize, k: usize) -> usize {
+        (4 * d * k).max(12 * k).max(d + 2)
+    }
+
+    /// The sample count at which success is reliable in every verified configuration.
+    pub fn recommended_samples(d: usize, k: usize) -> usize {
+        40 * d * k
+    }
+
+    /// Recovers U (m×k) and V (k×d) from samples X (n×d, one per row) and labels Y (n×m).
+    ///
+    /// Returns the canonical network and a report whose `certified` flag says whether the fit
+    /// is exact. Fails with a typed error when an assumption visibly fails (rank of Y below k,
+    /// too few samples, fewer than k units verified).
+    pub fn recover(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<Recovered, RecoveryError> {
+        let start = Instant::now();
+        check_samples(x, y)?;
+        let (n, d) = x.shape();
+        let m = y.ncols();
+        if self.k == Some(0) {
+            return Err(RecoveryError::ZeroK);
+        }
+        // Samples as columns: each sample contiguous, the layout every pass below wants.
+        let xt = x.transpose().to_owned();
+        let yt = y.transpose().to_owned();
+        let par = faer::get_global_parallelism();
+
+        // Step 1: k and the reduction Ỹ = Pᵀ Y onto the top-k left singular space of Y.
+        let gy = weighted_gram(yt.as_ref(), None)?;
+        let eig = gy
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of YᵀY"))?;
+        let lambda = eig.S().column_vector();
+        let top = lambda[m - 1].max(0.0);
+        let rel_sv: Vec<f64> = (0..m)
+            .rev()
+            .map(|i| {
+                if top > 0.0 {
+                    (lambda[i].max(0.0) / top).sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let rank = rel_sv.iter().take_while(|&&s| s > RANK_TOL).count();
+        let k = self.k.unwrap_or(rank);
+        let shown = rel_sv.iter().take(k + 1).copied().collect::<Vec<_>>();
+        if rank < k || k == 0 {
+            return Err(RecoveryError::RankDeficient {
+                rank,
+                k,
+                singular_values: shown,
+            });
+        }
+        if k > d {
+            return Err(RecoveryError::KTooLarge { k, d });
+        }
+        let needed = Self::min_samples(d, k);
+        if n < needed {
+            return Err(RecoveryError::TooFewSamples {
+                n,
+                d,
+                k,
+                needed,
+                recommended: Self::recommended_samples(d, k),
+            });
+        }
+        let p = eig.U().subcols(m - k, k); // m×k, top-k eigenvectors of YᵀY
+        let mut yk = Mat::zeros(k, n);
+        matmul(
+            yk.as_mut(),
+            Accum::Replace,
+            p.transpose(),
+            yt.as_ref(),
+            1.0,
+            par,
+        );
+
+        // Step 2: candidate directions. The span of V* comes from the affine fit's linear
+        // part, E[relu(v·x) x] = v/2 (free: the centring computes it), unless that is badly
+        // conditioned; then from the second-moment slices.
+        let fit = centre_labels(xt.as_ref(), yk.as_ref())?;
+        let (q, span_ratio, span_source) = self.span(&xt, &fit, k)?;
+        let mut xq = Mat::zeros(k, n);
+        matmul(
+            xq.as_mut(),
+            Accum::Replace,
+            q.transpose(),
+            xt.as_ref(),
+            1.0,
+            par,
+        );
+        let slices = (0..k)
+            .map(|r| t2(xq.as_ref(), row_vec(&fit.residual, r).as_slice()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        let pencils = simultaneous_diagonalisation(
+            &views,
+            &JennrichParams {
+                pencils: self.pencils,
+                seed: self.seed,
+            },
+        )?;
+
+        // Steps 3–4: extreme sets, null vectors, verification.
+        let norms: Vec<f64> = (0..n)
+            .map(|j| xt.col(j).norm_l2().max(f64::MIN_POSITIVE))
+            .collect();
+        let mut search = UnitSearch {
+            xt: xt.as_ref(),
+            yk: yk.as_ref(),
+            units: Vec::with_capacity(k),
+            tried: 0,
+            best_null_ratio: f64::INFINITY,
+        };
+        'pool: for pencil in &pencils {
+            for c in 0..k {
+                let proj: Vec<f64> = (0..n)
+                    .map(|j| {
+                        (0..k)
+                            .map(|a| pencil.directions[(a, c)] * xq[(a, j)])
+                            .sum::<f64>()
+                            / norms[j]
+                    })
+                    .collect();
+                for sign in [1.0, -1.0] {
+                    if search.units.len() == k {
+                        break 'pool;
+                    }
+                    search.try_candidate(&proj, sign, k);
+                }
+            }
+        }
+        if search.units.len() < k {
+            return Err(RecoveryError::UnitsNotFound {
+                found: search.units.len(),
+                k,
+                candidates: search.tried,
+                best_null_ratio: search.best_null_ratio,
+                recommended: Self::recommended_samples(d, k),
+            });
+        }
+
+        // Step 5: U by least squares on all samples; the residual is the certificate.
+        let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
+        let (u, residual_rel) = fit_output_weights(&v, xt.as_ref(), yt.as_ref())?;
+        let network = Network {
+            u,
+            v,
+            activation: Activation::Relu,
+        }
+        .canonical();
+        Ok(Recovered {
+            network,
+            report: ExactReport {
+                method: "exact",
+                certified: residual_rel < CERTIFY_TOL,
+                residual_rel,
+                k,
+                n,
+                d,
+                m,
+                k_detected: self.k.is_none(),
+                label_singular_values: shown,
+                span_ratio,
+                span_source,
+                best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
+                candidates_tried: search.tried,
+                time_s: start.elapsed().as_secs_f64(),
+                assumptions: vec![
+                    "inputs x ~ N(0, I_d)",
+                    "labels y = U relu(V x) without noise",
+                    "rank U = k <= d",
+                ],
+            },
+        })
+    }
+
+    /// Orthonormal basis (d×k) of the estimated span of V*, its conditioning and its source.
+    fn span(
+        &self,
+        xt: &Mat<f64>,
+        fit: &twolayer_moments::AffineFit,
+        k: usize,
+    ) -> Result<(Mat<f64>, f64, &'static str), RecoveryError> {
+        let svd = fit
+            .linear
+            .transpose()
+            .thin_svd()
+            .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
+        let s = svd.S().column_vector();
+        let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
+        if ratio >= FIRST_ORDER_SPAN_MIN {
+            return Ok((svd.U().subcols(0, k).to_owned(), ratio, "first-order"));
+        }
+        let slices = (0..k)
+            .map(|r| t2(xt.as_ref(), row_vec(&fit.residual, r).as_slice()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        let w = whiten(&views, k)?;
+        Ok((w.basis, w.span_ratio, "second-order"))
+    }
+}
+
+fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
+    m.row(r).iter().copied().collect()
+}
+
+/// The state of the search for verified units over the candidate pool.
+struct UnitSearch<'a> {
+    xt: MatRef<'a, f64>,
+    yk: MatRef<'a, f64>,
+    units: Vec<Vec<f64>>,
+    tried: usize,
+    best_null_ratio: f64,
+}
+
+impl UnitSearch<'_> {
+    /// One candidate in one orientation: grow the extreme set Z, and if Ỹ[:, Z] has a
+    /// one-dimensional null space, solve for the unit and verify it on all samples.
+    fn try_candidate(&mut self, proj: &[f64], sign: f64, k: usize) {
+        self.tried += 1;
+        let n = proj.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_unstable_by(|&a, &b| (sign * proj[a]).total_cmp(&(sign * proj[b])));
+        let total_scale = self.yk.norm_l2();
+        let mut q = 3 * k;
+        while q <= n / 4 {
+            let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, order[i])]);
+            let Ok(svd) = yz.thin_svd() else { return };
+            let s = svd.S().column_vector();
+            // For k = 1 there is no other unit to set the scale: use the typical size of q
+            // labels instead.
+            let scale = if k >= 2 {
+                s[0]
+            } else {
+                total_scale * (q as f64 / n as f64).sqrt()
+            };
+            if !(scale > 0.0) {
+                return;
+            }
+            let null_ratio = s[k - 1] / scale;
+            let second = if k >= 2 { s[k - 2] / scale } else { 1.0 };
+            self.best_null_ratio = self.best_null_ratio.min(null_ratio);
+            if null_ratio >= NULL_TOL {
+                // Z already holds samples where the unit is active: growing cannot help.
+                return;
+            }
+            if second > SECOND_TOL {
+                let a: Vec<f64> = (0..k).map(|r| svd.V()[(r, k - 1)]).collect();
+                self.verify(&a);
+                return;
+            }
+            q *= 2;
+        }
+    }
+
+    /// z = aᵀ Ỹ should be f(v·x) for one unit v: solve for v on its support, check everywhere.
+    fn verify(&mut self, a: &[f64]) {
+        let (d, n) = self.xt.shape();
+        let mut z: Vec<f64> = (0..n)
+            .map(|j| {
+                a.iter()
+                    .enumerate()
+                    .map(|(r, &ar)| ar * self.yk[(r, j)])
+                    .sum()
+            })
+            .collect();
+        if z.iter().sum::<f64>() < 0.0 {
+            z.iter_mut().for_each(|t| *t = -*t);
+        }
+        let zmax = z.iter().copied().fold(0.0, f64::max);
+        let support: Vec<usize> = (0..n).filter(|&j| z[j] > 1e-9 * zmax).collect();
+        if support.len() < d {
+            return;
+        }
+        // About 4d samples spread over the support determine v; all samples then verify it.
+        let rows = support.len().min(4 * d);
+        let step = support.len() as f64 / rows as f64;
+        let pick: Vec<usize> = (0..rows)
+            .map(|i| support[(i as f64 * step) as usize])
+            .collect();
+        let a_mat = Mat::from_fn(rows, d, |i, c| self.xt[(c, pick[i])]);
+        let b = Mat::from_fn(rows, 1, |i, _| z[pick[i]]);
+        let v = a_mat.qr().solve_lstsq(&b);
+        let v: Vec<f64> = (0..d).map(|c| v[(c, 0)]).collect();
+        if !v.iter().all(|t| t.is_finite()) {
+            return;
+        }
+        let vcol = ColRef::from_slice(&v);
+        let mut vx = Mat::<f64>::zeros(1, n);
+        matmul(
+            vx.as_mut(),
+            Accum::Replace,
+            vcol.transpose().as_mat(),
+            self.xt,
+            1.0,
+            Par::Seq,
+        );
+        let (mut res, mut nz) = (0.0, 0.0);
+        for j in 0..n {
+            let e = vx[(0, j)].max(0.0) - z[j];
+            res += e * e;
+            nz += z[j] * z[j];
+        }
+        if !(res.sqrt() < UNIT_TOL * nz.sqrt()) {
+            return;
+        }
+        let vn = vcol.norm_l2();
+        let duplicate = self.units.iter().any(|w| {
+            let wc = ColRef::from_slice(w);
+            (vcol.transpose() * wc).abs() > (1.0 - DUPLICATE_TOL) * vn * wc.norm_l2()
+        });
+        if !duplicate {
+            self.units.push(v);
+        }
+    }
+}
+
+/// U = argmin ‖Y − U f(V X)‖_F by QR least squares, and the relative residual.
+///
+/// `xt` is d×n and `yt` m×n. Cost: O(n k (d + k + m)).
+fn fit_output_weights(
+    v: &Mat<f64>,
+    xt: MatRef<'_, f64>,
+    yt: MatRef<'_, f64>,
+) -> Result<(Mat<f64>, f64), RecoveryError> {
+    let (k, n) = (v.nrows(), xt.ncols());
+    let par = faer::get_global_parallelism();
+    let mut ft = Mat::zeros(n, k); // f(V X)ᵀ
+    matmul(
+        ft.as_mut(),
+        Accum::Replace,
+        xt.transpose(),
+        v.transpose(),
+        1.0,
+        par,
+    );
+    for j in 0..k {
+        for t in ft.col_mut(j).iter_mut() {
+            *t = t.max(0.0);
+        }
+    }
+    let ut = ft.qr().solve_lstsq(yt.transpose()); // k×m
+    if !ut.is_all_finite() {
+        return Err(RecoveryError::Numerical("the least-squares fit of U"));
+    }
+    let mut resid = yt.transpose().to_owned();
+    matmul(
+        resid.as_mut(),
+        Accum::Add,
+        ft.as_ref(),
+        ut.as_ref(),
+        -1.0,
+        par,
+    );
+    let denom = yt.norm_l2();
+    let residual_rel = if denom > 0.0 {
+        resid.norm_l2() / denom
+    } else {
+        resid.norm_l2()
+    };
+    Ok((ut.transpose().to_owned(), residual_rel))
+}

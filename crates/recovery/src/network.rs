@@ -1,0 +1,201 @@
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef};
+use serde::Serialize;
+
+use crate::error::RecoveryError;
+use crate::input::check_finite;
+
+/// The rectified activation f of the hidden layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Activation {
+    /// f(t) = max(t, 0), positively homogeneous of degree 1.
+    Relu,
+}
+
+impl Activation {
+    /// f(t).
+    #[inline]
+    pub fn apply(self, t: f64) -> f64 {
+        match self {
+            Activation::Relu => t.max(0.0),
+        }
+    }
+
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+        }
+    }
+}
+
+/// A two-layer network x ↦ U f(V x), without biases.
+///
+/// `u` is m×k and `v` is k×d, as PyTorch's `nn.Linear` stores them.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// Output weights U (m×k).
+    pub u: Mat<f64>,
+    /// Hidden weights V (k×d); row i is unit i.
+    pub v: Mat<f64>,
+    /// The hidden activation f.
+    pub activation: Activation,
+}
+
+impl Network {
+    /// Builds a network, checking that U has as many columns as V has rows and that every
+    /// weight is finite.
+    pub fn new(u: Mat<f64>, v: Mat<f64>, activation: Activation) -> Result<Self, RecoveryError> {
+        if u.ncols() != v.nrows() {
+            return Err(RecoveryError::Shape {
+                what: "columns of U (one per hidden unit, i.e. rows of V)",
+                expected: v.nrows(),
+                got: u.ncols(),
+            });
+        }
+        check_finite("U", u.as_ref())?;
+        check_finite("V", v.as_ref())?;
+        Ok(Self { u, v, activation })
+    }
+
+    /// Input dimension d.
+    pub fn d(&self) -> usize {
+        self.v.ncols()
+    }
+
+    /// Number of hidden units k.
+    pub fn k(&self) -> usize {
+        self.v.nrows()
+    }
+
+    /// Output dimension m.
+    pub fn m(&self) -> usize {
+        self.u.nrows()
+    }
+
+    /// Hidden activations f(X Vᵀ) (n×k) for samples X (n×d, one per row).
+    ///
+    /// Cost: O(n d k) flops.
+    pub fn hidden(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, RecoveryError> {
+        if x.ncols() != self.d() {
+            return Err(RecoveryError::Shape {
+                what: "columns of X (the input dimension d of V)",
+                expected: self.d(),
+                got: x.ncols(),
+            });
+        }
+        let mut h = Mat::zeros(x.nrows(), self.k());
+        matmul(
+            h.as_mut(),
+            Accum::Replace,
+            x,
+            self.v.transpose(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        let f = self.activation;
+        for j in 0..h.ncols() {
+            for t in h.col_mut(j).iter_mut() {
+                *t = f.apply(*t);
+            }
+        }
+        Ok(h)
+    }
+
+    /// Predictions f(X Vᵀ) Uᵀ (n×m) for samples X (n×d, one per row).
+    ///
+    /// Cost: O(n k (d + m)) flops.
+    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, RecoveryError> {
+        let h = self.hidden(x)?;
+        let mut out = Mat::zeros(x.nrows(), self.m());
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            h.as_ref(),
+            self.u.transpose(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        Ok(out)
+    }
+
+    /// The canonical representative of this network's symmetry class: rows of V scaled to
+    /// unit norm (U absorbs the scale, exact for the positively homogeneous ReLU), units sorted
+    /// lexicographically by their V row. Rows of V that are zero are left as they are.
+    pub fn canonical(&self) -> Network {
+        let (k, d) = (self.k(), self.d());
+        let norms: Vec<f64> = (0..k).map(|i| self.v.row(i).norm_l2()).collect();
+        let scale = |i: usize| if norms[i] > 0.0 { norms[i] } else { 1.0 };
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| {
+            (0..d)
+                .map(|j| (self.v[(a, j)] / scale(a)).total_cmp(&(self.v[(b, j)] / scale(b))))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let v = Mat::from_fn(k, d, |i, j| self.v[(order[i], j)] / scale(order[i]));
+        let u = Mat::from_fn(self.m(), k, |r, i| self.u[(r, order[i])] * scale(order[i]));
+        Network {
+            u,
+            v,
+            activation: self.activation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Network {
+        let v = Mat::from_fn(2, 2, |i, j| [[0.0, 2.0], [3.0, -4.0]][i][j]);
+        let u = Mat::from_fn(1, 2, |_, j| [1.0, -1.0][j]);
+        Network::new(u, v, Activation::Relu).unwrap()
+    }
+
+    #[test]
+    fn predict_computes_u_relu_vx() {
+        let net = tiny();
+        let x = Mat::from_fn(2, 2, |i, j| [[1.0, 1.0], [1.0, -1.0]][i][j]);
+        let y = net.predict(x.as_ref()).unwrap();
+        // x = (1, 1): relu(2) − relu(−1) = 2;  x = (1, −1): relu(−2) − relu(7) = −7.
+        assert_eq!(y[(0, 0)], 2.0);
+        assert_eq!(y[(1, 0)], -7.0);
+    }
+
+    #[test]
+    fn canonical_form_keeps_the_function_and_sorts() {
+        let net = tiny();
+        let c = net.canonical();
+        assert_eq!(c.v[(0, 0)], 0.0); // (0, 1) sorts before (0.6, −0.8)
+        assert!((c.v.row(1).norm_l2() - 1.0).abs() < 1e-15);
+        let x = Mat::from_fn(5, 2, |i, j| (i as f64 - 2.0) * (j as f64 + 0.5));
+        let (a, b) = (
+            net.predict(x.as_ref()).unwrap(),
+            c.predict(x.as_ref()).unwrap(),
+        );
+        assert!((&a - &b).norm_max() < 1e-12);
+    }
+
+    #[test]
+    fn shape_and_finiteness_are_checked() {
+        let v = Mat::<f64>::zeros(2, 3);
+        assert!(Network::new(Mat::zeros(1, 3), v.clone(), Activation::Relu).is_err());
+        let mut u = Mat::<f64>::zeros(1, 2);
+        u[(0, 1)] = f64::INFINITY;
+        let err = Network::new(u, v, Activation::Relu).unwrap_err();
+        assert_eq!(
+            err,
+            RecoveryError::NotFinite {
+                what: "U",
+                row: 0,
+                col: 1
+            }
+        );
+        let x = Mat::<f64>::zeros(4, 2);
+        assert!(tiny().predict(Mat::<f64>::zeros(4, 3).as_ref()).is_err());
+        assert!(tiny().predict(x.as_ref()).is_ok());
+    }
+}

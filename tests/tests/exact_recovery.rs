@@ -1,0 +1,128 @@
+//! Exact recovery on planted Gaussian instances (issue 2's acceptance grid).
+
+use twolayer_hardness::PlantedNetwork;
+use twolayer_recovery::{ExactRecovery, RecoveryError, align};
+
+/// Recovers `seeds` planted instances and asserts each is certified with aligned errors ≤ 1e-8.
+fn all_seeds_exact(d: usize, k: usize, m: usize, n: usize, seeds: u64) {
+    let mut worst: (f64, f64, f64) = (0.0, 0.0, 0.0);
+    for seed in 0..seeds {
+        let inst = PlantedNetwork::new(d, k, m, n)
+            .seed(seed)
+            .generate()
+            .unwrap();
+        let out = ExactRecovery::new()
+            .seed(seed)
+            .recover(inst.x.as_ref(), inst.y.as_ref())
+            .unwrap_or_else(|e| panic!("(d,k,m,n)=({d},{k},{m},{n}) seed {seed}: {e}"));
+        assert!(out.report.certified, "seed {seed}: {:?}", out.report);
+        assert_eq!(out.report.k, k);
+        let a = align(&out.network, &inst.network).unwrap();
+        assert!(
+            a.v_max <= 1e-8 && a.u_max_rel <= 1e-8,
+            "(d,k,m,n)=({d},{k},{m},{n}) seed {seed}: {a:?}"
+        );
+        worst = (
+            worst.0.max(a.v_max),
+            worst.1.max(a.u_max_rel),
+            worst.2.max(out.report.residual_rel),
+        );
+    }
+    eprintln!(
+        "({d},{k},{m},{n}) {seeds}/{seeds} exact; worst v {:.1e}, u {:.1e}, residual {:.1e}",
+        worst.0, worst.1, worst.2
+    );
+}
+
+#[test]
+fn exact_d10_k5_m5_n1000() {
+    all_seeds_exact(10, 5, 5, 1000, 20);
+}
+
+#[test]
+fn exact_d20_k10_m10_n3000() {
+    all_seeds_exact(20, 10, 10, 3000, 20);
+}
+
+#[test]
+fn exact_d20_k5_m8_n2000() {
+    all_seeds_exact(20, 5, 8, 2000, 20);
+}
+
+#[test]
+fn k_is_detected_from_the_label_rank_and_can_be_given() {
+    let inst = PlantedNetwork::new(12, 4, 7, 2000)
+        .seed(5)
+        .generate()
+        .unwrap();
+    let auto = ExactRecovery::new()
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap();
+    assert!(auto.report.k_detected && auto.report.k == 4);
+    let given = ExactRecovery::new()
+        .k(Some(4))
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap();
+    assert!(given.report.certified && !given.report.k_detected);
+}
+
+#[test]
+fn k_above_label_rank_is_a_typed_error() {
+    let inst = PlantedNetwork::new(12, 4, 7, 2000)
+        .seed(6)
+        .generate()
+        .unwrap();
+    let err = ExactRecovery::new()
+        .k(Some(6))
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(err, RecoveryError::RankDeficient { rank: 4, k: 6, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_few_samples_is_a_typed_error() {
+    let inst = PlantedNetwork::new(20, 10, 10, 500)
+        .seed(1)
+        .generate()
+        .unwrap();
+    let err = ExactRecovery::new()
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RecoveryError::TooFewSamples {
+                n: 500,
+                needed: 800,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("pass more samples"));
+}
+
+#[test]
+fn noisy_labels_are_not_certified() {
+    // Noise makes Y full rank; with k given, the exact step must refuse rather than guess.
+    let inst = PlantedNetwork::new(10, 5, 5, 2000)
+        .seed(2)
+        .noise(0.01)
+        .generate()
+        .unwrap();
+    let result = ExactRecovery::new()
+        .k(Some(5))
+        .recover(inst.x.as_ref(), inst.y.as_ref());
+    match result {
+        Err(RecoveryError::UnitsNotFound { .. }) => {}
+        Ok(r) => assert!(
+            !r.report.certified,
+            "noisy labels certified: {:?}",
+            r.report
+        ),
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
