@@ -184,15 +184,15 @@ impl ExactRecovery {
         let rank = rel_sv.iter().take_while(|&&s| s > RANK_TOL).count();
         let k = self.k.unwrap_or(rank);
         let shown = rel_sv.iter().take(k + 1).copied().collect::<Vec<_>>();
+        if k > d {
+            return Err(RecoveryError::KTooLarge { k, d });
+        }
         if rank < k || k == 0 {
             return Err(RecoveryError::RankDeficient {
                 rank,
                 k,
                 singular_values: shown,
             });
-        }
-        if k > d {
-            return Err(RecoveryError::KTooLarge { k, d });
         }
         let needed = Self::min_samples(d, k);
         if n < needed {

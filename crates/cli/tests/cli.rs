@@ -1,0 +1,214 @@
+//! Drives the `twolayer` binary on files it writes: the happy paths and every bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use npyz::{Order, WriterBuilder};
+
+fn twolayer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twolayer"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Runs a command that must fail: exit code 2, one `error:` line, no panic, and no output
+/// folder left behind.
+fn fails(args: &[&str], out: &Path, expect: &str) {
+    let o = twolayer(args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(expect), "expected {expect:?} in {stderr}");
+    assert!(!out.exists(), "{} was created by a failing run", out.display());
+}
+
+/// Writes values (given in row-major order) as an npy array of the given shape and order.
+fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], rowmajor: &[T], order: Order) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .order(order)
+        .writer(&mut f)
+        .begin_nd()
+        .unwrap();
+    match (order, shape) {
+        (Order::Fortran, [r, c]) => {
+            let (r, c) = (*r as usize, *c as usize);
+            for j in 0..c {
+                for i in 0..r {
+                    w.push(&rowmajor[i * c + j]).unwrap();
+                }
+            }
+        }
+        _ => {
+            for v in rowmajor {
+                w.push(v).unwrap();
+            }
+        }
+    }
+    w.finish().unwrap();
+}
+
+fn read_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f64>().unwrap())
+}
+
+struct Planted {
+    dir: tempfile::TempDir,
+}
+
+impl Planted {
+    fn new(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("data");
+        let mut all = vec!["generate"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", p(&out)]);
+        let o = twolayer(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Self { dir }
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join("data").join(name)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+#[test]
+fn demo_certifies_quickly() {
+    let o = twolayer(&["demo"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("certified        yes"), "{stdout}");
+}
+
+#[test]
+fn generate_recover_eval_round_trip() {
+    let t = Planted::new(&["--d", "12", "--k", "4", "--m", "6", "--n", "2000", "--seed", "3"]);
+    let out = t.path("fit");
+    let o = twolayer(&["recover", "--x", p(&t.file("X.npy")), "--y", p(&t.file("Y.npy")), "--out", p(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    for key in ["method", "certified", "residual_rel", "k", "n", "d", "m", "time_s"] {
+        assert!(report.get(key).is_some(), "report.json lacks {key}");
+    }
+    assert_eq!(report["certified"], true);
+    assert_eq!(report["k"], 4);
+    assert!(report["residual_rel"].as_f64().unwrap() < 1e-10);
+    assert_eq!(read_f64(&out.join("U.npy")).0, vec![6, 4]);
+    assert_eq!(read_f64(&out.join("V.npy")).0, vec![4, 12]);
+    assert!(!std::fs::read_dir(&out).unwrap().any(|e| {
+        e.unwrap().file_name().to_string_lossy().contains(".tmp")
+    }));
+
+    let o = twolayer(&[
+        "eval", "--x", p(&t.file("X.npy")), "--y", p(&t.file("Y.npy")),
+        "--u", p(&out.join("U.npy")), "--v", p(&out.join("V.npy")),
+        "--u-true", p(&t.file("U_true.npy")), "--v-true", p(&t.file("V_true.npy")),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for line in stdout.lines() {
+        let value: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
+        assert!(value < 1e-9, "{line}");
+    }
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+}
+
+#[test]
+fn reads_f32_fortran_and_one_dimensional_labels() {
+    // k = m = 1: y = u relu(v·x), given as a 1-D (n,) array; X as float32 in Fortran order.
+    let t = Planted::new(&["--d", "6", "--k", "1", "--m", "1", "--n", "800", "--seed", "9"]);
+    let (xs, xv) = read_f64(&t.file("X.npy"));
+    let (_, yv) = read_f64(&t.file("Y.npy"));
+    let x32: Vec<f32> = xv.iter().map(|&v| v as f32).collect();
+    // Labels recomputed from the rounded inputs, so the data stay exactly noiseless.
+    let (_, u) = read_f64(&t.file("U_true.npy"));
+    let (_, v) = read_f64(&t.file("V_true.npy"));
+    let n = xs[0] as usize;
+    let y1: Vec<f64> = (0..n)
+        .map(|i| u[0] * (0..6).map(|j| v[j] * x32[i * 6 + j] as f64).sum::<f64>().max(0.0))
+        .collect();
+    assert_eq!(yv.len(), n);
+    let (xf, yf) = (t.path("x32f.npy"), t.path("y1d.npy"));
+    write_npy(&xf, &xs, &x32, Order::Fortran);
+    write_npy(&yf, &[n as u64], &y1, Order::C);
+    let out = t.path("fit");
+    let o = twolayer(&["recover", "--x", p(&xf), "--y", p(&yf), "--out", p(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (vshape, vhat) = read_f64(&out.join("V.npy"));
+    assert_eq!(vshape, vec![1, 6]);
+    let err: f64 = (0..6).map(|j| (vhat[j] - v[j]).powi(2)).sum::<f64>().sqrt();
+    assert!(err < 1e-9, "{err}");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let t = Planted::new(&["--d", "10", "--k", "3", "--m", "3", "--n", "600", "--seed", "1"]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let out = t.path("never");
+    let recover = |xp: &Path, yp: &Path, extra: &[&str], expect: &str| {
+        let mut args = vec!["recover", "--x", p(xp), "--y", p(yp), "--out", p(&out)];
+        args.extend_from_slice(extra);
+        fails(&args, &out, expect);
+    };
+    recover(&t.path("missing.npy"), &y, &[], "cannot open");
+    recover(t.dir.path(), &y, &[], "not a regular file");
+
+    let text = t.path("text.npy");
+    std::fs::write(&text, "a,b\n1,2\n").unwrap();
+    recover(&text, &y, &[], "not a readable .npy file");
+
+    let ints = t.path("ints.npy");
+    write_npy(&ints, &[600, 10], &vec![1i64; 6000], Order::C);
+    recover(&ints, &y, &[], "float32 or float64");
+
+    let (xs, mut xv) = read_f64(&x);
+    xv[5 * 10 + 2] = f64::NAN;
+    let nan = t.path("nan.npy");
+    write_npy(&nan, &xs, &xv, Order::C);
+    recover(&nan, &y, &[], "row 5, column 2");
+
+    let (_, xv) = read_f64(&x);
+    let short = t.path("short.npy");
+    write_npy(&short, &[599, 10], &xv[..5990], Order::C);
+    recover(&short, &y, &[], "expected 599, got 600");
+
+    let truncated = t.path("truncated.npy");
+    let bytes = std::fs::read(&x).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    recover(&truncated, &y, &[], "truncated");
+
+    let cube = t.path("cube.npy");
+    write_npy(&cube, &[2, 3, 100], &xv[..600], Order::C);
+    recover(&cube, &y, &[], "1-D (n,) or 2-D");
+
+    recover(&x, &y, &["--k", "11"], "k = 11 hidden units but the inputs have d = 10");
+    recover(&x, &y, &["--k", "0"], "k = 0");
+
+    let few = Planted::new(&["--d", "10", "--k", "3", "--m", "3", "--n", "100", "--seed", "1"]);
+    recover(&few.file("X.npy"), &few.file("Y.npy"), &[], "pass more samples");
+
+    let blocker = t.path("a_file");
+    std::fs::write(&blocker, "x").unwrap();
+    let o = twolayer(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&blocker)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
+
+    fails(&["generate", "--d", "0", "--k", "1", "--m", "1", "--n", "5", "--out", p(&out)], &out, "d must be at least 1");
+    fails(&["recover", "--x", p(&x), "--out", p(&out)], &out, "--y");
+}
