@@ -26,11 +26,20 @@ fn fails(args: &[&str], out: &Path, expect: &str) {
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(expect), "expected {expect:?} in {stderr}");
-    assert!(!out.exists(), "{} was created by a failing run", out.display());
+    assert!(
+        !out.exists(),
+        "{} was created by a failing run",
+        out.display()
+    );
 }
 
 /// Writes values (given in row-major order) as an npy array of the given shape and order.
-fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], rowmajor: &[T], order: Order) {
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[u64],
+    rowmajor: &[T],
+    order: Order,
+) {
     let mut f = std::fs::File::create(path).unwrap();
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
@@ -91,19 +100,42 @@ impl Planted {
 fn demo_certifies_quickly() {
     let o = twolayer(&["demo"]);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout.contains("certified        yes"), "{stdout}");
 }
 
 #[test]
 fn generate_recover_eval_round_trip() {
-    let t = Planted::new(&["--d", "12", "--k", "4", "--m", "6", "--n", "2000", "--seed", "3"]);
+    let t = Planted::new(&[
+        "--d", "12", "--k", "4", "--m", "6", "--n", "2000", "--seed", "3",
+    ]);
     let out = t.path("fit");
-    let o = twolayer(&["recover", "--x", p(&t.file("X.npy")), "--y", p(&t.file("Y.npy")), "--out", p(&out)]);
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&t.file("X.npy")),
+        "--y",
+        p(&t.file("Y.npy")),
+        "--out",
+        p(&out),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    for key in ["method", "certified", "residual_rel", "k", "n", "d", "m", "time_s"] {
+    for key in [
+        "method",
+        "certified",
+        "residual_rel",
+        "k",
+        "n",
+        "d",
+        "m",
+        "time_s",
+    ] {
         assert!(report.get(key).is_some(), "report.json lacks {key}");
     }
     assert_eq!(report["certified"], true);
@@ -111,14 +143,26 @@ fn generate_recover_eval_round_trip() {
     assert!(report["residual_rel"].as_f64().unwrap() < 1e-10);
     assert_eq!(read_f64(&out.join("U.npy")).0, vec![6, 4]);
     assert_eq!(read_f64(&out.join("V.npy")).0, vec![4, 12]);
-    assert!(!std::fs::read_dir(&out).unwrap().any(|e| {
-        e.unwrap().file_name().to_string_lossy().contains(".tmp")
-    }));
+    assert!(
+        !std::fs::read_dir(&out)
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().contains(".tmp") })
+    );
 
     let o = twolayer(&[
-        "eval", "--x", p(&t.file("X.npy")), "--y", p(&t.file("Y.npy")),
-        "--u", p(&out.join("U.npy")), "--v", p(&out.join("V.npy")),
-        "--u-true", p(&t.file("U_true.npy")), "--v-true", p(&t.file("V_true.npy")),
+        "eval",
+        "--x",
+        p(&t.file("X.npy")),
+        "--y",
+        p(&t.file("Y.npy")),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+        "--u-true",
+        p(&t.file("U_true.npy")),
+        "--v-true",
+        p(&t.file("V_true.npy")),
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -132,7 +176,9 @@ fn generate_recover_eval_round_trip() {
 #[test]
 fn reads_f32_fortran_and_one_dimensional_labels() {
     // k = m = 1: y = u relu(v·x), given as a 1-D (n,) array; X as float32 in Fortran order.
-    let t = Planted::new(&["--d", "6", "--k", "1", "--m", "1", "--n", "800", "--seed", "9"]);
+    let t = Planted::new(&[
+        "--d", "6", "--k", "1", "--m", "1", "--n", "800", "--seed", "9",
+    ]);
     let (xs, xv) = read_f64(&t.file("X.npy"));
     let (_, yv) = read_f64(&t.file("Y.npy"));
     let x32: Vec<f32> = xv.iter().map(|&v| v as f32).collect();
@@ -141,7 +187,12 @@ fn reads_f32_fortran_and_one_dimensional_labels() {
     let (_, v) = read_f64(&t.file("V_true.npy"));
     let n = xs[0] as usize;
     let y1: Vec<f64> = (0..n)
-        .map(|i| u[0] * (0..6).map(|j| v[j] * x32[i * 6 + j] as f64).sum::<f64>().max(0.0))
+        .map(|i| {
+            u[0] * (0..6)
+                .map(|j| v[j] * x32[i * 6 + j] as f64)
+                .sum::<f64>()
+                .max(0.0)
+        })
         .collect();
     assert_eq!(yv.len(), n);
     let (xf, yf) = (t.path("x32f.npy"), t.path("y1d.npy"));
@@ -158,7 +209,9 @@ fn reads_f32_fortran_and_one_dimensional_labels() {
 
 #[test]
 fn bad_inputs_fail_cleanly() {
-    let t = Planted::new(&["--d", "10", "--k", "3", "--m", "3", "--n", "600", "--seed", "1"]);
+    let t = Planted::new(&[
+        "--d", "10", "--k", "3", "--m", "3", "--n", "600", "--seed", "1",
+    ]);
     let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
     let out = t.path("never");
     let recover = |xp: &Path, yp: &Path, extra: &[&str], expect: &str| {
@@ -197,11 +250,23 @@ fn bad_inputs_fail_cleanly() {
     write_npy(&cube, &[2, 3, 100], &xv[..600], Order::C);
     recover(&cube, &y, &[], "1-D (n,) or 2-D");
 
-    recover(&x, &y, &["--k", "11"], "k = 11 hidden units but the inputs have d = 10");
+    recover(
+        &x,
+        &y,
+        &["--k", "11"],
+        "k = 11 hidden units but the inputs have d = 10",
+    );
     recover(&x, &y, &["--k", "0"], "k = 0");
 
-    let few = Planted::new(&["--d", "10", "--k", "3", "--m", "3", "--n", "100", "--seed", "1"]);
-    recover(&few.file("X.npy"), &few.file("Y.npy"), &[], "pass more samples");
+    let few = Planted::new(&[
+        "--d", "10", "--k", "3", "--m", "3", "--n", "100", "--seed", "1",
+    ]);
+    recover(
+        &few.file("X.npy"),
+        &few.file("Y.npy"),
+        &[],
+        "pass more samples",
+    );
 
     let blocker = t.path("a_file");
     std::fs::write(&blocker, "x").unwrap();
@@ -209,6 +274,22 @@ fn bad_inputs_fail_cleanly() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
 
-    fails(&["generate", "--d", "0", "--k", "1", "--m", "1", "--n", "5", "--out", p(&out)], &out, "d must be at least 1");
+    fails(
+        &[
+            "generate",
+            "--d",
+            "0",
+            "--k",
+            "1",
+            "--m",
+            "1",
+            "--n",
+            "5",
+            "--out",
+            p(&out),
+        ],
+        &out,
+        "d must be at least 1",
+    );
     fails(&["recover", "--x", p(&x), "--out", p(&out)], &out, "--y");
 }

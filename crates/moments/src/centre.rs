@@ -62,7 +62,7 @@ pub fn centre_labels(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<AffineFit
         }
     })?;
     let (min_eig, max_eig) = (eig[0], eig[d - 1]);
-    if !(min_eig > 1e-12 * max_eig) {
+    if min_eig.is_nan() || min_eig <= 1e-12 * max_eig {
         return Err(MomentsError::SingularCovariance { min_eig, max_eig });
     }
     let llt = sxx

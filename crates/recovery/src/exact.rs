@@ -91,8 +91,25 @@ pub struct ExactReport {
     pub candidates_tried: usize,
     /// Wall time of the recovery in seconds.
     pub time_s: f64,
+    /// Wall time of each phase in seconds.
+    pub phase_time_s: PhaseTimes,
     /// What the method assumed, for the reader of the report.
     pub assumptions: Vec<&'static str>,
+}
+
+/// Wall time of each phase of [`ExactRecovery`], in seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhaseTimes {
+    /// Rank detection and reduction of Y to k rows.
+    pub reduce: f64,
+    /// Label centring (the affine fit) and the span of V*.
+    pub centre_span: f64,
+    /// Whitened second-moment slices and the Jennrich pencils.
+    pub tensor: f64,
+    /// Extreme sets, null vectors and per-unit verification.
+    pub units: f64,
+    /// Least squares for U and the certificate.
+    pub certify: f64,
 }
 
 /// A recovered network with the report of how it was found.
@@ -163,6 +180,12 @@ impl ExactRecovery {
         let xt = x.transpose().to_owned();
         let yt = y.transpose().to_owned();
         let par = faer::get_global_parallelism();
+        let mut times = PhaseTimes::default();
+        let mut lap = Instant::now();
+        let mut tick = |slot: &mut f64| {
+            *slot = lap.elapsed().as_secs_f64();
+            lap = Instant::now();
+        };
 
         // Step 1: k and the reduction Ỹ = Pᵀ Y onto the top-k left singular space of Y.
         let gy = weighted_gram(yt.as_ref(), None)?;
@@ -204,7 +227,12 @@ impl ExactRecovery {
                 recommended: Self::recommended_samples(d, k),
             });
         }
-        let p = eig.U().subcols(m - k, k); // m×k, top-k eigenvectors of YᵀY
+        // Whitened reduction: Ỹ = Λ^{-1/2} Pᵀ Y has identity second moment, so the reduced
+        // output weights are well conditioned and the null vectors of distinct units are far
+        // apart (without it, they crowd around the weakest label direction).
+        let p = Mat::from_fn(m, k, |r, c| {
+            eig.U()[(r, m - k + c)] / lambda[m - k + c].max(f64::MIN_POSITIVE).sqrt()
+        });
         let mut yk = Mat::zeros(k, n);
         matmul(
             yk.as_mut(),
@@ -214,12 +242,14 @@ impl ExactRecovery {
             1.0,
             par,
         );
+        tick(&mut times.reduce);
 
         // Step 2: candidate directions. The span of V* comes from the affine fit's linear
         // part, E[relu(v·x) x] = v/2 (free: the centring computes it), unless that is badly
         // conditioned; then from the second-moment slices.
         let fit = centre_labels(xt.as_ref(), yk.as_ref())?;
         let (q, span_ratio, span_source) = self.span(&xt, &fit, k)?;
+        tick(&mut times.centre_span);
         let mut xq = Mat::zeros(k, n);
         matmul(
             xq.as_mut(),
@@ -241,32 +271,32 @@ impl ExactRecovery {
             },
         )?;
 
+        tick(&mut times.tensor);
+
         // Steps 3–4: extreme sets, null vectors, verification.
         let norms: Vec<f64> = (0..n)
             .map(|j| xt.col(j).norm_l2().max(f64::MIN_POSITIVE))
             .collect();
-        let mut search = UnitSearch {
-            xt: xt.as_ref(),
-            yk: yk.as_ref(),
-            units: Vec::with_capacity(k),
-            tried: 0,
-            best_null_ratio: f64::INFINITY,
-        };
+        let mut search = UnitSearch::new(xt.as_ref(), yk.as_ref());
         'pool: for pencil in &pencils {
+            // Every sample projected on every candidate of this pencil in one GEMM (n×k).
+            let mut proj = Mat::zeros(n, k);
+            matmul(
+                proj.as_mut(),
+                Accum::Replace,
+                xq.transpose(),
+                pencil.directions.as_ref(),
+                1.0,
+                par,
+            );
             for c in 0..k {
-                let proj: Vec<f64> = (0..n)
-                    .map(|j| {
-                        (0..k)
-                            .map(|a| pencil.directions[(a, c)] * xq[(a, j)])
-                            .sum::<f64>()
-                            / norms[j]
-                    })
-                    .collect();
+                let cosines: Vec<f64> =
+                    proj.col(c).iter().zip(&norms).map(|(p, r)| p / r).collect();
                 for sign in [1.0, -1.0] {
                     if search.units.len() == k {
                         break 'pool;
                     }
-                    search.try_candidate(&proj, sign, k);
+                    search.try_candidate(&cosines, sign);
                 }
             }
         }
@@ -280,9 +310,12 @@ impl ExactRecovery {
             });
         }
 
+        tick(&mut times.units);
+
         // Step 5: U by least squares on all samples; the residual is the certificate.
         let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
         let (u, residual_rel) = fit_output_weights(&v, xt.as_ref(), yt.as_ref())?;
+        tick(&mut times.certify);
         let network = Network {
             u,
             v,
@@ -306,6 +339,7 @@ impl ExactRecovery {
                 best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
                 candidates_tried: search.tried,
                 time_s: start.elapsed().as_secs_f64(),
+                phase_time_s: times,
                 assumptions: vec![
                     "inputs x ~ N(0, I_d)",
                     "labels y = U relu(V x) without noise",
@@ -347,25 +381,49 @@ fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
 
 /// The state of the search for verified units over the candidate pool.
 struct UnitSearch<'a> {
+    /// Samples as columns (d×n).
     xt: MatRef<'a, f64>,
+    /// Labels reduced to their k-dimensional row space (k×n).
     yk: MatRef<'a, f64>,
+    /// Verified hidden weight vectors.
     units: Vec<Vec<f64>>,
+    /// Their null vectors a (unit, in the reduced label space): a unit's a is unique up to
+    /// sign, so a repeated a is a repeated unit and needs no second verification.
+    nulls: Vec<Vec<f64>>,
     tried: usize,
     best_null_ratio: f64,
+    /// Scratch: sample indices, partially ordered by the current candidate.
+    order: Vec<usize>,
 }
 
-impl UnitSearch<'_> {
-    /// One candidate in one orientation: grow the extreme set Z, and if Ỹ[:, Z] has a
-    /// one-dimensional null space, solve for the unit and verify it on all samples.
-    fn try_candidate(&mut self, proj: &[f64], sign: f64, k: usize) {
+impl<'a> UnitSearch<'a> {
+    fn new(xt: MatRef<'a, f64>, yk: MatRef<'a, f64>) -> Self {
+        Self {
+            xt,
+            yk,
+            units: Vec::with_capacity(yk.nrows()),
+            nulls: Vec::with_capacity(yk.nrows()),
+            tried: 0,
+            best_null_ratio: f64::INFINITY,
+            order: Vec::with_capacity(yk.ncols()),
+        }
+    }
+
+    /// One candidate in one orientation: grow the extreme set Z (the q samples with the most
+    /// negative sign·cosine), and if Ỹ[:, Z] has a one-dimensional null space, solve for the
+    /// unit and verify it on all samples.
+    fn try_candidate(&mut self, cosines: &[f64], sign: f64) {
         self.tried += 1;
-        let n = proj.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_unstable_by(|&a, &b| (sign * proj[a]).total_cmp(&(sign * proj[b])));
-        let total_scale = self.yk.norm_l2();
+        let (k, n) = self.yk.shape();
+        self.order.clear();
+        self.order.extend(0..n);
         let mut q = 3 * k;
         while q <= n / 4 {
-            let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, order[i])]);
+            // Z need not be sorted: selection is O(n) where a sort is O(n log n).
+            self.order.select_nth_unstable_by(q - 1, |&a, &b| {
+                (sign * cosines[a]).total_cmp(&(sign * cosines[b]))
+            });
+            let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, self.order[i])]);
             let Ok(svd) = yz.thin_svd() else { return };
             let s = svd.S().column_vector();
             // For k = 1 there is no other unit to set the scale: use the typical size of q
@@ -373,9 +431,9 @@ impl UnitSearch<'_> {
             let scale = if k >= 2 {
                 s[0]
             } else {
-                total_scale * (q as f64 / n as f64).sqrt()
+                self.yk.norm_l2() * (q as f64 / n as f64).sqrt()
             };
-            if !(scale > 0.0) {
+            if scale.is_nan() || scale <= 0.0 {
                 return;
             }
             let null_ratio = s[k - 1] / scale;
@@ -387,7 +445,13 @@ impl UnitSearch<'_> {
             }
             if second > SECOND_TOL {
                 let a: Vec<f64> = (0..k).map(|r| svd.V()[(r, k - 1)]).collect();
-                self.verify(&a);
+                let known = self
+                    .nulls
+                    .iter()
+                    .any(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().abs() > 1.0 - 1e-9);
+                if !known {
+                    self.verify(a);
+                }
                 return;
             }
             q *= 2;
@@ -395,16 +459,19 @@ impl UnitSearch<'_> {
     }
 
     /// z = aᵀ Ỹ should be f(v·x) for one unit v: solve for v on its support, check everywhere.
-    fn verify(&mut self, a: &[f64]) {
+    fn verify(&mut self, a: Vec<f64>) {
         let (d, n) = self.xt.shape();
-        let mut z: Vec<f64> = (0..n)
-            .map(|j| {
-                a.iter()
-                    .enumerate()
-                    .map(|(r, &ar)| ar * self.yk[(r, j)])
-                    .sum()
-            })
-            .collect();
+        let mut zm = Mat::<f64>::zeros(1, n);
+        let acol = ColRef::from_slice(&a);
+        matmul(
+            zm.as_mut(),
+            Accum::Replace,
+            acol.transpose().as_mat(),
+            self.yk,
+            1.0,
+            Par::Seq,
+        );
+        let mut z: Vec<f64> = zm.row(0).iter().copied().collect();
         if z.iter().sum::<f64>() < 0.0 {
             z.iter_mut().for_each(|t| *t = -*t);
         }
@@ -427,6 +494,14 @@ impl UnitSearch<'_> {
             return;
         }
         let vcol = ColRef::from_slice(&v);
+        let vn = vcol.norm_l2();
+        let duplicate = self.units.iter().any(|w| {
+            let wc = ColRef::from_slice(w);
+            (vcol.transpose() * wc).abs() > (1.0 - DUPLICATE_TOL) * vn * wc.norm_l2()
+        });
+        if duplicate {
+            return;
+        }
         let mut vx = Mat::<f64>::zeros(1, n);
         matmul(
             vx.as_mut(),
@@ -437,21 +512,14 @@ impl UnitSearch<'_> {
             Par::Seq,
         );
         let (mut res, mut nz) = (0.0, 0.0);
-        for j in 0..n {
-            let e = vx[(0, j)].max(0.0) - z[j];
+        for (j, &zj) in z.iter().enumerate() {
+            let e = vx[(0, j)].max(0.0) - zj;
             res += e * e;
-            nz += z[j] * z[j];
+            nz += zj * zj;
         }
-        if !(res.sqrt() < UNIT_TOL * nz.sqrt()) {
-            return;
-        }
-        let vn = vcol.norm_l2();
-        let duplicate = self.units.iter().any(|w| {
-            let wc = ColRef::from_slice(w);
-            (vcol.transpose() * wc).abs() > (1.0 - DUPLICATE_TOL) * vn * wc.norm_l2()
-        });
-        if !duplicate {
+        if res.sqrt() < UNIT_TOL * nz.sqrt() {
             self.units.push(v);
+            self.nulls.push(a);
         }
     }
 }

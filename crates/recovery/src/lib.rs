@@ -38,6 +38,6 @@ mod network;
 
 pub use align::{Alignment, align, hungarian, relative_prediction_error};
 pub use error::RecoveryError;
-pub use exact::{ExactRecovery, ExactReport, Recovered};
+pub use exact::{ExactRecovery, ExactReport, PhaseTimes, Recovered};
 pub use input::check_finite;
 pub use network::{Activation, Network};

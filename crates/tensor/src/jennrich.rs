@@ -121,7 +121,7 @@ pub fn whiten(slices: &[MatRef<'_, f64>], rank: usize) -> Result<Whitened, Tenso
     };
     // Σ M_r² squares the spectrum: rounding puts its null eigenvalues near eps·λ₁, i.e. a
     // ratio near 1e-8 after the square root. Anything below 1e-6 is not a real dimension.
-    if !(span_ratio > 1e-6) {
+    if span_ratio.is_nan() || span_ratio <= 1e-6 {
         return Err(TensorError::RankDeficient {
             rank,
             ratio: span_ratio,
@@ -193,7 +193,7 @@ fn pencil(slices: &[MatRef<'_, f64>], g: &[f64], h: &[f64], k: usize) -> Option<
     let lambda = eig.S().column_vector();
     let vecs = eig.U();
     let scale = (0..k).map(|i| lambda[i].norm()).fold(0.0, f64::max);
-    if !(scale > 0.0) || !scale.is_finite() {
+    if !scale.is_finite() || scale <= 0.0 {
         return None;
     }
     let eigenvalues: Vec<f64> = (0..k).map(|i| lambda[i].re).collect();
