@@ -5,6 +5,9 @@ use std::time::Instant;
 use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde::Serialize;
 use twolayer_moments::{centre_labels, t2, weighted_gram};
 use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
@@ -25,6 +28,10 @@ const UNIT_TOL: f64 = 1e-7;
 const DUPLICATE_TOL: f64 = 1e-8;
 /// The fit is certified exact when ‖Y − U f(VX)‖_F / ‖Y‖_F is below this.
 const CERTIFY_TOL: f64 = 1e-10;
+/// Random fallback directions tried per hidden unit when the pencil pool falls short.
+const RANDOM_DIRECTIONS_PER_UNIT: usize = 10;
+/// Mixed into the seed for the fallback directions, so they differ from the pencils' draws.
+const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
 /// moment instead.
 const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
@@ -301,6 +308,52 @@ impl ExactRecovery {
             }
         }
         if search.units.len() < k {
+            // Fallback for units whose pool candidates are too rough (typically units at
+            // small angles, whose slices blur together; with k = 2 every pencil gives the
+            // same two directions): the best pencil's candidates, then random directions in
+            // the span, each made orthogonal to the units already verified so that its
+            // extreme set keeps those units awake.
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ FALLBACK_STREAM);
+            // Random directions alternate between orthogonalised and raw: with few units the
+            // orthogonal complement is tiny (one direction for k = 2), and raw random
+            // directions sweep the span instead.
+            let pool =
+                (0..k).map(|c| (pencils[0].directions.col(c).iter().copied().collect(), true));
+            let random = (0..RANDOM_DIRECTIONS_PER_UNIT * k).map(|i| {
+                let w: Vec<f64> = (0..k).map(|_| rng.sample(StandardNormal)).collect();
+                (w, i % 2 == 0)
+            });
+            for (w, orthogonalise) in pool.chain(random) {
+                if search.units.len() == k {
+                    break;
+                }
+                let verified: Vec<Vec<f64>> = search
+                    .units
+                    .iter()
+                    .map(|v| {
+                        let vc = ColRef::from_slice(v);
+                        (q.transpose() * vc).iter().copied().collect()
+                    })
+                    .collect();
+                let w = if orthogonalise {
+                    match orthogonal_to(w, &verified) {
+                        Some(w) => w,
+                        None => continue,
+                    }
+                } else {
+                    w
+                };
+                let wc = ColRef::from_slice(&w);
+                let proj = xq.transpose() * wc;
+                let cosines: Vec<f64> = proj.iter().zip(&norms).map(|(p, r)| p / r).collect();
+                for sign in [1.0, -1.0] {
+                    if search.units.len() < k {
+                        search.try_candidate(&cosines, sign);
+                    }
+                }
+            }
+        }
+        if search.units.len() < k {
             return Err(RecoveryError::UnitsNotFound {
                 found: search.units.len(),
                 k,
@@ -375,6 +428,36 @@ impl ExactRecovery {
     }
 }
 
+/// `w` minus its projection on the span of `basis` (any vectors), normalised; `None` when
+/// nothing is left of it.
+fn orthogonal_to(mut w: Vec<f64>, basis: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut ortho: Vec<Vec<f64>> = Vec::with_capacity(basis.len());
+    for b in basis {
+        let mut b = b.clone();
+        for o in &ortho {
+            let c = dot(&b, o);
+            b.iter_mut().zip(o).for_each(|(x, y)| *x -= c * y);
+        }
+        let norm = dot(&b, &b).sqrt();
+        if norm > 1e-12 {
+            b.iter_mut().for_each(|x| *x /= norm);
+            ortho.push(b);
+        }
+    }
+    let before = dot(&w, &w).sqrt();
+    for o in &ortho {
+        let c = dot(&w, o);
+        w.iter_mut().zip(o).for_each(|(x, y)| *x -= c * y);
+    }
+    let norm = dot(&w, &w).sqrt();
+    if norm <= 1e-6 * before || norm == 0.0 {
+        return None;
+    }
+    w.iter_mut().for_each(|x| *x /= norm);
+    Some(w)
+}
+
 fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
     m.row(r).iter().copied().collect()
 }
@@ -426,16 +509,19 @@ impl<'a> UnitSearch<'a> {
             let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, self.order[i])]);
             let Ok(svd) = yz.thin_svd() else { return };
             let s = svd.S().column_vector();
-            // For k = 1 there is no other unit to set the scale: use the typical size of q
-            // labels instead.
-            let scale = if k >= 2 {
-                s[0]
-            } else {
-                self.yk.norm_l2() * (q as f64 / n as f64).sqrt()
-            };
-            if scale.is_nan() || scale <= 0.0 {
+            // The typical size of q labels (Ỹ has identity second moment).
+            let typical = (q as f64 * k as f64).sqrt();
+            if !s[0].is_finite() {
                 return;
             }
+            if k >= 2 && s[0] <= NULL_TOL * typical {
+                // Every unit is silent on Z (units at small angles): more samples will wake
+                // the others.
+                q *= 2;
+                continue;
+            }
+            // For k = 1 there is no other unit to compare with: use the typical size.
+            let scale = if k >= 2 { s[0] } else { typical };
             let null_ratio = s[k - 1] / scale;
             let second = if k >= 2 { s[k - 2] / scale } else { 1.0 };
             self.best_null_ratio = self.best_null_ratio.min(null_ratio);
