@@ -48,7 +48,9 @@ const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
 /// ## Requirements
 /// Inputs x ~ N(0, I_d) (other rotation-invariant inputs usually work; the certificate says
 /// whether it did); labels y = U* relu(V* x) without noise; rank U* = k ≤ d; rows of V* pairwise
-/// non-parallel. About 40·d·k samples make success reliable.
+/// non-parallel. About 40·d·k samples make success reliable for units at least ~10° apart; two
+/// units at angle θ differ only on a fraction θ/π of the samples, so closer units need
+/// proportionally more.
 ///
 /// ## Reference
 /// Bakshi, Jayaram, Woodruff, COLT 2019, section 3 (exact algorithm); ALGORITHMS.md section 3.
@@ -281,11 +283,75 @@ impl ExactRecovery {
         tick(&mut times.tensor);
 
         // Steps 3–4: extreme sets, null vectors, verification.
+        let search = self.find_units(xt.as_ref(), yk.as_ref(), xq.as_ref(), q.as_ref(), &pencils);
+        if search.units.len() < k {
+            return Err(RecoveryError::UnitsNotFound {
+                found: search.units.len(),
+                k,
+                candidates: search.tried,
+                best_null_ratio: search.best_null_ratio,
+                recommended: Self::recommended_samples(d, k),
+            });
+        }
+
+        tick(&mut times.units);
+
+        // Step 5: U by least squares on all samples; the residual is the certificate.
+        let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
+        let (u, residual_rel) = fit_output_weights(&v, xt.as_ref(), yt.as_ref())?;
+        tick(&mut times.certify);
+        let network = Network {
+            u,
+            v,
+            activation: Activation::Relu,
+        }
+        .canonical();
+        Ok(Recovered {
+            network,
+            report: ExactReport {
+                method: "exact",
+                certified: residual_rel < CERTIFY_TOL,
+                residual_rel,
+                k,
+                n,
+                d,
+                m,
+                k_detected: self.k.is_none(),
+                label_singular_values: shown,
+                span_ratio,
+                span_source,
+                best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
+                candidates_tried: search.tried,
+                time_s: start.elapsed().as_secs_f64(),
+                phase_time_s: times,
+                assumptions: vec![
+                    "inputs x ~ N(0, I_d)",
+                    "labels y = U relu(V x) without noise",
+                    "rank U = k <= d",
+                ],
+            },
+        })
+    }
+
+    /// Steps 3–4: every candidate of the pencil pool, best pencil first, in both
+    /// orientations; then the fallback directions. Stops at k verified units.
+    ///
+    /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k).
+    fn find_units<'a>(
+        &self,
+        xt: MatRef<'a, f64>,
+        yk: MatRef<'a, f64>,
+        xq: MatRef<'_, f64>,
+        q: MatRef<'_, f64>,
+        pencils: &[Pencil],
+    ) -> UnitSearch<'a> {
+        let (k, n) = yk.shape();
+        let par = faer::get_global_parallelism();
         let norms: Vec<f64> = (0..n)
             .map(|j| xt.col(j).norm_l2().max(f64::MIN_POSITIVE))
             .collect();
-        let mut search = UnitSearch::new(xt.as_ref(), yk.as_ref());
-        'pool: for pencil in &pencils {
+        let mut search = UnitSearch::new(xt, yk);
+        'pool: for pencil in pencils {
             // Every sample projected on every candidate of this pencil in one GEMM (n×k).
             let mut proj = Mat::zeros(n, k);
             matmul(
@@ -353,53 +419,7 @@ impl ExactRecovery {
                 }
             }
         }
-        if search.units.len() < k {
-            return Err(RecoveryError::UnitsNotFound {
-                found: search.units.len(),
-                k,
-                candidates: search.tried,
-                best_null_ratio: search.best_null_ratio,
-                recommended: Self::recommended_samples(d, k),
-            });
-        }
-
-        tick(&mut times.units);
-
-        // Step 5: U by least squares on all samples; the residual is the certificate.
-        let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
-        let (u, residual_rel) = fit_output_weights(&v, xt.as_ref(), yt.as_ref())?;
-        tick(&mut times.certify);
-        let network = Network {
-            u,
-            v,
-            activation: Activation::Relu,
-        }
-        .canonical();
-        Ok(Recovered {
-            network,
-            report: ExactReport {
-                method: "exact",
-                certified: residual_rel < CERTIFY_TOL,
-                residual_rel,
-                k,
-                n,
-                d,
-                m,
-                k_detected: self.k.is_none(),
-                label_singular_values: shown,
-                span_ratio,
-                span_source,
-                best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
-                candidates_tried: search.tried,
-                time_s: start.elapsed().as_secs_f64(),
-                phase_time_s: times,
-                assumptions: vec![
-                    "inputs x ~ N(0, I_d)",
-                    "labels y = U relu(V x) without noise",
-                    "rank U = k <= d",
-                ],
-            },
-        })
+        search
     }
 
     /// Orthonormal basis (d×k) of the estimated span of V*, its conditioning and its source.
