@@ -34,9 +34,11 @@ mod chunked;
 mod error;
 mod gram;
 mod hermite;
+mod pattern;
 
 pub use centre::{AffineFit, centre_labels};
 pub use chunked::{CHUNK, chunked_sum};
 pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
 pub use hermite::t2;
+pub use pattern::pattern_normal_equations;

@@ -4,17 +4,18 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::Serialize;
-use twolayer_moments::{centre_labels, t2, weighted_gram};
-use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
+use twolayer_tensor::{JennrichParams, Pencil};
 
 use crate::error::RecoveryError;
 use crate::input::check_samples;
 use crate::network::{Activation, Network};
+use crate::output_fit::{OutputFit, fit_output_weights};
+use crate::spectral::{LabelSpectrum, Spectral, spectral};
 
 /// Singular values of Y below this fraction of the largest count as zero when detecting k.
 const RANK_TOL: f64 = 1e-6;
@@ -32,9 +33,6 @@ const CERTIFY_TOL: f64 = 1e-10;
 const RANDOM_DIRECTIONS_PER_UNIT: usize = 10;
 /// Mixed into the seed for the fallback directions, so they differ from the pencils' draws.
 const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
-/// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
-/// moment instead.
-const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
 
 /// Exact recovery of a two-layer ReLU network from noiseless labels (rank U* = k).
 ///
@@ -111,10 +109,9 @@ pub struct ExactReport {
 pub struct PhaseTimes {
     /// Rank detection and reduction of Y to k rows.
     pub reduce: f64,
-    /// Label centring (the affine fit) and the span of V*.
-    pub centre_span: f64,
-    /// Whitened second-moment slices and the Jennrich pencils.
-    pub tensor: f64,
+    /// Label centring, the span of V*, the whitened second-moment slices and the Jennrich
+    /// pencils.
+    pub spectral: f64,
     /// Extreme sets, null vectors and per-unit verification.
     pub units: f64,
     /// Least squares for U and the certificate.
@@ -188,7 +185,6 @@ impl ExactRecovery {
         // Samples as columns: each sample contiguous, the layout every pass below wants.
         let xt = x.transpose().to_owned();
         let yt = y.transpose().to_owned();
-        let par = faer::get_global_parallelism();
         let mut times = PhaseTimes::default();
         let mut lap = Instant::now();
         let mut tick = |slot: &mut f64| {
@@ -196,26 +192,16 @@ impl ExactRecovery {
             lap = Instant::now();
         };
 
-        // Step 1: k and the reduction Ỹ = Pᵀ Y onto the top-k left singular space of Y.
-        let gy = weighted_gram(yt.as_ref(), None)?;
-        let eig = gy
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of YᵀY"))?;
-        let lambda = eig.S().column_vector();
-        let top = lambda[m - 1].max(0.0);
-        let rel_sv: Vec<f64> = (0..m)
-            .rev()
-            .map(|i| {
-                if top > 0.0 {
-                    (lambda[i].max(0.0) / top).sqrt()
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let rank = rel_sv.iter().take_while(|&&s| s > RANK_TOL).count();
+        // Step 1: k and the reduction of Y to its k-dimensional row space.
+        let spectrum = LabelSpectrum::new(yt.as_ref())?;
+        let rank = spectrum.rank(RANK_TOL);
         let k = self.k.unwrap_or(rank);
-        let shown = rel_sv.iter().take(k + 1).copied().collect::<Vec<_>>();
+        let shown = spectrum
+            .rel_sv
+            .iter()
+            .take(k + 1)
+            .copied()
+            .collect::<Vec<_>>();
         if k > d {
             return Err(RecoveryError::KTooLarge { k, d });
         }
@@ -236,51 +222,26 @@ impl ExactRecovery {
                 recommended: Self::recommended_samples(d, k),
             });
         }
-        // Whitened reduction: Ỹ = Λ^{-1/2} Pᵀ Y has identity second moment, so the reduced
-        // output weights are well conditioned and the null vectors of distinct units are far
-        // apart (without it, they crowd around the weakest label direction).
-        let p = Mat::from_fn(m, k, |r, c| {
-            eig.U()[(r, m - k + c)] / lambda[m - k + c].max(f64::MIN_POSITIVE).sqrt()
-        });
-        let mut yk = Mat::zeros(k, n);
-        matmul(
-            yk.as_mut(),
-            Accum::Replace,
-            p.transpose(),
-            yt.as_ref(),
-            1.0,
-            par,
-        );
+        let yk = spectrum.reduce(yt.as_ref(), k);
         tick(&mut times.reduce);
 
-        // Step 2: candidate directions. The span of V* comes from the affine fit's linear
-        // part, E[relu(v·x) x] = v/2 (free: the centring computes it), unless that is badly
-        // conditioned; then from the second-moment slices.
-        let fit = centre_labels(xt.as_ref(), yk.as_ref())?;
-        let (q, span_ratio, span_source) = self.span(&xt, &fit, k)?;
-        tick(&mut times.centre_span);
-        let mut xq = Mat::zeros(k, n);
-        matmul(
-            xq.as_mut(),
-            Accum::Replace,
-            q.transpose(),
+        // Step 2: span and candidate directions.
+        let Spectral {
+            q,
+            xq,
+            span_ratio,
+            span_source,
+            pencils,
+        } = spectral(
             xt.as_ref(),
-            1.0,
-            par,
-        );
-        let slices = (0..k)
-            .map(|r| t2(xq.as_ref(), row_vec(&fit.residual, r).as_slice()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
-        let pencils = simultaneous_diagonalisation(
-            &views,
+            yk.as_ref(),
+            k,
             &JennrichParams {
                 pencils: self.pencils,
                 seed: self.seed,
             },
         )?;
-
-        tick(&mut times.tensor);
+        tick(&mut times.spectral);
 
         // Steps 3–4: extreme sets, null vectors, verification.
         let search = self.find_units(xt.as_ref(), yk.as_ref(), xq.as_ref(), q.as_ref(), &pencils);
@@ -298,7 +259,9 @@ impl ExactRecovery {
 
         // Step 5: U by least squares on all samples; the residual is the certificate.
         let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
-        let (u, residual_rel) = fit_output_weights(&v, xt.as_ref(), yt.as_ref())?;
+        let OutputFit {
+            u, residual_rel, ..
+        } = fit_output_weights(v.as_ref(), xt.as_ref(), yt.as_ref(), false, None)?;
         tick(&mut times.certify);
         let network = Network {
             u,
@@ -351,14 +314,22 @@ impl ExactRecovery {
             .map(|j| xt.col(j).norm_l2().max(f64::MIN_POSITIVE))
             .collect();
         let mut search = UnitSearch::new(xt, yk);
-        'pool: for pencil in pencils {
+        // One output gives one slice and no pencil: the span's own axes are the candidates
+        // (for k = 1, the span is the unit's direction).
+        let identity = [Mat::<f64>::identity(k, k)];
+        let pool: Vec<&Mat<f64>> = if pencils.is_empty() {
+            identity.iter().collect()
+        } else {
+            pencils.iter().map(|p| &p.directions).collect()
+        };
+        'pool: for &directions in &pool {
             // Every sample projected on every candidate of this pencil in one GEMM (n×k).
             let mut proj = Mat::zeros(n, k);
             matmul(
                 proj.as_mut(),
                 Accum::Replace,
                 xq.transpose(),
-                pencil.directions.as_ref(),
+                directions.as_ref(),
                 1.0,
                 par,
             );
@@ -383,8 +354,7 @@ impl ExactRecovery {
             // Random directions alternate between orthogonalised and raw: with few units the
             // orthogonal complement is tiny (one direction for k = 2), and raw random
             // directions sweep the span instead.
-            let pool =
-                (0..k).map(|c| (pencils[0].directions.col(c).iter().copied().collect(), true));
+            let pool = (0..k).map(|c| (pool[0].col(c).iter().copied().collect(), true));
             let random = (0..RANDOM_DIRECTIONS_PER_UNIT * k).map(|i| {
                 let w: Vec<f64> = (0..k).map(|_| rng.sample(StandardNormal)).collect();
                 (w, i % 2 == 0)
@@ -421,31 +391,6 @@ impl ExactRecovery {
         }
         search
     }
-
-    /// Orthonormal basis (d×k) of the estimated span of V*, its conditioning and its source.
-    fn span(
-        &self,
-        xt: &Mat<f64>,
-        fit: &twolayer_moments::AffineFit,
-        k: usize,
-    ) -> Result<(Mat<f64>, f64, &'static str), RecoveryError> {
-        let svd = fit
-            .linear
-            .transpose()
-            .thin_svd()
-            .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
-        let s = svd.S().column_vector();
-        let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
-        if ratio >= FIRST_ORDER_SPAN_MIN {
-            return Ok((svd.U().subcols(0, k).to_owned(), ratio, "first-order"));
-        }
-        let slices = (0..k)
-            .map(|r| t2(xt.as_ref(), row_vec(&fit.residual, r).as_slice()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
-        let w = whiten(&views, k)?;
-        Ok((w.basis, w.span_ratio, "second-order"))
-    }
 }
 
 /// `w` minus its projection on the span of `basis` (any vectors), normalised; `None` when
@@ -476,10 +421,6 @@ fn orthogonal_to(mut w: Vec<f64>, basis: &[Vec<f64>]) -> Option<Vec<f64>> {
     }
     w.iter_mut().for_each(|x| *x /= norm);
     Some(w)
-}
-
-fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
-    m.row(r).iter().copied().collect()
 }
 
 /// The state of the search for verified units over the candidate pool.
@@ -628,50 +569,4 @@ impl<'a> UnitSearch<'a> {
             self.nulls.push(a);
         }
     }
-}
-
-/// U = argmin ‖Y − U f(V X)‖_F by QR least squares, and the relative residual.
-///
-/// `xt` is d×n and `yt` m×n. Cost: O(n k (d + k + m)).
-fn fit_output_weights(
-    v: &Mat<f64>,
-    xt: MatRef<'_, f64>,
-    yt: MatRef<'_, f64>,
-) -> Result<(Mat<f64>, f64), RecoveryError> {
-    let (k, n) = (v.nrows(), xt.ncols());
-    let par = faer::get_global_parallelism();
-    let mut ft = Mat::zeros(n, k); // f(V X)ᵀ
-    matmul(
-        ft.as_mut(),
-        Accum::Replace,
-        xt.transpose(),
-        v.transpose(),
-        1.0,
-        par,
-    );
-    for j in 0..k {
-        for t in ft.col_mut(j).iter_mut() {
-            *t = t.max(0.0);
-        }
-    }
-    let ut = ft.qr().solve_lstsq(yt.transpose()); // k×m
-    if !ut.is_all_finite() {
-        return Err(RecoveryError::Numerical("the least-squares fit of U"));
-    }
-    let mut resid = yt.transpose().to_owned();
-    matmul(
-        resid.as_mut(),
-        Accum::Add,
-        ft.as_ref(),
-        ut.as_ref(),
-        -1.0,
-        par,
-    );
-    let denom = yt.norm_l2();
-    let residual_rel = if denom > 0.0 {
-        resid.norm_l2() / denom
-    } else {
-        resid.norm_l2()
-    };
-    Ok((ut.transpose().to_owned(), residual_rel))
 }

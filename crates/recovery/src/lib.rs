@@ -35,9 +35,13 @@ mod error;
 mod exact;
 mod input;
 mod network;
+mod output_fit;
+mod sign_pattern;
+mod spectral;
 
 pub use align::{Alignment, align, hungarian, relative_prediction_error};
 pub use error::RecoveryError;
 pub use exact::{ExactRecovery, ExactReport, PhaseTimes, Recovered};
 pub use input::check_finite;
 pub use network::{Activation, Network};
+pub use sign_pattern::{Loss, OracleLs, SignPatternFit, SignPatternLs};

@@ -1,0 +1,81 @@
+//! The output layer given the hidden layer: a linear least-squares problem.
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef};
+
+use crate::error::RecoveryError;
+
+/// Least-squares output weights for fixed hidden weights, and how well they fit.
+pub(crate) struct OutputFit {
+    /// U (m×k).
+    pub u: Mat<f64>,
+    /// Intercept c (length m), when asked for.
+    pub intercept: Option<Vec<f64>>,
+    /// ‖Y − c − U f(V X)‖_F / ‖Y‖_F, unweighted.
+    pub residual_rel: f64,
+    /// ‖y_j − c − U f(V x_j)‖ per sample (for robust reweighting).
+    pub sample_residuals: Vec<f64>,
+}
+
+/// U (and c) = argmin Σ_j w_j ‖y_j − c − U f(V x_j)‖² by QR least squares.
+///
+/// `v` is k×d, `xt` d×n, `yt` m×n, `w` optional sample weights. Cost: O(n k (d + k + m)).
+pub(crate) fn fit_output_weights(
+    v: MatRef<'_, f64>,
+    xt: MatRef<'_, f64>,
+    yt: MatRef<'_, f64>,
+    intercept: bool,
+    w: Option<&[f64]>,
+) -> Result<OutputFit, RecoveryError> {
+    let (k, n, m) = (v.nrows(), xt.ncols(), yt.nrows());
+    let cols = k + usize::from(intercept);
+    let par = faer::get_global_parallelism();
+    let mut ft = Mat::zeros(n, cols); // [f(V X)ᵀ, 1]
+    matmul(
+        ft.as_mut().subcols_mut(0, k),
+        Accum::Replace,
+        xt.transpose(),
+        v.transpose(),
+        1.0,
+        par,
+    );
+    for j in 0..k {
+        for t in ft.col_mut(j).iter_mut() {
+            *t = t.max(0.0);
+        }
+    }
+    if intercept {
+        ft.col_mut(k).fill(1.0);
+    }
+    let coef = match w {
+        None => ft.qr().solve_lstsq(yt.transpose()),
+        Some(w) => {
+            let s: Vec<f64> = w.iter().map(|x| x.sqrt()).collect();
+            let a = Mat::from_fn(n, cols, |j, c| s[j] * ft[(j, c)]);
+            let b = Mat::from_fn(n, m, |j, o| s[j] * yt[(o, j)]);
+            a.qr().solve_lstsq(&b)
+        }
+    }; // cols×m
+    if !coef.is_all_finite() {
+        return Err(RecoveryError::Numerical("the least-squares fit of U"));
+    }
+    let mut resid = yt.transpose().to_owned();
+    matmul(
+        resid.as_mut(),
+        Accum::Add,
+        ft.as_ref(),
+        coef.as_ref(),
+        -1.0,
+        par,
+    );
+    let denom = yt.norm_l2();
+    let total = resid.norm_l2();
+    let sample_residuals = (0..n).map(|j| resid.row(j).norm_l2()).collect();
+    Ok(OutputFit {
+        u: coef.subrows(0, k).transpose().to_owned(),
+        intercept: intercept.then(|| (0..m).map(|o| coef[(k, o)]).collect()),
+        residual_rel: if denom > 0.0 { total / denom } else { total },
+        sample_residuals,
+    })
+}

@@ -1,0 +1,166 @@
+//! The spectral stages shared by every method: the label spectrum, the reduced labels, the
+//! span of the hidden weights and the Jennrich candidate pool (ALGORITHMS.md 1–3).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Side};
+use twolayer_moments::{AffineFit, centre_labels, t2, weighted_gram};
+use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
+
+use crate::error::RecoveryError;
+
+/// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
+/// moment instead.
+const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
+
+/// Eigen-decomposition of YᵀY/n: the evidence for k and the reduction of Y.
+pub(crate) struct LabelSpectrum {
+    /// Eigenvectors (m×m), eigenvalues ascending.
+    vectors: Mat<f64>,
+    /// Eigenvalues, ascending.
+    values: Vec<f64>,
+    /// Singular values of Y relative to the largest, descending.
+    pub rel_sv: Vec<f64>,
+}
+
+impl LabelSpectrum {
+    /// Cost: O(n m²) for the Gram matrix, O(m³) for the eigen-decomposition.
+    pub fn new(yt: MatRef<'_, f64>) -> Result<Self, RecoveryError> {
+        let m = yt.nrows();
+        let gy = weighted_gram(yt, None)?;
+        let eig = gy
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of YᵀY"))?;
+        let values: Vec<f64> = (0..m).map(|i| eig.S().column_vector()[i]).collect();
+        let top = values[m - 1].max(0.0);
+        let rel_sv = (0..m)
+            .rev()
+            .map(|i| {
+                if top > 0.0 {
+                    (values[i].max(0.0) / top).sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(Self {
+            vectors: eig.U().to_owned(),
+            values,
+            rel_sv,
+        })
+    }
+
+    /// Number of relative singular values above `tol`.
+    pub fn rank(&self, tol: f64) -> usize {
+        self.rel_sv.iter().take_while(|&&s| s > tol).count()
+    }
+
+    /// Whitened reduction Ỹ = Λ^{-1/2} Pᵀ Y (r×n) onto the top-r left singular space: Ỹ has
+    /// identity second moment, so the reduced output weights are well conditioned (and the
+    /// null vectors of distinct units far apart). Cost: O(n m r).
+    pub fn reduce(&self, yt: MatRef<'_, f64>, r: usize) -> Mat<f64> {
+        let m = yt.nrows();
+        let p = Mat::from_fn(m, r, |i, c| {
+            self.vectors[(i, m - r + c)] / self.values[m - r + c].max(f64::MIN_POSITIVE).sqrt()
+        });
+        let mut out = Mat::zeros(r, yt.ncols());
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            p.transpose(),
+            yt,
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        out
+    }
+}
+
+/// The span of the hidden weights and candidate directions within it.
+pub(crate) struct Spectral {
+    /// Orthonormal basis Q (d×k) of the estimated span of V*.
+    pub q: Mat<f64>,
+    /// Qᵀ X (k×n).
+    pub xq: Mat<f64>,
+    /// σ_k/σ_1 of the span estimate.
+    pub span_ratio: f64,
+    /// `"first-order"` or `"second-order"`.
+    pub span_source: &'static str,
+    /// Jennrich pencils on the whitened slices, best first, directions in Q's coordinates
+    /// (k×k). Empty when the labels give a single slice (one output).
+    pub pencils: Vec<Pencil>,
+}
+
+/// Span and candidate pool from reduced labels `yr` (r×n, r ≤ k) and samples `xt` (d×n).
+///
+/// With r = k the span comes from the linear part of the affine fit (E[relu(v·x) x] = v/2:
+/// free, since the centring computes it) unless that is badly conditioned; otherwise, and
+/// always for r < k, from the second-moment slices T2(ỹ_r). The slices projected on the span
+/// give r whitened k×k matrices S D_r Sᵀ, diagonalised by Jennrich when r ≥ 2.
+///
+/// Cost: O(n d²) for the centring (plus O(r n d²) for a second-order span), O(n k (d + r k))
+/// for the projections and slices, O(P k³) for the pencils.
+pub(crate) fn spectral(
+    xt: MatRef<'_, f64>,
+    yr: MatRef<'_, f64>,
+    k: usize,
+    params: &JennrichParams,
+) -> Result<Spectral, RecoveryError> {
+    let n = xt.ncols();
+    let fit = centre_labels(xt, yr)?;
+    let (q, span_ratio, span_source) = span(xt, &fit, k)?;
+    let mut xq = Mat::zeros(k, n);
+    matmul(
+        xq.as_mut(),
+        Accum::Replace,
+        q.transpose(),
+        xt,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    let pencils = if yr.nrows() >= 2 {
+        let slices = (0..yr.nrows())
+            .map(|r| t2(xq.as_ref(), &row_vec(&fit.residual, r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        simultaneous_diagonalisation(&views, params)?
+    } else {
+        Vec::new()
+    };
+    Ok(Spectral {
+        q,
+        xq,
+        span_ratio,
+        span_source,
+        pencils,
+    })
+}
+
+fn span(
+    xt: MatRef<'_, f64>,
+    fit: &AffineFit,
+    k: usize,
+) -> Result<(Mat<f64>, f64, &'static str), RecoveryError> {
+    let r = fit.linear.nrows();
+    if r >= k {
+        let svd = fit
+            .linear
+            .transpose()
+            .thin_svd()
+            .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
+        let s = svd.S().column_vector();
+        let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
+        if ratio >= FIRST_ORDER_SPAN_MIN {
+            return Ok((svd.U().subcols(0, k).to_owned(), ratio, "first-order"));
+        }
+    }
+    let slices = (0..r)
+        .map(|i| t2(xt, &row_vec(&fit.residual, i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+    let w = whiten(&views, k)?;
+    Ok((w.basis, w.span_ratio, "second-order"))
+}
+
+fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
+    m.row(r).iter().copied().collect()
+}
