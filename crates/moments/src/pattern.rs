@@ -1,4 +1,5 @@
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::chunked::chunked_sum;
@@ -63,20 +64,25 @@ pub fn pattern_normal_equations(
                 phi[(p - 1, j)] = s;
             }
         }
-        let mut rhs = Mat::zeros(c, p + m);
-        rhs.as_mut().subcols_mut(0, p).copy_from(phi.transpose());
-        for j in 0..c {
-            let s = sw(j);
-            for o in 0..m {
-                rhs[(j, p + o)] = s * y[(o, r.start + j)];
-            }
-        }
+        let yw = Mat::from_fn(c, m, |j, o| sw(j) * y[(o, r.start + j)]);
         let mut out = Mat::zeros(p, p + m);
-        matmul(
-            out.as_mut(),
+        // G is symmetric: its lower triangle alone costs half the flops.
+        triangular::matmul(
+            out.as_mut().subcols_mut(0, p),
+            BlockStructure::TriangularLower,
             Accum::Replace,
             phi.as_ref(),
-            rhs.as_ref(),
+            BlockStructure::Rectangular,
+            phi.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        matmul(
+            out.as_mut().subcols_mut(p, m),
+            Accum::Replace,
+            phi.as_ref(),
+            yw.as_ref(),
             1.0,
             Par::Seq,
         );
@@ -84,15 +90,8 @@ pub fn pattern_normal_equations(
     });
     let weight = w.map_or(n as f64, |w| w.iter().sum());
     let scale = if weight > 0.0 { 1.0 / weight } else { 0.0 };
-    let mut g = Mat::from_fn(p, p, |a, b| total[(a, b)] * scale);
-    // Exact symmetry, as in `weighted_gram`.
-    for b in 0..p {
-        for a in b + 1..p {
-            let v = 0.5 * (g[(a, b)] + g[(b, a)]);
-            g[(a, b)] = v;
-            g[(b, a)] = v;
-        }
-    }
+    // Only the lower triangle was accumulated: mirror it.
+    let g = Mat::from_fn(p, p, |a, b| total[(a.max(b), a.min(b))] * scale);
     let rr = Mat::from_fn(p, m, |a, o| total[(a, p + o)] * scale);
     Ok((g, rr))
 }

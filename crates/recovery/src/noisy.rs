@@ -1,0 +1,317 @@
+//! Recovery from noisy labels, and from any number of outputs (ALGORITHMS.md section 4).
+
+use std::time::Instant;
+
+use faer::{Mat, MatRef};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::Serialize;
+use twolayer_tensor::JennrichParams;
+
+use crate::align::align;
+use crate::error::RecoveryError;
+use crate::input::check_samples;
+use crate::network::Network;
+use crate::sign_pattern::{Loss, SignPatternFit, SignPatternLs, strided_subsample};
+use crate::spectral::{LabelSpectrum, Spectral, spectral};
+
+/// Singular values of Y below this fraction of the largest count as zero when detecting k.
+const RANK_TOL: f64 = 1e-6;
+/// Two fits came from the same basin when their residuals agree to this relative precision…
+const SAME_RESIDUAL: f64 = 1e-3;
+/// …and their aligned hidden weights to this distance (local minima differ in whole units).
+const SAME_WEIGHTS: f64 = 0.05;
+/// Mixed into the seed for restart directions, so they differ from the pencils' draws.
+const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
+
+/// Recovery by iterated sign-pattern least squares from spectral or random starting points.
+///
+/// Starts from the best Jennrich pencil when the labels give at least two slices (m ≥ 2),
+/// then, while the fit is not exact and the restart budget lasts, from random directions:
+/// alternately in the second-moment span of V* and uniformly in R^d (span first), keeping
+/// the fit with the lowest residual. Every start is refined by [`SignPatternLs`] on all
+/// samples. Noiseless labels end certified exact (residual < 1e-10) for any m, including a
+/// single output; noisy labels end at the least-squares estimate for the sign patterns found.
+///
+/// ## Requirements
+/// Inputs x ~ N(0, I_d); noise mean-zero (or independent of x, with `intercept`); k ≤ d.
+/// k must be given when it differs from the number of outputs and the labels are noisy
+/// (noise makes Y full rank, so its rank no longer tells k).
+///
+/// ## Reference
+/// ALGORITHMS.md section 4 (the paper gives only a fixed-parameter algorithm for m < k).
+///
+/// Cost: the spectral stage (as for exact recovery) plus, per start, a few iterations of
+/// O(n p (p + m)) flops with p = (k + 1) d.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoisyRecovery {
+    k: Option<usize>,
+    restarts: usize,
+    seed: u64,
+    loss: Loss,
+    intercept: bool,
+    pencils: usize,
+    max_iter: usize,
+}
+
+impl Default for NoisyRecovery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`NoisyRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoisyReport {
+    /// Always `"sign-pattern"`.
+    pub method: &'static str,
+    /// The fit reproduces every label to `residual_rel` < 1e-10: an exact answer.
+    pub certified: bool,
+    /// ‖Y − c − U f(V X)‖_F / ‖Y‖_F over all samples.
+    pub residual_rel: f64,
+    /// Hidden units.
+    pub k: usize,
+    /// Samples.
+    pub n: usize,
+    /// Input dimension.
+    pub d: usize,
+    /// Output dimension.
+    pub m: usize,
+    /// Whether k was detected from the rank of Y rather than given.
+    pub k_detected: bool,
+    /// Starting points tried beyond the first.
+    pub restarts_used: usize,
+    /// Where the kept fit started: `"tensor"`, `"span-random"` or `"uniform-random"`.
+    pub start: &'static str,
+    /// Sign-pattern iterations of the kept fit.
+    pub iterations: usize,
+    /// The loss minimised.
+    pub loss: Loss,
+    /// The fitted intercept, when asked for.
+    pub intercept: Option<Vec<f64>>,
+    /// Singular values of Y relative to the largest (up to k + 1).
+    pub label_singular_values: Vec<f64>,
+    /// Conditioning of the span estimate, σ_k/σ_1.
+    pub span_ratio: f64,
+    /// `"first-order"` or `"second-order"`.
+    pub span_source: &'static str,
+    /// Wall time in seconds.
+    pub time_s: f64,
+    /// What the method assumed.
+    pub assumptions: Vec<&'static str>,
+}
+
+/// A network recovered by [`NoisyRecovery`].
+#[derive(Debug, Clone)]
+pub struct NoisyRecovered {
+    /// The weights, in canonical form.
+    pub network: Network,
+    /// Diagnostics.
+    pub report: NoisyReport,
+}
+
+impl NoisyRecovery {
+    /// Defaults: k detected, 16 restarts, seed 0, squared loss, no intercept, 10 pencils,
+    /// 20 iterations per start.
+    pub fn new() -> Self {
+        Self {
+            k: None,
+            restarts: 16,
+            seed: 0,
+            loss: Loss::Squared,
+            intercept: false,
+            pencils: 10,
+            max_iter: 20,
+        }
+    }
+
+    /// Number of hidden units; `None` takes the numerical rank of Y.
+    pub fn k(mut self, k: Option<usize>) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// Most random restarts after the first start.
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// Seed of every random draw.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The loss: squared (Gaussian noise) or Huber (heavy tails).
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// Fit an intercept, for noise independent of x but not mean-zero.
+    pub fn intercept(mut self, intercept: bool) -> Self {
+        self.intercept = intercept;
+        self
+    }
+
+    /// Sign-pattern iterations per start (at least 1).
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter.max(1);
+        self
+    }
+
+    /// The minimum sample count: the normal equations have (k + 1) d unknowns.
+    pub fn min_samples(d: usize, k: usize) -> usize {
+        2 * (k + 1) * d + 2
+    }
+
+    /// Recovers U (m×k) and V (k×d) from X (n×d) and Y (n×m).
+    pub fn recover(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<NoisyRecovered, RecoveryError> {
+        let start_time = Instant::now();
+        check_samples(x, y)?;
+        let (n, d) = x.shape();
+        let m = y.ncols();
+        if self.k == Some(0) {
+            return Err(RecoveryError::ZeroK);
+        }
+        let xt = x.transpose().to_owned();
+        let yt = y.transpose().to_owned();
+        let spectrum = LabelSpectrum::new(yt.as_ref())?;
+        let rank = spectrum.rank(RANK_TOL);
+        let k = self.k.unwrap_or(rank);
+        let shown: Vec<f64> = spectrum.rel_sv.iter().take(k + 1).copied().collect();
+        if k > d {
+            return Err(RecoveryError::KTooLarge { k, d });
+        }
+        if k == 0 {
+            return Err(RecoveryError::RankDeficient {
+                rank,
+                k,
+                singular_values: shown,
+            });
+        }
+        let needed = Self::min_samples(d, k);
+        if n < needed {
+            return Err(RecoveryError::TooFewSamples {
+                n,
+                d,
+                k,
+                needed,
+                recommended: 40 * d * k,
+            });
+        }
+        let r = k.min(rank.max(1)).min(m);
+        let yr = spectrum.reduce(yt.as_ref(), r);
+        let Spectral {
+            q,
+            span_ratio,
+            span_source,
+            pencils,
+            ..
+        } = spectral(
+            xt.as_ref(),
+            yr.as_ref(),
+            k,
+            &JennrichParams {
+                pencils: self.pencils,
+                seed: self.seed,
+            },
+        )?;
+
+        let solver = SignPatternLs::new()
+            .max_iter(self.max_iter)
+            .intercept(self.intercept)
+            .loss(self.loss);
+        // Starts compete on an evenly spaced subsample, where an iteration is cheap; the
+        // winner is then refined on all samples. The search stops at an exact fit, or once
+        // two starts have reached the same lowest residual (the same basin, found twice).
+        let sub = (8 * (k + 1) * d).max(4000);
+        let staged = n >= 2 * sub;
+        let (xs, ys) = if staged {
+            strided_subsample(xt.as_ref(), yt.as_ref(), sub)
+        } else {
+            (xt.clone(), yt.clone())
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ RESTART_STREAM);
+        let mut best: Option<(SignPatternFit, &'static str)> = None;
+        let mut agreeing = 0;
+        let mut tried = 0;
+        let first_random = usize::from(!pencils.is_empty());
+        for attempt in 0..=self.restarts + usize::from(pencils.is_empty()) {
+            let (start, kind) = if attempt < first_random {
+                (&q * &pencils[0].directions, "tensor")
+            } else if (attempt - first_random) % 2 == 0 {
+                let g = gaussian(&mut rng, k, k);
+                (&q * &g, "span-random")
+            } else {
+                (gaussian(&mut rng, d, k), "uniform-random")
+            };
+            tried += 1;
+            let fit = solver.fit_t(xs.as_ref(), ys.as_ref(), start.transpose())?;
+            let exact = fit.exact;
+            match &best {
+                Some((b, _)) if same_basin(&fit, b) => {
+                    agreeing += 1;
+                }
+                Some((b, _)) if fit.residual_rel >= b.residual_rel => {}
+                _ => {
+                    best = Some((fit, kind));
+                    agreeing = 1;
+                }
+            }
+            if exact || agreeing >= 2 {
+                break;
+            }
+        }
+        if staged {
+            let (sub_fit, kind) = best.take().expect("at least one start runs");
+            let full = solver.fit_t(xt.as_ref(), yt.as_ref(), sub_fit.network.v.as_ref())?;
+            best = Some((full, kind));
+        }
+        let (fit, start) = best.expect("at least one start runs");
+        Ok(NoisyRecovered {
+            network: fit.network,
+            report: NoisyReport {
+                method: "sign-pattern",
+                certified: fit.exact,
+                residual_rel: fit.residual_rel,
+                k,
+                n,
+                d,
+                m,
+                k_detected: self.k.is_none(),
+                restarts_used: tried - 1,
+                start,
+                iterations: fit.iterations,
+                loss: self.loss,
+                intercept: fit.intercept,
+                label_singular_values: shown,
+                span_ratio,
+                span_source,
+                time_s: start_time.elapsed().as_secs_f64(),
+                assumptions: vec![
+                    "inputs x ~ N(0, I_d)",
+                    "labels y = U relu(V x) + noise, noise mean-zero or (with intercept) independent of x",
+                    "k <= d",
+                ],
+            },
+        })
+    }
+}
+
+/// Whether two fits are the same solution up to noise: residuals and weights agree.
+fn same_basin(a: &SignPatternFit, b: &SignPatternFit) -> bool {
+    (a.residual_rel - b.residual_rel).abs() <= SAME_RESIDUAL * b.residual_rel
+        && align(&a.network, &b.network).is_ok_and(|al| al.v_max <= SAME_WEIGHTS)
+}
+
+/// rows×cols standard Gaussian matrix.
+fn gaussian(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Mat<f64> {
+    Mat::from_fn(rows, cols, |_, _| rng.sample(StandardNormal))
+}
