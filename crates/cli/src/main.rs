@@ -11,12 +11,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use faer::Mat;
 use serde_json::json;
-use twolayer_hardness::PlantedNetwork;
+use twolayer_hardness::{NoiseKind, PlantedNetwork};
 use twolayer_recovery::{
-    Activation, ExactRecovery, Network, Recovered, align, relative_prediction_error,
+    Activation, ExactRecovery, Network, NoiseModel, Recovery, align, relative_prediction_error,
 };
 
 use crate::npy::{encode_matrix, read_matrix};
@@ -58,9 +58,16 @@ enum Command {
         /// Samples.
         #[arg(long)]
         n: usize,
-        /// Gaussian label noise, as a fraction of the RMS of the clean labels.
+        /// Label noise standard deviation, as a fraction of the RMS of the clean labels.
         #[arg(long, default_value_t = 0.0)]
         noise: f64,
+        /// Distribution of the label noise (scaled to the --noise standard deviation).
+        #[arg(long, value_enum, default_value_t = NoiseKindArg::Gaussian)]
+        noise_kind: NoiseKindArg,
+        /// Constant added to every label, as a fraction of the RMS of the clean labels
+        /// (noise independent of x but not mean-zero).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        noise_mean: f64,
         /// Seed of every random draw.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -76,9 +83,21 @@ enum Command {
         /// Labels, (n, m) or (n,) for one output.
         #[arg(long)]
         y: PathBuf,
-        /// Hidden units (default: the numerical rank of Y).
+        /// Hidden units (default: the numerical rank of Y; give it when m < k or the labels
+        /// are noisy and m ≠ k).
         #[arg(long)]
         k: Option<usize>,
+        /// What to assume about label noise: auto tries the exact method and falls back to
+        /// least squares; none requires a certified exact fit; gaussian and huber go straight
+        /// to (robust) least squares.
+        #[arg(long, value_enum, default_value_t = NoiseArg::Auto)]
+        noise: NoiseArg,
+        /// Most random restarts of the sign-pattern solver.
+        #[arg(long, default_value_t = 16)]
+        restarts: usize,
+        /// Fit an intercept: for noise independent of x but not mean-zero.
+        #[arg(long)]
+        intercept: bool,
         /// Seed of the method's random draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -109,6 +128,22 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum NoiseArg {
+    Auto,
+    None,
+    Gaussian,
+    Huber,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NoiseKindArg {
+    Gaussian,
+    Laplace,
+    Student3,
+    Uniform,
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -133,10 +168,48 @@ fn main() -> ExitCode {
             m,
             n,
             noise,
+            noise_kind,
+            noise_mean,
             seed,
             out,
-        } => generate(d, k, m, n, noise, seed, &out),
-        Command::Recover { x, y, k, seed, out } => recover(&x, &y, k, seed, &out),
+        } => {
+            let kind = match noise_kind {
+                NoiseKindArg::Gaussian => NoiseKind::Gaussian,
+                NoiseKindArg::Laplace => NoiseKind::Laplace,
+                NoiseKindArg::Student3 => NoiseKind::Student3,
+                NoiseKindArg::Uniform => NoiseKind::Uniform,
+            };
+            let planted = PlantedNetwork::new(d, k, m, n)
+                .noise(noise)
+                .noise_kind(kind)
+                .noise_mean(noise_mean)
+                .seed(seed);
+            generate(&planted, &out)
+        }
+        Command::Recover {
+            x,
+            y,
+            k,
+            noise,
+            restarts,
+            intercept,
+            seed,
+            out,
+        } => {
+            let noise = match noise {
+                NoiseArg::Auto => NoiseModel::Auto,
+                NoiseArg::None => NoiseModel::None,
+                NoiseArg::Gaussian => NoiseModel::Gaussian,
+                NoiseArg::Huber => NoiseModel::Huber,
+            };
+            let method = Recovery::new()
+                .k(k)
+                .noise(noise)
+                .restarts(restarts)
+                .intercept(intercept)
+                .seed(seed);
+            recover(&x, &y, &method, &out)
+        }
         Command::Eval {
             x,
             y,
@@ -192,19 +265,10 @@ fn demo(seed: u64) -> Result<()> {
     Ok(())
 }
 
-fn generate(
-    d: usize,
-    k: usize,
-    m: usize,
-    n: usize,
-    noise: f64,
-    seed: u64,
-    out: &Path,
-) -> Result<()> {
-    let inst = PlantedNetwork::new(d, k, m, n)
-        .noise(noise)
-        .seed(seed)
-        .generate()?;
+fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
+    let inst = planted.generate()?;
+    let (n, d) = inst.x.shape();
+    let (m, k) = inst.network.u.shape();
     let mut files = Outputs::default();
     files.add("X.npy", encode_matrix(&inst.x)?);
     files.add("Y.npy", encode_matrix(&inst.y)?);
@@ -212,7 +276,8 @@ fn generate(
     files.add("V_true.npy", encode_matrix(&inst.network.v)?);
     let meta = json!({
         "d": d, "k": k, "m": m, "n": n,
-        "noise": noise, "noise_std": inst.noise_std, "seed": seed,
+        "settings": format!("{planted:?}"),
+        "noise_std": inst.noise_std,
         "activation": inst.network.activation.name(),
         "inputs": "gaussian N(0, I_d)",
         "v_rows": "uniform on the unit sphere",
@@ -227,17 +292,16 @@ fn generate(
     Ok(())
 }
 
-fn recover(x: &Path, y: &Path, k: Option<usize>, seed: u64, out: &Path) -> Result<()> {
+fn recover(x: &Path, y: &Path, method: &Recovery, out: &Path) -> Result<()> {
     let start = Instant::now();
     let xm = read_matrix(x)?;
     let ym = read_matrix(y)?;
     let read_s = start.elapsed().as_secs_f64();
-    let Recovered { network, report } = ExactRecovery::new()
-        .k(k)
-        .seed(seed)
+    let (network, report) = method
         .recover(xm.as_ref(), ym.as_ref())
         .with_context(|| format!("recovering from {} and {}", x.display(), y.display()))?;
     let mut rep = serde_json::to_value(&report)?;
+    rep["restarts_used"] = json!(report.restarts_used());
     rep["activation"] = json!(network.activation.name());
     rep["read_time_s"] = json!(read_s);
     rep["x"] = json!(x.display().to_string());
@@ -248,12 +312,13 @@ fn recover(x: &Path, y: &Path, k: Option<usize>, seed: u64, out: &Path) -> Resul
     files.add("report.json", serde_json::to_vec_pretty(&rep)?);
     files.commit(out)?;
     println!(
-        "{}: k={} residual_rel={:.2e} certified={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, report.json to {}",
-        report.method,
-        report.k,
-        report.residual_rel,
-        report.certified,
-        report.time_s,
+        "{}: k={} residual_rel={:.2e} certified={} restarts_used={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, report.json to {}",
+        report.method(),
+        report.k(),
+        report.residual_rel(),
+        report.certified(),
+        report.restarts_used(),
+        report.time_s(),
         read_s,
         out.display()
     );

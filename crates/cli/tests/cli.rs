@@ -259,7 +259,7 @@ fn bad_inputs_fail_cleanly() {
     recover(&x, &y, &["--k", "0"], "k = 0");
 
     let few = Planted::new(&[
-        "--d", "10", "--k", "3", "--m", "3", "--n", "100", "--seed", "1",
+        "--d", "10", "--k", "3", "--m", "3", "--n", "60", "--seed", "1",
     ]);
     recover(
         &few.file("X.npy"),
@@ -292,4 +292,100 @@ fn bad_inputs_fail_cleanly() {
         "d must be at least 1",
     );
     fails(&["recover", "--x", p(&x), "--out", p(&out)], &out, "--y");
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn single_output_noisy_labels_and_declared_noise() {
+    // m = 1 < k = 3: the exact method cannot apply; the sign-pattern path certifies.
+    let t = Planted::new(&[
+        "--d", "8", "--k", "3", "--m", "1", "--n", "1500", "--seed", "4",
+    ]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let out = t.path("m1");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--k",
+        "3",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    assert_eq!(r["method"], "sign-pattern");
+    assert_eq!(r["certified"], true);
+    assert!(r["restarts_used"].as_u64().is_some());
+
+    // Noisy labels: auto falls back to least squares and does not claim exactness.
+    let noisy = Planted::new(&[
+        "--d",
+        "8",
+        "--k",
+        "3",
+        "--m",
+        "4",
+        "--n",
+        "4000",
+        "--seed",
+        "5",
+        "--noise",
+        "0.05",
+        "--noise-kind",
+        "laplace",
+        "--noise-mean",
+        "-0.2",
+    ]);
+    let (x, y) = (noisy.file("X.npy"), noisy.file("Y.npy"));
+    let out = noisy.path("fit");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--k",
+        "3",
+        "--noise",
+        "huber",
+        "--intercept",
+        "--restarts",
+        "4",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    assert_eq!(r["method"], "sign-pattern");
+    assert_eq!(r["certified"], false);
+    assert_eq!(r["loss"], "huber");
+    assert_eq!(r["intercept"].as_array().unwrap().len(), 4);
+    let res = r["residual_rel"].as_f64().unwrap();
+    assert!(res > 0.01 && res < 0.2, "{res}");
+
+    // Declaring noiseless labels that are not: a clear error, no output.
+    let never = noisy.path("never");
+    fails(
+        &[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--k",
+            "3",
+            "--noise",
+            "none",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "declared noiseless",
+    );
 }

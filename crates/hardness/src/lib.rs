@@ -19,4 +19,4 @@ mod error;
 mod planted;
 
 pub use error::HardnessError;
-pub use planted::{PlantedInstance, PlantedNetwork};
+pub use planted::{NoiseKind, PlantedInstance, PlantedNetwork};

@@ -1,7 +1,7 @@
 use faer::Mat;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
+use rand_distr::{Exp1, StandardNormal, StudentT};
 use twolayer_recovery::{Activation, Network};
 
 use crate::error::HardnessError;
@@ -16,8 +16,42 @@ pub struct PlantedNetwork {
     m: usize,
     n: usize,
     noise: f64,
+    noise_kind: NoiseKind,
+    noise_mean: f64,
     v_condition: Option<f64>,
     seed: u64,
+}
+
+/// The distribution of the label noise, always scaled to unit variance before `noise` (the
+/// standard deviation relative to the label RMS) is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseKind {
+    /// Normal.
+    Gaussian,
+    /// Laplace (double exponential): heavier tails than Gaussian.
+    Laplace,
+    /// Student-t with 3 degrees of freedom: heavy tails, finite variance.
+    Student3,
+    /// Uniform on [−√3, √3].
+    Uniform,
+}
+
+impl NoiseKind {
+    fn draw(self, rng: &mut ChaCha8Rng) -> f64 {
+        match self {
+            NoiseKind::Gaussian => rng.sample(StandardNormal),
+            NoiseKind::Laplace => {
+                let e: f64 = rng.sample(Exp1);
+                let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
+                sign * e / std::f64::consts::SQRT_2
+            }
+            NoiseKind::Student3 => {
+                let t: f64 = rng.sample(StudentT::new(3.0).expect("3 degrees of freedom"));
+                t / 3f64.sqrt()
+            }
+            NoiseKind::Uniform => (2.0 * rng.random::<f64>() - 1.0) * 3f64.sqrt(),
+        }
+    }
 }
 
 /// A generated instance and the network that produced it.
@@ -42,6 +76,8 @@ impl PlantedNetwork {
             m,
             n,
             noise: 0.0,
+            noise_kind: NoiseKind::Gaussian,
+            noise_mean: 0.0,
             v_condition: None,
             seed: 0,
         }
@@ -50,6 +86,19 @@ impl PlantedNetwork {
     /// Gaussian label noise with standard deviation `sigma` times the RMS of the clean labels.
     pub fn noise(mut self, sigma: f64) -> Self {
         self.noise = sigma;
+        self
+    }
+
+    /// The distribution of the label noise (default Gaussian).
+    pub fn noise_kind(mut self, kind: NoiseKind) -> Self {
+        self.noise_kind = kind;
+        self
+    }
+
+    /// A constant added to every label, relative to the RMS of the clean labels: noise
+    /// independent of x but not mean-zero.
+    pub fn noise_mean(mut self, mu: f64) -> Self {
+        self.noise_mean = mu;
         self
     }
 
@@ -72,6 +121,13 @@ impl PlantedNetwork {
             if v == 0 {
                 return Err(HardnessError::ZeroDimension { what });
             }
+        }
+        if !self.noise_mean.is_finite() {
+            return Err(HardnessError::OutOfRange {
+                what: "the noise mean",
+                range: "finite",
+                got: self.noise_mean,
+            });
         }
         if !(self.noise >= 0.0 && self.noise.is_finite()) {
             return Err(HardnessError::OutOfRange {
@@ -125,8 +181,20 @@ impl PlantedNetwork {
         let rms = y.norm_l2() / ((n * m) as f64).sqrt();
         let noise_std = self.noise * rms;
         if noise_std > 0.0 {
-            let e = gaussian(&mut rng, n, m);
-            y += faer::Scale(noise_std) * &e;
+            let kind = self.noise_kind;
+            for i in 0..n {
+                for o in 0..m {
+                    y[(i, o)] += noise_std * kind.draw(&mut rng);
+                }
+            }
+        }
+        let offset = self.noise_mean * rms;
+        if offset != 0.0 {
+            for i in 0..n {
+                for o in 0..m {
+                    y[(i, o)] += offset;
+                }
+            }
         }
         Ok(PlantedInstance {
             x,
@@ -209,6 +277,46 @@ mod tests {
         let rms = |m: &Mat<f64>| m.norm_l2() / ((m.nrows() * m.ncols()) as f64).sqrt();
         let ratio = rms(&(&noisy.y - &clean.y)) / rms(&clean.y);
         assert!((ratio - 0.1).abs() < 0.005, "{ratio}");
+    }
+
+    #[test]
+    fn every_noise_kind_has_the_requested_size_and_mean() {
+        let clean = PlantedNetwork::new(4, 2, 2, 40_000)
+            .seed(8)
+            .generate()
+            .unwrap();
+        for kind in [
+            NoiseKind::Gaussian,
+            NoiseKind::Laplace,
+            NoiseKind::Student3,
+            NoiseKind::Uniform,
+        ] {
+            let noisy = PlantedNetwork::new(4, 2, 2, 40_000)
+                .seed(8)
+                .noise(0.1)
+                .noise_kind(kind)
+                .noise_mean(0.5)
+                .generate()
+                .unwrap();
+            let e = &noisy.y - &clean.y;
+            let cnt = (e.nrows() * e.ncols()) as f64;
+            let rms = clean.y.norm_l2() / cnt.sqrt();
+            let mean = e.sum() / cnt;
+            let centred = e.norm_l2().powi(2) / cnt - mean * mean;
+            assert!(
+                (mean / rms - 0.5).abs() < 0.01,
+                "{kind:?} mean {}",
+                mean / rms
+            );
+            let sd = centred.sqrt() / rms;
+            // Student-t(3) has a heavy tail: its sample variance converges slowly.
+            let tol = if kind == NoiseKind::Student3 {
+                0.02
+            } else {
+                0.005
+            };
+            assert!((sd - 0.1).abs() < tol, "{kind:?} sd {sd}");
+        }
     }
 
     #[test]

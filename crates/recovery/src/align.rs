@@ -13,6 +13,11 @@ pub struct Alignment {
     /// max_i ‖Û_perm(i) − U*_i‖ / ‖U*_i‖ over columns of U, after the rescaling that makes
     /// rows of V unit (the canonical form).
     pub u_max_rel: f64,
+    /// ‖V̂_perm − V*‖_F over unit-normalised rows: the whole-layer version of `v_max`, a
+    /// steadier statistic for comparing estimators.
+    pub v_fro: f64,
+    /// ‖Û_perm − U*‖_F / ‖U*‖_F in the canonical scaling.
+    pub u_fro_rel: f64,
 }
 
 /// Aligns `estimate` to `truth`: Hungarian matching on |⟨V̂_i, V*_j⟩| of unit-normalised rows,
@@ -41,18 +46,27 @@ pub fn align(estimate: &Network, truth: &Network) -> Result<Alignment, RecoveryE
     let k = t.k();
     let cost = Mat::from_fn(k, k, |i, j| -(t.v.row(i) * e.v.row(j).transpose()).abs());
     let perm = hungarian(cost.as_ref());
-    let mut v_max: f64 = 0.0;
-    let mut u_max_rel: f64 = 0.0;
+    let (mut v_max, mut u_max_rel, mut v_sq, mut u_sq): (f64, f64, f64, f64) = (0.0, 0.0, 0.0, 0.0);
     for (i, &j) in perm.iter().enumerate() {
-        v_max = v_max.max((t.v.row(i) - e.v.row(j)).norm_l2());
+        let dv = (t.v.row(i) - e.v.row(j)).norm_l2();
         let du = (t.u.col(i) - e.u.col(j)).norm_l2();
         let nu = t.u.col(i).norm_l2();
+        v_max = v_max.max(dv);
         u_max_rel = u_max_rel.max(if nu > 0.0 { du / nu } else { du });
+        v_sq += dv * dv;
+        u_sq += du * du;
     }
+    let u_norm = t.u.norm_l2();
     Ok(Alignment {
         perm,
         v_max,
         u_max_rel,
+        v_fro: v_sq.sqrt(),
+        u_fro_rel: if u_norm > 0.0 {
+            u_sq.sqrt() / u_norm
+        } else {
+            u_sq.sqrt()
+        },
     })
 }
 

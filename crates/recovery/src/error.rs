@@ -75,6 +75,13 @@ pub enum RecoveryError {
         best_null_ratio: f64,
         recommended: usize,
     },
+    /// The labels were declared noiseless but no method found an exact fit.
+    #[error(
+        "the labels were declared noiseless but the best fit leaves a relative residual of \
+         {residual_rel:.2e} (exact needs < 1e-10): pass more samples or more restarts, or \
+         declare the noise (--noise gaussian)"
+    )]
+    NotCertified { residual_rel: f64 },
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),

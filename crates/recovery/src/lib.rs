@@ -31,6 +31,7 @@
 //! Polynomial Time", COLT 2019.
 
 mod align;
+mod auto;
 mod error;
 mod exact;
 mod input;
@@ -41,6 +42,7 @@ mod sign_pattern;
 mod spectral;
 
 pub use align::{Alignment, align, hungarian, relative_prediction_error};
+pub use auto::{NoiseModel, Recovery, Report};
 pub use error::RecoveryError;
 pub use exact::{ExactRecovery, ExactReport, PhaseTimes, Recovered};
 pub use input::check_finite;

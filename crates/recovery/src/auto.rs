@@ -1,0 +1,195 @@
+//! The front door: picks exact recovery when it certifies, sign-pattern least squares
+//! otherwise.
+
+use faer::MatRef;
+use serde::Serialize;
+
+use crate::error::RecoveryError;
+use crate::exact::{ExactRecovery, ExactReport};
+use crate::network::Network;
+use crate::noisy::{NoisyRecovery, NoisyReport};
+use crate::sign_pattern::Loss;
+
+/// What the user says about the label noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseModel {
+    /// Try exact recovery; if it does not certify, fall back to least squares.
+    Auto,
+    /// Labels are noiseless: an answer that does not certify exact is an error.
+    None,
+    /// Mean-zero noise with light tails: least squares.
+    Gaussian,
+    /// Heavy-tailed noise: Huber loss by IRLS.
+    Huber,
+}
+
+/// The report of whichever method produced the answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    /// From [`ExactRecovery`].
+    Exact(ExactReport),
+    /// From [`NoisyRecovery`].
+    SignPattern(NoisyReport),
+}
+
+impl Report {
+    /// `"exact"` or `"sign-pattern"`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Report::Exact(r) => r.method,
+            Report::SignPattern(r) => r.method,
+        }
+    }
+
+    /// Whether the fit is certified exact.
+    pub fn certified(&self) -> bool {
+        match self {
+            Report::Exact(r) => r.certified,
+            Report::SignPattern(r) => r.certified,
+        }
+    }
+
+    /// Relative residual over all samples.
+    pub fn residual_rel(&self) -> f64 {
+        match self {
+            Report::Exact(r) => r.residual_rel,
+            Report::SignPattern(r) => r.residual_rel,
+        }
+    }
+
+    /// Hidden units.
+    pub fn k(&self) -> usize {
+        match self {
+            Report::Exact(r) => r.k,
+            Report::SignPattern(r) => r.k,
+        }
+    }
+
+    /// Random restarts used (0 for exact recovery).
+    pub fn restarts_used(&self) -> usize {
+        match self {
+            Report::Exact(_) => 0,
+            Report::SignPattern(r) => r.restarts_used,
+        }
+    }
+
+    /// Wall time in seconds.
+    pub fn time_s(&self) -> f64 {
+        match self {
+            Report::Exact(r) => r.time_s,
+            Report::SignPattern(r) => r.time_s,
+        }
+    }
+}
+
+/// Recovery that picks its method: [`ExactRecovery`] when its certificate is reachable,
+/// [`NoisyRecovery`] otherwise (noisy labels, or fewer outputs than hidden units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    k: Option<usize>,
+    noise: NoiseModel,
+    restarts: usize,
+    seed: u64,
+    intercept: bool,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recovery {
+    /// Defaults: k detected, noise `Auto`, 16 restarts, seed 0, no intercept.
+    pub fn new() -> Self {
+        Self {
+            k: None,
+            noise: NoiseModel::Auto,
+            restarts: 16,
+            seed: 0,
+            intercept: false,
+        }
+    }
+
+    /// Number of hidden units; `None` takes the numerical rank of Y.
+    pub fn k(mut self, k: Option<usize>) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// What to assume about the label noise.
+    pub fn noise(mut self, noise: NoiseModel) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// Most random restarts of the sign-pattern solver.
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// Seed of every random draw.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Fit an intercept (noise independent of x but not mean-zero); sign-pattern path only.
+    pub fn intercept(mut self, intercept: bool) -> Self {
+        self.intercept = intercept;
+        self
+    }
+
+    /// Recovers the network from X (n×d) and Y (n×m), with the report of the method used.
+    pub fn recover(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<(Network, Report), RecoveryError> {
+        let try_exact =
+            matches!(self.noise, NoiseModel::Auto | NoiseModel::None) && !self.intercept;
+        let mut exact_error = None;
+        if try_exact {
+            match ExactRecovery::new().k(self.k).seed(self.seed).recover(x, y) {
+                Ok(r) if r.report.certified => return Ok((r.network, Report::Exact(r.report))),
+                Ok(_) => {}
+                // Input errors are final; failures of the exact method's assumptions are not.
+                Err(
+                    e @ (RecoveryError::Empty { .. }
+                    | RecoveryError::Shape { .. }
+                    | RecoveryError::NotFinite { .. }
+                    | RecoveryError::ZeroK
+                    | RecoveryError::Moments(_)),
+                ) => return Err(e),
+                Err(e) => exact_error = Some(e),
+            }
+        }
+        let loss = if self.noise == NoiseModel::Huber {
+            Loss::Huber
+        } else {
+            Loss::Squared
+        };
+        let noisy = NoisyRecovery::new()
+            .k(self.k)
+            .restarts(self.restarts)
+            .seed(self.seed)
+            .loss(loss)
+            .intercept(self.intercept)
+            .recover(x, y);
+        let noisy = match (noisy, exact_error) {
+            (Ok(r), _) => r,
+            // The exact method's complaint is usually the more telling one.
+            (Err(_), Some(e)) => return Err(e),
+            (Err(e), None) => return Err(e),
+        };
+        if self.noise == NoiseModel::None && !noisy.report.certified {
+            return Err(RecoveryError::NotCertified {
+                residual_rel: noisy.report.residual_rel,
+            });
+        }
+        Ok((noisy.network, Report::SignPattern(noisy.report)))
+    }
+}
