@@ -2,9 +2,11 @@
 //! algorithm.
 //!
 //! Commands:
-//! - `bar`: the end-to-end acceptance run of exact recovery at (d, k, m, n) = (100, 20, 20,
-//!   30000): generate files, recover from them, evaluate against the truth, print time and
-//!   errors.
+//! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
+//!   wall times (file reading included) and errors:
+//!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
+//!   a single output at (50, 10, 1, 20000), noiseless, seeds 0–9;
+//!   noisy labels (σ = 0.01) at (50, 10, 10, 100000), against the least-squares floor.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +20,7 @@ fn main() -> Result<()> {
         Some("bar") => bar(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bar   exact recovery at (100, 20, 20, 30000) from files: time and errors"
+                "usage: cargo xtask <command>\n\ncommands:\n  bar   acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), noisy (50,10,10,100000)"
             );
             bail!("no command given")
         }
@@ -32,7 +34,7 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn run(args: &[&str]) -> Result<String> {
+fn run(args: &[String]) -> Result<String> {
     let bin = root().join("target/release/twolayer");
     let out = Command::new(&bin)
         .args(args)
@@ -47,6 +49,69 @@ fn run(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Generates an instance, recovers it from the files and evaluates it; returns the recover
+/// line, the eval output and the wall time of the recover process.
+fn case(
+    dir: &Path,
+    shape: [&str; 4],
+    seed: u64,
+    extra_gen: &[&str],
+    extra_rec: &[&str],
+) -> Result<(String, String, f64)> {
+    let data = dir.join(format!("data-{seed}"));
+    let fit = dir.join(format!("fit-{seed}"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let [d, k, m, n] = shape;
+    let seed = seed.to_string();
+    let mut gen_args = args(&[
+        "generate", "--d", d, "--k", k, "--m", m, "--n", n, "--seed", &seed,
+    ]);
+    gen_args.extend(args(extra_gen));
+    gen_args.extend([String::from("--out"), s(&data)]);
+    run(&gen_args)?;
+    let mut rec = vec![
+        "recover".into(),
+        "--x".into(),
+        s(&data.join("X.npy")),
+        "--y".into(),
+        s(&data.join("Y.npy")),
+        "--out".into(),
+        s(&fit),
+    ];
+    rec.extend(args(extra_rec));
+    let start = Instant::now();
+    let line = run(&rec)?;
+    let wall = start.elapsed().as_secs_f64();
+    let eval = run(&[
+        "eval".into(),
+        "--x".into(),
+        s(&data.join("X.npy")),
+        "--y".into(),
+        s(&data.join("Y.npy")),
+        "--u".into(),
+        s(&fit.join("U.npy")),
+        "--v".into(),
+        s(&fit.join("V.npy")),
+        "--u-true".into(),
+        s(&data.join("U_true.npy")),
+        "--v-true".into(),
+        s(&data.join("V_true.npy")),
+    ])?;
+    Ok((line, eval, wall))
+}
+
+fn value(eval: &str, key: &str) -> f64 {
+    eval.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn bar() -> Result<()> {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "-p", "twolayer-cli"])
@@ -56,55 +121,59 @@ fn bar() -> Result<()> {
         bail!("building the twolayer binary failed");
     }
     let dir = root().join("target/xtask-bar");
-    let data = dir.join("data");
-    let fit = dir.join("fit");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (d, k, m, n) = ("100", "20", "20", "30000");
-    run(&[
-        "generate",
-        "--d",
-        d,
-        "--k",
-        k,
-        "--m",
-        m,
-        "--n",
-        n,
-        "--seed",
-        "1",
-        "--out",
-        &s(&data),
-    ])?;
-    let start = Instant::now();
-    let line = run(&[
-        "recover",
-        "--x",
-        &s(&data.join("X.npy")),
-        "--y",
-        &s(&data.join("Y.npy")),
-        "--out",
-        &s(&fit),
-    ])?;
-    let wall = start.elapsed().as_secs_f64();
-    print!("{line}");
-    print!(
-        "{}",
-        run(&[
-            "eval",
-            "--x",
-            &s(&data.join("X.npy")),
-            "--y",
-            &s(&data.join("Y.npy")),
-            "--u",
-            &s(&fit.join("U.npy")),
-            "--v",
-            &s(&fit.join("V.npy")),
-            "--u-true",
-            &s(&data.join("U_true.npy")),
-            "--v-true",
-            &s(&data.join("V_true.npy")),
-        ])?
+
+    println!(
+        "== exact recovery, (d,k,m,n) = (100,20,20,30000) (bar: certified, errors ≤ 1e-9, < 2 s)"
     );
-    println!("whole `twolayer recover` process, file reading included: {wall:.3} s (bar: < 2 s)");
+    let (line, eval, wall) = case(
+        &dir.join("exact"),
+        ["100", "20", "20", "30000"],
+        1,
+        &[],
+        &[],
+    )?;
+    print!("{line}{eval}");
+    println!("wall time of `twolayer recover`, reading included: {wall:.3} s\n");
+
+    println!(
+        "== single output, (50,10,1,20000), noiseless (bar: certified on ≥ 9 of 10 seeds, each < 5 s)"
+    );
+    let mut ok = 0;
+    let mut worst: f64 = 0.0;
+    for seed in 0..10 {
+        let (line, eval, wall) = case(
+            &dir.join("m1"),
+            ["50", "10", "1", "20000"],
+            seed,
+            &[],
+            &["--k", "10", "--seed", &seed.to_string()],
+        )?;
+        let exact = line.contains("certified=true") && value(&eval, "v_max_err") <= 1e-8;
+        ok += usize::from(exact);
+        worst = worst.max(wall);
+        println!(
+            "seed {seed}: certified exact {exact}, v_max_err {:.1e}, wall {wall:.2} s",
+            value(&eval, "v_max_err")
+        );
+    }
+    println!("{ok}/10 certified exact; slowest {worst:.2} s\n");
+
+    println!("== noisy, (50,10,10,100000), σ = 0.01 (bar: ≤ 1.1× the least-squares floor, < 5 s)");
+    for seed in 0..3 {
+        let (line, eval, wall) = case(
+            &dir.join("noisy"),
+            ["50", "10", "10", "100000"],
+            seed,
+            &["--noise", "0.01"],
+            &["--seed", &seed.to_string()],
+        )?;
+        print!("{line}");
+        println!(
+            "seed {seed}: param_err {:.3e}, floor {:.3e}, ratio {:.3}, wall {wall:.2} s",
+            value(&eval, "param_err"),
+            value(&eval, "oracle_param_err"),
+            value(&eval, "ratio_to_oracle")
+        );
+    }
     Ok(())
 }

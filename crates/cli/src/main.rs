@@ -16,7 +16,8 @@ use faer::Mat;
 use serde_json::json;
 use twolayer_hardness::{NoiseKind, PlantedNetwork};
 use twolayer_recovery::{
-    Activation, ExactRecovery, Network, NoiseModel, Recovery, align, relative_prediction_error,
+    Activation, ExactRecovery, Network, NoiseModel, OracleLs, Recovery, align,
+    relative_prediction_error,
 };
 
 use crate::npy::{encode_matrix, read_matrix};
@@ -105,7 +106,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Prediction error of U, V on X, Y and, given the truth, the aligned weight errors.
+    /// Prediction error of U, V on X, Y and, given the truth, the aligned weight errors and
+    /// the ratio to the least-squares floor (the fit given the true sign patterns).
     Eval {
         /// Samples, (n, d).
         #[arg(long)]
@@ -343,6 +345,17 @@ fn eval(x: &Path, y: &Path, u: &Path, v: &Path, truth: Option<(&Path, &Path)>) -
         let a = align(&net, &t).context("comparing with the true weights")?;
         println!("v_max_err            {:.3e}", a.v_max);
         println!("u_max_rel_err        {:.3e}", a.u_max_rel);
+        // The least-squares floor: the same fit given the true sign patterns.
+        let oracle = OracleLs::new(false)
+            .fit(xm.as_ref(), ym.as_ref(), &t)
+            .context("fitting with the true sign patterns")?;
+        let o = align(&oracle.network, &t)?;
+        let (ours, floor) = (a.v_fro.hypot(a.u_fro_rel), o.v_fro.hypot(o.u_fro_rel));
+        println!("param_err            {ours:.3e}");
+        println!("oracle_param_err     {floor:.3e}");
+        if floor > 1e-12 {
+            println!("ratio_to_oracle      {:.3}", ours / floor);
+        }
     }
     Ok(())
 }

@@ -166,11 +166,22 @@ fn generate_recover_eval_round_trip() {
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for line in stdout.lines() {
-        let value: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
-        assert!(value < 1e-9, "{line}");
+    let value = |key: &str| -> f64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"));
+        line.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    for key in [
+        "prediction_error_rel",
+        "v_max_err",
+        "u_max_rel_err",
+        "param_err",
+        "oracle_param_err",
+    ] {
+        assert!(value(key) < 1e-9, "{key}: {stdout}");
     }
-    assert_eq!(stdout.lines().count(), 3, "{stdout}");
 }
 
 #[test]

@@ -96,7 +96,7 @@ pub struct NoisyReport {
     pub span_ratio: f64,
     /// `"first-order"` or `"second-order"`.
     pub span_source: &'static str,
-    /// Wall time in seconds.
+    /// Wall time in seconds (through [`crate::Recovery`]: including a failed exact attempt).
     pub time_s: f64,
     /// What the method assumed.
     pub assumptions: Vec<&'static str>,

@@ -1,0 +1,153 @@
+//! Sign-pattern least squares (ALGORITHMS.md section 4): exact recovery for any m, and the
+//! noisy rate against the oracle that knows the true sign patterns (issue 3's grid).
+
+use faer::Mat;
+use proptest::prelude::*;
+use twolayer_hardness::PlantedNetwork;
+use twolayer_recovery::{Alignment, NoisyRecovery, OracleLs, SignPatternLs, align};
+
+/// Recovers `seeds` noiseless planted instances with k given; returns how many certified with
+/// aligned errors ≤ 1e-8.
+fn exact_successes(d: usize, k: usize, m: usize, n: usize, seeds: u64) -> u64 {
+    let mut ok = 0;
+    for seed in 0..seeds {
+        let inst = PlantedNetwork::new(d, k, m, n)
+            .seed(seed)
+            .generate()
+            .unwrap();
+        let r = NoisyRecovery::new()
+            .k(Some(k))
+            .seed(seed)
+            .recover(inst.x.as_ref(), inst.y.as_ref())
+            .unwrap();
+        let a = align(&r.network, &inst.network).unwrap();
+        if r.report.certified && a.v_max <= 1e-8 && a.u_max_rel <= 1e-8 {
+            ok += 1;
+        } else {
+            eprintln!(
+                "({d},{k},{m},{n}) seed {seed}: not exact: {a:?} {:?}",
+                r.report
+            );
+        }
+    }
+    eprintln!("({d},{k},{m},{n}): {ok}/{seeds} exact");
+    ok
+}
+
+#[test]
+fn exact_single_output_d10_k3() {
+    assert_eq!(exact_successes(10, 3, 1, 1000, 20), 20);
+}
+
+#[test]
+fn exact_single_output_d20_k5() {
+    assert!(exact_successes(20, 5, 1, 3000, 20) >= 19);
+}
+
+#[test]
+fn exact_fewer_outputs_than_units_d20_k8_m3() {
+    assert!(exact_successes(20, 8, 3, 4000, 20) >= 19);
+}
+
+#[test]
+fn exact_single_output_frontier_d50_k10() {
+    assert!(exact_successes(50, 10, 1, 20_000, 10) >= 9);
+}
+
+/// One number per fit: √(‖ΔV‖_F² + (‖ΔU‖_F/‖U‖_F)²) over aligned, canonical weights.
+fn parameter_error(a: &Alignment) -> f64 {
+    a.v_fro.hypot(a.u_fro_rel)
+}
+
+/// Ratio of the recovered network's parameter error to the oracle's (true sign patterns).
+fn ratio_to_oracle(d: usize, k: usize, m: usize, n: usize, sigma: f64, seed: u64) -> f64 {
+    let inst = PlantedNetwork::new(d, k, m, n)
+        .seed(seed)
+        .noise(sigma)
+        .generate()
+        .unwrap();
+    let r = NoisyRecovery::new()
+        .k(Some(k))
+        .seed(seed)
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap();
+    let oracle = OracleLs::new(false)
+        .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
+        .unwrap();
+    let ours = parameter_error(&align(&r.network, &inst.network).unwrap());
+    let best = parameter_error(&align(&oracle.network, &inst.network).unwrap());
+    let ratio = ours / best;
+    eprintln!(
+        "({d},{k},{m},{n}) σ={sigma} seed {seed}: error {ours:.3e}, oracle {best:.3e}, ratio {ratio:.3}, start {}, restarts {}",
+        r.report.start, r.report.restarts_used
+    );
+    ratio
+}
+
+#[test]
+fn noisy_single_output_is_at_the_oracle_rate() {
+    for seed in 0..4 {
+        assert!(ratio_to_oracle(20, 5, 1, 30_000, 0.01, seed) <= 1.1);
+        assert!(ratio_to_oracle(20, 5, 1, 30_000, 0.1, seed) <= 1.3);
+    }
+}
+
+#[test]
+fn noisy_many_outputs_is_at_the_oracle_rate() {
+    for seed in 0..2 {
+        assert!(ratio_to_oracle(50, 10, 10, 100_000, 0.01, seed) <= 1.1);
+        assert!(ratio_to_oracle(50, 10, 10, 100_000, 0.1, seed) <= 1.3);
+    }
+}
+
+#[test]
+fn offset_noise_error_decreases_with_n_given_an_intercept() {
+    let error = |n: usize| {
+        let inst = PlantedNetwork::new(10, 3, 3, n)
+            .seed(21)
+            .noise(0.05)
+            .noise_mean(0.3)
+            .generate()
+            .unwrap();
+        let r = NoisyRecovery::new()
+            .k(Some(3))
+            .intercept(true)
+            .seed(1)
+            .recover(inst.x.as_ref(), inst.y.as_ref())
+            .unwrap();
+        parameter_error(&align(&r.network, &inst.network).unwrap())
+    };
+    let (small, large) = (error(4_000), error(64_000));
+    eprintln!("offset noise: error {small:.3e} at n = 4000, {large:.3e} at n = 64000");
+    // 16× the samples: the error should shrink by about 4×; require at least 2×.
+    assert!(large < small / 2.0, "{small} → {large}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// Given the true directions, flipped in any subset, one (L, D_i) solve recovers any
+    /// planted network exactly.
+    #[test]
+    fn true_directions_in_any_orientation_give_the_network(
+        d in 2usize..=12,
+        k_frac in 0.0f64..=1.0,
+        m in 1usize..=4,
+        flips in any::<u16>(),
+        seed in any::<u64>(),
+    ) {
+        let k = 1 + ((d - 1) as f64 * k_frac).round() as usize;
+        let n = 20 * (k + 1) * d;
+        let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate().unwrap();
+        let start = Mat::from_fn(k, d, |i, a| {
+            let s = if (flips >> (i % 16)) & 1 == 1 { -1.0 } else { 1.0 };
+            s * inst.network.v[(i, a)]
+        });
+        let fit = SignPatternLs::new()
+            .max_iter(1)
+            .fit(inst.x.as_ref(), inst.y.as_ref(), start.as_ref())
+            .unwrap();
+        prop_assert!(fit.exact, "(d,k,m,n)=({d},{k},{m},{n}) residual {}", fit.residual_rel);
+        let a = align(&fit.network, &inst.network).unwrap();
+        prop_assert!(a.v_max <= 1e-8 && a.u_max_rel <= 1e-8, "{a:?}");
+    }
+}
