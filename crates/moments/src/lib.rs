@@ -40,5 +40,5 @@ pub use centre::{AffineFit, centre_labels};
 pub use chunked::{CHUNK, chunked_sum};
 pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
-pub use hermite::t2;
+pub use hermite::{t2, t4_contracted};
 pub use pattern::pattern_normal_equations;

@@ -232,6 +232,7 @@ impl ExactRecovery {
             span_ratio,
             span_source,
             pencils,
+            ..
         } = spectral(
             xt.as_ref(),
             yk.as_ref(),

@@ -82,7 +82,8 @@ pub struct NoisyReport {
     pub k_detected: bool,
     /// Starting points tried beyond the first.
     pub restarts_used: usize,
-    /// Where the kept fit started: `"tensor"`, `"span-random"` or `"uniform-random"`.
+    /// Where the kept fit started: `"tensor"` (second-order pencil), `"tensor4"` (fourth-order
+    /// pencil), `"span-random"` or `"uniform-random"`.
     pub start: &'static str,
     /// Sign-pattern iterations of the kept fit.
     pub iterations: usize,
@@ -208,21 +209,30 @@ impl NoisyRecovery {
         }
         let r = k.min(rank.max(1)).min(m);
         let yr = spectrum.reduce(yt.as_ref(), r);
+        let params = JennrichParams {
+            pencils: self.pencils,
+            seed: self.seed,
+        };
+        let spec = spectral(xt.as_ref(), yr.as_ref(), k, &params)?;
+        // Spectral starts: the best second-order pencil (m ≥ 2), then, with fewer label
+        // slices than units, the best fourth-order pencil.
+        let mut spectral_starts: Vec<(Mat<f64>, &'static str)> = Vec::new();
+        if let Some(p) = spec.pencils.first() {
+            spectral_starts.push((&spec.q * &p.directions, "tensor"));
+        }
+        if r < k
+            && k >= 2
+            && let Some(p4) = spec.fourth_order_pencils(&params)
+            && let Some(p) = p4.first()
+        {
+            spectral_starts.push((&spec.q * &p.directions, "tensor4"));
+        }
         let Spectral {
             q,
             span_ratio,
             span_source,
-            pencils,
             ..
-        } = spectral(
-            xt.as_ref(),
-            yr.as_ref(),
-            k,
-            &JennrichParams {
-                pencils: self.pencils,
-                seed: self.seed,
-            },
-        )?;
+        } = spec;
 
         let solver = SignPatternLs::new()
             .max_iter(self.max_iter)
@@ -242,10 +252,11 @@ impl NoisyRecovery {
         let mut best: Option<(SignPatternFit, &'static str)> = None;
         let mut agreeing = 0;
         let mut tried = 0;
-        let first_random = usize::from(!pencils.is_empty());
-        for attempt in 0..=self.restarts + usize::from(pencils.is_empty()) {
-            let (start, kind) = if attempt < first_random {
-                (&q * &pencils[0].directions, "tensor")
+        let first_random = spectral_starts.len();
+        let mut spectral_starts = spectral_starts.into_iter();
+        for attempt in 0..first_random + self.restarts.max(1) {
+            let (start, kind) = if let Some(s) = spectral_starts.next() {
+                s
             } else if (attempt - first_random) % 2 == 0 {
                 let g = gaussian(&mut rng, k, k);
                 (&q * &g, "span-random")

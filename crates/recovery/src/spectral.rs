@@ -3,7 +3,10 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Side};
-use twolayer_moments::{AffineFit, centre_labels, t2, weighted_gram};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use twolayer_moments::{AffineFit, centre_labels, t2, t4_contracted, weighted_gram};
 use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
 
 use crate::error::RecoveryError;
@@ -11,6 +14,9 @@ use crate::error::RecoveryError;
 /// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
 /// moment instead.
 const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
+
+/// Mixed into the seed for the fourth-order contraction vectors.
+const FOURTH_ORDER_STREAM: u64 = 0x4f1b_bcdc_bfa5_3e0b;
 
 /// Eigen-decomposition of YᵀY/n: the evidence for k and the reduction of Y.
 pub(crate) struct LabelSpectrum {
@@ -88,6 +94,31 @@ pub(crate) struct Spectral {
     /// Jennrich pencils on the whitened slices, best first, directions in Q's coordinates
     /// (k×k). Empty when the labels give a single slice (one output).
     pub pencils: Vec<Pencil>,
+    /// The centred reduced labels (r×n).
+    pub centred: Mat<f64>,
+}
+
+impl Spectral {
+    /// Jennrich pencils on k whitened fourth-order slices M(a_l, b_l) (section 1.3) for
+    /// random a_l, b_l in the span, cycling over the label rows: candidates when the labels
+    /// give fewer than two second-order slices' worth of structure (m < k). Very
+    /// sample-hungry; a source of starting points only. `None` if no pencil diagonalises.
+    ///
+    /// Cost: O(n k³) for the slices, O(P k³) for the pencils.
+    pub fn fourth_order_pencils(&self, params: &JennrichParams) -> Option<Vec<Pencil>> {
+        let k = self.xq.nrows();
+        let r = self.centred.nrows();
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ FOURTH_ORDER_STREAM);
+        let mut slices = Vec::with_capacity(k.max(2));
+        for l in 0..k.max(2) {
+            let a: Vec<f64> = (0..k).map(|_| rng.sample(StandardNormal)).collect();
+            let b: Vec<f64> = (0..k).map(|_| rng.sample(StandardNormal)).collect();
+            let w = row_vec(&self.centred, l % r);
+            slices.push(t4_contracted(self.xq.as_ref(), &w, &a, &b).ok()?);
+        }
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        simultaneous_diagonalisation(&views, params).ok()
+    }
 }
 
 /// Span and candidate pool from reduced labels `yr` (r×n, r ≤ k) and samples `xt` (d×n).
@@ -132,6 +163,7 @@ pub(crate) fn spectral(
         span_ratio,
         span_source,
         pencils,
+        centred: fit.residual,
     })
 }
 
