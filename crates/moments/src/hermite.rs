@@ -118,6 +118,7 @@ mod t4_tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // explicit tensor indices read as the math does
     fn matches_the_brute_force_tensor_contraction() {
         let (d, n) = (3, 40);
         let x = Mat::from_fn(d, n, |i, j| ((i * 37 + j * 11) % 23) as f64 / 7.0 - 1.5);
