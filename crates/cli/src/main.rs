@@ -3,6 +3,8 @@
 //! Subcommands: `demo` (the embedded default), `generate`, `recover`, `eval`. Any error is one
 //! line on stderr and exit code 2; no output file is written unless all of them are.
 
+mod generate;
+mod hardness_cmd;
 mod npy;
 mod output;
 
@@ -14,12 +16,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use faer::Mat;
 use serde_json::json;
-use twolayer_hardness::{NoiseKind, PlantedNetwork};
+use twolayer_hardness::PlantedNetwork;
 use twolayer_recovery::{
     Activation, ExactRecovery, Network, NoiseModel, OracleLs, Recovery, align,
     relative_prediction_error,
 };
 
+use crate::generate::GenerateArgs;
+use crate::hardness_cmd::HardnessCommand;
 use crate::npy::{encode_matrix, read_matrix};
 use crate::output::Outputs;
 
@@ -45,37 +49,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Write a planted Gaussian instance: X.npy, Y.npy, U_true.npy, V_true.npy, meta.json.
-    Generate {
-        /// Input dimension.
-        #[arg(long)]
-        d: usize,
-        /// Hidden units.
-        #[arg(long)]
-        k: usize,
-        /// Outputs.
-        #[arg(long)]
-        m: usize,
-        /// Samples.
-        #[arg(long)]
-        n: usize,
-        /// Label noise standard deviation, as a fraction of the RMS of the clean labels.
-        #[arg(long, default_value_t = 0.0)]
-        noise: f64,
-        /// Distribution of the label noise (scaled to the --noise standard deviation).
-        #[arg(long, value_enum, default_value_t = NoiseKindArg::Gaussian)]
-        noise_kind: NoiseKindArg,
-        /// Constant added to every label, as a fraction of the RMS of the clean labels
-        /// (noise independent of x but not mean-zero).
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        noise_mean: f64,
-        /// Seed of every random draw.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// Write a planted instance: X.npy, Y.npy, U_true.npy, V_true.npy, meta.json.
+    Generate(GenerateArgs),
     /// Recover U and V from X.npy and Y.npy; writes U.npy, V.npy and report.json.
     Recover {
         /// Samples, (n, d) float32/float64, C or Fortran order.
@@ -106,6 +81,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The k = 2 NP-hardness reduction from Partition: gadgets, certificates, decoding.
+    #[command(subcommand)]
+    Hardness(HardnessCommand),
     /// Prediction error of U, V on X, Y and, given the truth, the aligned weight errors and
     /// the ratio to the least-squares floor (the fit given the true sign patterns).
     Eval {
@@ -138,14 +116,6 @@ enum NoiseArg {
     Huber,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum NoiseKindArg {
-    Gaussian,
-    Laplace,
-    Student3,
-    Uniform,
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -164,30 +134,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo { seed } => demo(seed),
-        Command::Generate {
-            d,
-            k,
-            m,
-            n,
-            noise,
-            noise_kind,
-            noise_mean,
-            seed,
-            out,
-        } => {
-            let kind = match noise_kind {
-                NoiseKindArg::Gaussian => NoiseKind::Gaussian,
-                NoiseKindArg::Laplace => NoiseKind::Laplace,
-                NoiseKindArg::Student3 => NoiseKind::Student3,
-                NoiseKindArg::Uniform => NoiseKind::Uniform,
-            };
-            let planted = PlantedNetwork::new(d, k, m, n)
-                .noise(noise)
-                .noise_kind(kind)
-                .noise_mean(noise_mean)
-                .seed(seed);
-            generate(&planted, &out)
-        }
+        Command::Generate(args) => args.planted().and_then(|p| generate(&p, &args.out)),
+        Command::Hardness(cmd) => hardness_cmd::run(cmd),
         Command::Recover {
             x,
             y,
@@ -281,9 +229,6 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
         "settings": format!("{planted:?}"),
         "noise_std": inst.noise_std,
         "activation": inst.network.activation.name(),
-        "inputs": "gaussian N(0, I_d)",
-        "v_rows": "uniform on the unit sphere",
-        "u": "N(0, 1) entries",
     });
     files.add("meta.json", serde_json::to_vec_pretty(&meta)?);
     files.commit(out)?;

@@ -400,3 +400,177 @@ fn single_output_noisy_labels_and_declared_noise() {
         "declared noiseless",
     );
 }
+
+#[test]
+fn hardness_partition_certificate_fits_and_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gadget");
+    let o = twolayer(&[
+        "hardness",
+        "partition",
+        "--values",
+        "3,1,1,2,2,1",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The certificate fits the gadget exactly, as `eval` sees it.
+    let o = twolayer(&[
+        "eval",
+        "--x",
+        p(&out.join("X.npy")),
+        "--y",
+        p(&out.join("Y.npy")),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert_eq!(stdout.trim(), "prediction_error_rel 0.000e0", "{stdout}");
+    // And it decodes to a valid partition.
+    let o = twolayer(&[
+        "hardness",
+        "decode",
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+        "--values",
+        "3,1,1,2,2,1",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("both sum to 5"), "{stdout}");
+
+    // A no-instance: gadget only, no certificate.
+    let no = dir.path().join("no");
+    let o = twolayer(&[
+        "hardness",
+        "partition",
+        "--values",
+        "2,4,8",
+        "--out",
+        p(&no),
+    ]);
+    assert!(o.status.success());
+    assert!(no.join("X.npy").exists() && !no.join("U.npy").exists());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(no.join("partition.json")).unwrap()).unwrap();
+    assert_eq!(meta["yes_instance"], false);
+
+    // Decoding against other values fails with a reason; bad values are refused.
+    let never = dir.path().join("never");
+    fails(
+        &[
+            "hardness",
+            "decode",
+            "--u",
+            p(&out.join("U.npy")),
+            "--v",
+            p(&out.join("V.npy")),
+            "--values",
+            "3,1,1,2,2,2",
+        ],
+        &never,
+        "does not fit the gadget",
+    );
+    fails(
+        &[
+            "hardness",
+            "partition",
+            "--values",
+            "3,x",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "positive integers",
+    );
+    fails(
+        &[
+            "hardness",
+            "partition",
+            "--values",
+            "3,0",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "positive integer",
+    );
+}
+
+#[test]
+fn generate_exposes_every_generator() {
+    let t = Planted::new(&[
+        "--d",
+        "6",
+        "--k",
+        "3",
+        "--m",
+        "2",
+        "--n",
+        "50",
+        "--input",
+        "aniso:20",
+        "--near-parallel",
+        "10",
+        "--u-condition",
+        "5",
+        "--small-output",
+        "0.01",
+        "--v-row-norms",
+        "0.5,2",
+    ]);
+    assert_eq!(read_f64(&t.file("X.npy")).0, vec![50, 6]);
+    let (_, v) = read_f64(&t.file("V_true.npy"));
+    let norm = |i: usize| (0..6).map(|a| v[i * 6 + a].powi(2)).sum::<f64>().sqrt();
+    let cos = (0..6).map(|a| v[a] * v[6 + a]).sum::<f64>() / (norm(0) * norm(1));
+    assert!((cos - 10f64.to_radians().cos()).abs() < 1e-9, "{cos}");
+    for input in ["sphere", "rademacher", "student3"] {
+        let _ = Planted::new(&[
+            "--d", "3", "--k", "2", "--m", "1", "--n", "10", "--input", input,
+        ]);
+    }
+    let out = t.path("never");
+    fails(
+        &[
+            "generate",
+            "--d",
+            "3",
+            "--k",
+            "2",
+            "--m",
+            "1",
+            "--n",
+            "5",
+            "--input",
+            "aniso:x",
+            "--out",
+            p(&out),
+        ],
+        &out,
+        "aniso:KAPPA",
+    );
+    fails(
+        &[
+            "generate",
+            "--d",
+            "3",
+            "--k",
+            "2",
+            "--m",
+            "1",
+            "--n",
+            "5",
+            "--v-row-norms",
+            "1",
+            "--out",
+            p(&out),
+        ],
+        &out,
+        "LO,HI",
+    );
+}

@@ -64,4 +64,4 @@ mod planted;
 
 pub use error::HardnessError;
 pub use partition::{MAX_SOLVE_LEN, PartitionInstance, Signs, certificate, decode, encode};
-pub use planted::{NoiseKind, PlantedInstance, PlantedNetwork};
+pub use planted::{Inputs, NoiseKind, PlantedInstance, PlantedNetwork};

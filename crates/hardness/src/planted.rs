@@ -19,7 +19,32 @@ pub struct PlantedNetwork {
     noise_kind: NoiseKind,
     noise_mean: f64,
     v_condition: Option<f64>,
+    v_row_norms: Option<(f64, f64)>,
+    near_parallel: Option<f64>,
+    duplicate_unit: bool,
+    u_condition: Option<f64>,
+    small_output: Option<f64>,
+    inputs: Inputs,
     seed: u64,
+}
+
+/// The distribution of the inputs x.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Inputs {
+    /// N(0, I_d): what the guarantees assume.
+    Gaussian,
+    /// N(0, Σ), Σ = R diag(λ) Rᵀ with Haar R and λ spaced geometrically from 1 down to 1/κ:
+    /// Gaussian but anisotropic, condition number κ.
+    Anisotropic {
+        /// Condition number of Σ (≥ 1).
+        kappa: f64,
+    },
+    /// Uniform on the sphere of radius √d: rotation-invariant, not Gaussian.
+    Sphere,
+    /// Independent ±1 coordinates: discrete, not rotation-invariant.
+    Rademacher,
+    /// Independent Student-t(3) coordinates scaled to unit variance: heavy tails.
+    Student3,
 }
 
 /// The distribution of the label noise, always scaled to unit variance before `noise` (the
@@ -79,6 +104,12 @@ impl PlantedNetwork {
             noise_kind: NoiseKind::Gaussian,
             noise_mean: 0.0,
             v_condition: None,
+            v_row_norms: None,
+            near_parallel: None,
+            duplicate_unit: false,
+            u_condition: None,
+            small_output: None,
+            inputs: Inputs::Gaussian,
             seed: 0,
         }
     }
@@ -106,6 +137,47 @@ impl PlantedNetwork {
     /// geometrically from 1 down to 1/κ (needs k ≤ d). `None` keeps unit-norm random rows.
     pub fn v_condition(mut self, kappa: Option<f64>) -> Self {
         self.v_condition = kappa;
+        self
+    }
+
+    /// Rows of V rescaled to norms drawn log-uniformly from [lo, hi] (hidden units of very
+    /// different scales). `None` keeps the norms from the construction.
+    pub fn v_row_norms(mut self, range: Option<(f64, f64)>) -> Self {
+        self.v_row_norms = range;
+        self
+    }
+
+    /// Unit 1 placed at this angle (degrees) from unit 0: nearly parallel units, the hard
+    /// case for every method (the samples telling them apart are a fraction θ/180 of all).
+    /// Needs k ≥ 2 and d ≥ 2.
+    pub fn near_parallel(mut self, degrees: Option<f64>) -> Self {
+        self.near_parallel = degrees;
+        self
+    }
+
+    /// Unit 1 an exact copy of unit 0: a degenerate network (rank V < k), identifiable only
+    /// through the sum of the two output weights. Needs k ≥ 2.
+    pub fn duplicate_unit(mut self, duplicate: bool) -> Self {
+        self.duplicate_unit = duplicate;
+        self
+    }
+
+    /// U = A diag(s) Bᵀ with Haar A, B and min(m, k) singular values spaced geometrically
+    /// from 1 down to 1/κ. `None` keeps N(0, 1) entries.
+    pub fn u_condition(mut self, kappa: Option<f64>) -> Self {
+        self.u_condition = kappa;
+        self
+    }
+
+    /// The last column of U scaled by this factor: one unit that barely reaches the output.
+    pub fn small_output(mut self, scale: Option<f64>) -> Self {
+        self.small_output = scale;
+        self
+    }
+
+    /// The input distribution (default N(0, I_d)).
+    pub fn inputs(mut self, inputs: Inputs) -> Self {
+        self.inputs = inputs;
         self
     }
 
@@ -172,9 +244,10 @@ impl PlantedNetwork {
                 &as_ * b.transpose()
             }
         };
-        let u = gaussian(&mut rng, m, k);
+        let v = self.shape_v(v, &mut rng)?;
+        let u = self.draw_u(&mut rng)?;
         let network = Network::new(u, v, Activation::Relu).expect("generated weights are finite");
-        let x = gaussian(&mut rng, n, d);
+        let x = self.draw_inputs(&mut rng)?;
         let mut y = network
             .predict(x.as_ref())
             .expect("shapes agree by construction");
@@ -201,6 +274,157 @@ impl PlantedNetwork {
             y,
             network,
             noise_std,
+        })
+    }
+}
+
+impl PlantedNetwork {
+    /// Applies the near-parallel, duplicate and row-norm options to V.
+    fn shape_v(&self, mut v: Mat<f64>, rng: &mut ChaCha8Rng) -> Result<Mat<f64>, HardnessError> {
+        let (k, d) = v.shape();
+        if let Some(deg) = self.near_parallel {
+            if k < 2 || d < 2 || !(deg.is_finite() && deg > 0.0 && deg < 180.0) {
+                return Err(HardnessError::OutOfRange {
+                    what: "the near-parallel angle (needs k ≥ 2, d ≥ 2)",
+                    range: "in (0, 180) degrees",
+                    got: deg,
+                });
+            }
+            let n0 = v.row(0).norm_l2();
+            let v0: Vec<f64> = (0..d).map(|a| v[(0, a)] / n0).collect();
+            // A random unit vector orthogonal to v0.
+            let mut w: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+            let c: f64 = w.iter().zip(&v0).map(|(a, b)| a * b).sum();
+            w.iter_mut().zip(&v0).for_each(|(a, b)| *a -= c * b);
+            let nw = w.iter().map(|a| a * a).sum::<f64>().sqrt();
+            let t = deg.to_radians();
+            let n1 = v.row(1).norm_l2();
+            for a in 0..d {
+                v[(1, a)] = n1 * (t.cos() * v0[a] + t.sin() * w[a] / nw);
+            }
+        }
+        if self.duplicate_unit {
+            if k < 2 {
+                return Err(HardnessError::OutOfRange {
+                    what: "k for a duplicated unit",
+                    range: "at least 2",
+                    got: k as f64,
+                });
+            }
+            for a in 0..d {
+                v[(1, a)] = v[(0, a)];
+            }
+        }
+        if let Some((lo, hi)) = self.v_row_norms {
+            if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+                return Err(HardnessError::OutOfRange {
+                    what: "the row-norm range of V",
+                    range: "0 < lo ≤ hi < ∞",
+                    got: lo,
+                });
+            }
+            for i in 0..k {
+                let target = (lo.ln() + rng.random::<f64>() * (hi / lo).ln()).exp();
+                let norm = v.row(i).norm_l2();
+                let mut row = v.row_mut(i);
+                row *= target / norm;
+            }
+        }
+        Ok(v)
+    }
+
+    /// U with N(0, 1) entries or a prescribed condition number, then the small-output option.
+    fn draw_u(&self, rng: &mut ChaCha8Rng) -> Result<Mat<f64>, HardnessError> {
+        let (m, k) = (self.m, self.k);
+        let mut u = match self.u_condition {
+            None => gaussian(rng, m, k),
+            Some(kappa) => {
+                if !(kappa >= 1.0 && kappa.is_finite()) {
+                    return Err(HardnessError::OutOfRange {
+                        what: "the condition number of U",
+                        range: "finite and ≥ 1",
+                        got: kappa,
+                    });
+                }
+                let r = m.min(k);
+                let a = haar_orthonormal(rng, m, r);
+                let b = haar_orthonormal(rng, k, r);
+                let s = |i: usize| {
+                    if r == 1 {
+                        1.0
+                    } else {
+                        kappa.powf(-(i as f64) / (r - 1) as f64)
+                    }
+                };
+                let as_ = Mat::from_fn(m, r, |i, j| a[(i, j)] * s(j));
+                // Scaled so that entries have unit mean square, like the default.
+                let mut u = &as_ * b.transpose();
+                let rms = u.norm_l2() / ((m * k) as f64).sqrt();
+                u *= faer::Scale(1.0 / rms);
+                u
+            }
+        };
+        if let Some(scale) = self.small_output {
+            if !scale.is_finite() {
+                return Err(HardnessError::OutOfRange {
+                    what: "the small-output scale",
+                    range: "finite",
+                    got: scale,
+                });
+            }
+            for o in 0..m {
+                u[(o, k - 1)] *= scale;
+            }
+        }
+        Ok(u)
+    }
+
+    /// n samples of the chosen input distribution, one per row.
+    fn draw_inputs(&self, rng: &mut ChaCha8Rng) -> Result<Mat<f64>, HardnessError> {
+        let (n, d) = (self.n, self.d);
+        Ok(match self.inputs {
+            Inputs::Gaussian => gaussian(rng, n, d),
+            Inputs::Anisotropic { kappa } => {
+                if !(kappa >= 1.0 && kappa.is_finite()) {
+                    return Err(HardnessError::OutOfRange {
+                        what: "the condition number of the input covariance",
+                        range: "finite and ≥ 1",
+                        got: kappa,
+                    });
+                }
+                let r = haar_orthonormal(rng, d, d);
+                let lam = |i: usize| {
+                    if d == 1 {
+                        1.0
+                    } else {
+                        kappa.powf(-(i as f64) / (d - 1) as f64)
+                    }
+                };
+                // x = Σ^{1/2} z with Σ^{1/2} = R diag(√λ) Rᵀ.
+                let root = Mat::from_fn(d, d, |a, b| {
+                    (0..d)
+                        .map(|i| r[(a, i)] * lam(i).sqrt() * r[(b, i)])
+                        .sum::<f64>()
+                });
+                let z = gaussian(rng, n, d);
+                &z * root.transpose()
+            }
+            Inputs::Sphere => {
+                let mut z = gaussian(rng, n, d);
+                for j in 0..n {
+                    let norm = z.row(j).norm_l2().max(f64::MIN_POSITIVE);
+                    let mut row = z.row_mut(j);
+                    row *= (d as f64).sqrt() / norm;
+                }
+                z
+            }
+            Inputs::Rademacher => {
+                Mat::from_fn(n, d, |_, _| if rng.random::<bool>() { 1.0 } else { -1.0 })
+            }
+            Inputs::Student3 => {
+                let t = StudentT::new(3.0).expect("3 degrees of freedom");
+                Mat::from_fn(n, d, |_, _| rng.sample::<f64, _>(t) / 3f64.sqrt())
+            }
         })
     }
 }
@@ -320,7 +544,108 @@ mod tests {
     }
 
     #[test]
+    fn weight_options_do_what_they_say() {
+        let base = || PlantedNetwork::new(6, 4, 5, 10).seed(2);
+        let near = base()
+            .near_parallel(Some(5.0))
+            .generate()
+            .unwrap()
+            .network
+            .v;
+        let cos = (near.row(0) * near.row(1).transpose())
+            / (near.row(0).norm_l2() * near.row(1).norm_l2());
+        assert!((cos - 5f64.to_radians().cos()).abs() < 1e-12);
+        let dup = base().duplicate_unit(true).generate().unwrap().network.v;
+        assert_eq!(dup.row(0), dup.row(1));
+        let normed = base()
+            .v_row_norms(Some((0.1, 10.0)))
+            .generate()
+            .unwrap()
+            .network
+            .v;
+        assert!((0..4).all(|i| (0.1 - 1e-12..=10.0 + 1e-12).contains(&normed.row(i).norm_l2())));
+        let u = base().u_condition(Some(50.0)).generate().unwrap().network.u;
+        let s = u.singular_values().unwrap();
+        assert!((s[0] / s[3] - 50.0).abs() < 1e-8, "{s:?}");
+        let small = base()
+            .small_output(Some(1e-3))
+            .generate()
+            .unwrap()
+            .network
+            .u;
+        let plain = base().generate().unwrap().network.u;
+        assert!((small[(2, 3)] - 1e-3 * plain[(2, 3)]).abs() < 1e-15);
+    }
+
+    #[test]
+    fn input_distributions_have_their_shape() {
+        let draw = |inputs| {
+            PlantedNetwork::new(4, 2, 1, 20_000)
+                .seed(3)
+                .inputs(inputs)
+                .generate()
+                .unwrap()
+                .x
+        };
+        let sphere = draw(Inputs::Sphere);
+        assert!((sphere.row(7).norm_l2() - 2.0).abs() < 1e-12);
+        let rad = draw(Inputs::Rademacher);
+        assert!(rad.col(1).iter().all(|&t| t == 1.0 || t == -1.0));
+        for inputs in [
+            Inputs::Student3,
+            Inputs::Gaussian,
+            Inputs::Sphere,
+            Inputs::Rademacher,
+        ] {
+            let x = draw(inputs);
+            let var = x.squared_norm_l2() / (x.nrows() * x.ncols()) as f64;
+            assert!((var - 1.0).abs() < 0.1, "{inputs:?}: variance {var}");
+        }
+        let aniso = draw(Inputs::Anisotropic { kappa: 100.0 });
+        let cov = aniso.transpose() * &aniso * faer::Scale(1.0 / 20_000.0);
+        let ev = cov.self_adjoint_eigenvalues(faer::Side::Lower).unwrap();
+        let ratio = ev[3] / ev[0];
+        assert!((ratio / 100.0 - 1.0).abs() < 0.1, "condition {ratio}");
+    }
+
+    #[test]
     fn bad_settings_are_errors() {
+        assert!(
+            PlantedNetwork::new(3, 1, 1, 5)
+                .near_parallel(Some(5.0))
+                .generate()
+                .is_err()
+        );
+        assert!(
+            PlantedNetwork::new(3, 2, 1, 5)
+                .near_parallel(Some(200.0))
+                .generate()
+                .is_err()
+        );
+        assert!(
+            PlantedNetwork::new(3, 1, 1, 5)
+                .duplicate_unit(true)
+                .generate()
+                .is_err()
+        );
+        assert!(
+            PlantedNetwork::new(3, 2, 1, 5)
+                .v_row_norms(Some((2.0, 1.0)))
+                .generate()
+                .is_err()
+        );
+        assert!(
+            PlantedNetwork::new(3, 2, 1, 5)
+                .u_condition(Some(0.5))
+                .generate()
+                .is_err()
+        );
+        assert!(
+            PlantedNetwork::new(3, 2, 1, 5)
+                .inputs(Inputs::Anisotropic { kappa: f64::NAN })
+                .generate()
+                .is_err()
+        );
         assert!(PlantedNetwork::new(0, 1, 1, 1).generate().is_err());
         assert!(
             PlantedNetwork::new(3, 4, 1, 1)
