@@ -8,7 +8,8 @@ use crate::network::Network;
 pub struct Alignment {
     /// `perm[i]` is the estimated unit matched to reference unit i.
     pub perm: Vec<usize>,
-    /// max_i ‖V̂_perm(i) − V*_i‖ over unit-normalised rows (a flipped sign counts as 2).
+    /// max_i ‖V̂_perm(i) − V*_i‖ / ‖V*_i‖ in the canonical form: unit rows for a homogeneous f
+    /// (a flipped sign counts as 2), rows at their identified scale otherwise.
     pub v_max: f64,
     /// max_i ‖Û_perm(i) − U*_i‖ / ‖U*_i‖ over columns of U, after the rescaling that makes
     /// rows of V unit (the canonical form).
@@ -44,11 +45,19 @@ pub fn align(estimate: &Network, truth: &Network) -> Result<Alignment, RecoveryE
     }
     let (e, t) = (estimate.canonical(), truth.canonical());
     let k = t.k();
-    let cost = Mat::from_fn(k, k, |i, j| -(t.v.row(i) * e.v.row(j).transpose()).abs());
+    let unit = |v: &Mat<f64>, i: usize| {
+        let n = v.row(i).norm_l2();
+        if n > 0.0 { n } else { 1.0 }
+    };
+    let cost = Mat::from_fn(k, k, |i, j| {
+        -(t.v.row(i) * e.v.row(j).transpose()).abs() / (unit(&t.v, i) * unit(&e.v, j))
+    });
     let perm = hungarian(cost.as_ref());
     let (mut v_max, mut u_max_rel, mut v_sq, mut u_sq): (f64, f64, f64, f64) = (0.0, 0.0, 0.0, 0.0);
     for (i, &j) in perm.iter().enumerate() {
-        let dv = (t.v.row(i) - e.v.row(j)).norm_l2();
+        // Relative to the true row: unit rows for a homogeneous f, the identified scale
+        // otherwise.
+        let dv = (t.v.row(i) - e.v.row(j)).norm_l2() / unit(&t.v, i);
         let du = (t.u.col(i) - e.u.col(j)).norm_l2();
         let nu = t.u.col(i).norm_l2();
         v_max = v_max.max(dv);

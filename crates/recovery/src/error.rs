@@ -82,6 +82,9 @@ pub enum RecoveryError {
          declare the noise (--noise gaussian)"
     )]
     NotCertified { residual_rel: f64 },
+    /// An activation name that is not known.
+    #[error("unknown activation {given:?}: use relu, relu2, relupow:P (P > 0) or logrelu")]
+    BadActivation { given: String },
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),

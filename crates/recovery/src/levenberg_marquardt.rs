@@ -11,8 +11,8 @@ use crate::network::Network;
 ///
 /// A local method with no guarantee: it is the project's baseline local search (used, for
 /// instance, to show that no-instances of the hardness gadget are never fitted) and a polish
-/// step for small problems. The ReLU kink is handled as Gauss–Newton does, through the
-/// one-sided derivative 1{v·x > 0}.
+/// step for small problems, for any activation. The kink at 0 is handled as Gauss–Newton
+/// does, through the one-sided derivative (f'(t) for t > 0, else 0).
 ///
 /// Cost per iteration: the dense Jacobian, O(n m p²) flops with p = k (d + m) parameters, so
 /// it suits small problems; for large ones use [`crate::SignPatternLs`].
@@ -74,7 +74,7 @@ impl LevenbergMarquardt {
                 got: m,
             });
         }
-        let f = start.activation;
+        let f = start.activation.clone();
         let p = k * (d + m);
         let denom = y.norm_l2().max(f64::MIN_POSITIVE);
         let loss = |net: &Network| -> f64 {
@@ -100,8 +100,7 @@ impl LevenbergMarquardt {
                     let row = j * m + o;
                     r[(row, 0)] = y[(j, o)] - pred[(j, o)];
                     for i in 0..k {
-                        let active = if pre[(j, i)] > 0.0 { 1.0 } else { 0.0 };
-                        let slope = active * net.u[(o, i)];
+                        let slope = f.derivative(pre[(j, i)]) * net.u[(o, i)];
                         for a in 0..d {
                             jac[(row, i * d + a)] = slope * x[(j, a)];
                         }
@@ -125,7 +124,7 @@ impl LevenbergMarquardt {
                 let trial = Network {
                     v: Mat::from_fn(k, d, |i, c| net.v[(i, c)] + step[(i * d + c, 0)]),
                     u: Mat::from_fn(m, k, |o, i| net.u[(o, i)] + step[(k * d + o * k + i, 0)]),
-                    activation: f,
+                    activation: f.clone(),
                 };
                 let l = loss(&trial);
                 if l < current {

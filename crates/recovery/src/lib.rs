@@ -30,6 +30,7 @@
 //! A. Bakshi, R. Jayaram, D. P. Woodruff, "Learning Two Layer Rectified Neural Networks in
 //! Polynomial Time", COLT 2019.
 
+mod activation;
 mod align;
 mod auto;
 mod error;
@@ -42,6 +43,7 @@ mod output_fit;
 mod sign_pattern;
 mod spectral;
 
+pub use activation::Rectified;
 pub use align::{Alignment, align, hungarian, relative_prediction_error};
 pub use auto::{NoiseModel, Recovery, Report};
 pub use error::RecoveryError;

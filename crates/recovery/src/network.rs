@@ -1,35 +1,8 @@
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef};
-use serde::Serialize;
-
+pub use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::input::check_finite;
-
-/// The rectified activation f of the hidden layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Activation {
-    /// f(t) = max(t, 0), positively homogeneous of degree 1.
-    Relu,
-}
-
-impl Activation {
-    /// f(t).
-    #[inline]
-    pub fn apply(self, t: f64) -> f64 {
-        match self {
-            Activation::Relu => t.max(0.0),
-        }
-    }
-
-    /// The name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-        }
-    }
-}
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef};
 
 /// A two-layer network x ↦ U f(V x), without biases.
 ///
@@ -95,7 +68,7 @@ impl Network {
             1.0,
             faer::get_global_parallelism(),
         );
-        let f = self.activation;
+        let f = &self.activation;
         for j in 0..h.ncols() {
             for t in h.col_mut(j).iter_mut() {
                 *t = f.apply(*t);
@@ -121,13 +94,15 @@ impl Network {
         Ok(out)
     }
 
-    /// The canonical representative of this network's symmetry class: rows of V scaled to
-    /// unit norm (U absorbs the scale, exact for the positively homogeneous ReLU), units sorted
-    /// lexicographically by their V row. Rows of V that are zero are left as they are.
+    /// The canonical representative of this network's symmetry class: units sorted
+    /// lexicographically by their unit-normalised V row and, when f is homogeneous of degree p,
+    /// rows of V scaled to unit norm with U absorbing the scale (‖V_i‖^p). A non-homogeneous f
+    /// has no rescaling symmetry, so its V keeps its scale. Zero rows are left as they are.
     pub fn canonical(&self) -> Network {
         let (k, d) = (self.k(), self.d());
         let norms: Vec<f64> = (0..k).map(|i| self.v.row(i).norm_l2()).collect();
         let scale = |i: usize| if norms[i] > 0.0 { norms[i] } else { 1.0 };
+        let degree = self.activation.homogeneity();
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&a, &b| {
             (0..d)
@@ -135,12 +110,22 @@ impl Network {
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        let v = Mat::from_fn(k, d, |i, j| self.v[(order[i], j)] / scale(order[i]));
-        let u = Mat::from_fn(self.m(), k, |r, i| self.u[(r, order[i])] * scale(order[i]));
+        let (v, u) = match degree {
+            Some(p) => (
+                Mat::from_fn(k, d, |i, j| self.v[(order[i], j)] / scale(order[i])),
+                Mat::from_fn(self.m(), k, |r, i| {
+                    self.u[(r, order[i])] * scale(order[i]).powf(p)
+                }),
+            ),
+            None => (
+                Mat::from_fn(k, d, |i, j| self.v[(order[i], j)]),
+                Mat::from_fn(self.m(), k, |r, i| self.u[(r, order[i])]),
+            ),
+        };
         Network {
             u,
             v,
-            activation: self.activation,
+            activation: self.activation.clone(),
         }
     }
 }
