@@ -25,6 +25,7 @@ pub struct PlantedNetwork {
     u_condition: Option<f64>,
     small_output: Option<f64>,
     inputs: Inputs,
+    activation: Activation,
     seed: u64,
 }
 
@@ -110,6 +111,7 @@ impl PlantedNetwork {
             u_condition: None,
             small_output: None,
             inputs: Inputs::Gaussian,
+            activation: Activation::Relu,
             seed: 0,
         }
     }
@@ -172,6 +174,12 @@ impl PlantedNetwork {
     /// The last column of U scaled by this factor: one unit that barely reaches the output.
     pub fn small_output(mut self, scale: Option<f64>) -> Self {
         self.small_output = scale;
+        self
+    }
+
+    /// The hidden activation (default ReLU).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
         self
     }
 
@@ -246,7 +254,8 @@ impl PlantedNetwork {
         };
         let v = self.shape_v(v, &mut rng)?;
         let u = self.draw_u(&mut rng)?;
-        let network = Network::new(u, v, Activation::Relu).expect("generated weights are finite");
+        let network =
+            Network::new(u, v, self.activation.clone()).expect("generated weights are finite");
         let x = self.draw_inputs(&mut rng)?;
         let mut y = network
             .predict(x.as_ref())

@@ -4,8 +4,11 @@
 use faer::MatRef;
 use serde::Serialize;
 
+use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
+use crate::input::check_samples;
+use crate::inputs::prepare_inputs;
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
 use crate::sign_pattern::Loss;
@@ -75,6 +78,14 @@ impl Report {
         }
     }
 
+    /// Input diagnostics, when the front door analysed the inputs.
+    pub fn inputs(&self) -> Option<&crate::inputs::InputDiagnostics> {
+        match self {
+            Report::Exact(r) => r.inputs.as_ref(),
+            Report::SignPattern(r) => r.inputs.as_ref(),
+        }
+    }
+
     /// Wall time in seconds.
     pub fn time_s(&self) -> f64 {
         match self {
@@ -89,6 +100,7 @@ impl Report {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recovery {
     k: Option<usize>,
+    activation: Activation,
     noise: NoiseModel,
     restarts: usize,
     seed: u64,
@@ -106,6 +118,7 @@ impl Recovery {
     pub fn new() -> Self {
         Self {
             k: None,
+            activation: Activation::Relu,
             noise: NoiseModel::Auto,
             restarts: 16,
             seed: 0,
@@ -116,6 +129,12 @@ impl Recovery {
     /// Number of hidden units; `None` takes the numerical rank of Y.
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.k = k;
+        self
+    }
+
+    /// The hidden activation (default ReLU).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
         self
     }
 
@@ -144,17 +163,52 @@ impl Recovery {
     }
 
     /// Recovers the network from X (n×d) and Y (n×m), with the report of the method used.
+    ///
+    /// The inputs are checked first: a significantly nonzero mean is refused (it is a bias in
+    /// disguise), anisotropic inputs (covariance condition number above 2) are whitened and
+    /// V mapped back, and the report carries Gaussianity diagnostics with warnings.
     pub fn recover(
         &self,
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<(Network, Report), RecoveryError> {
         let start = std::time::Instant::now();
+        check_samples(x, y)?;
+        let prepared = prepare_inputs(x)?;
+        let (net, mut report) = self.recover_prepared(prepared.x.as_ref(), y, start)?;
+        let net = match &prepared.whitening {
+            // x_w = W x with W = Σ̂^{-1/2} symmetric, so v·x = (v W⁻¹)·x_w: V = V_w W.
+            Some(w) => Network {
+                v: &net.v * w,
+                u: net.u,
+                activation: net.activation,
+            }
+            .canonical(),
+            None => net,
+        };
+        match &mut report {
+            Report::Exact(r) => r.inputs = Some(prepared.diagnostics),
+            Report::SignPattern(r) => r.inputs = Some(prepared.diagnostics),
+        }
+        Ok((net, report))
+    }
+
+    fn recover_prepared(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+        start: std::time::Instant,
+    ) -> Result<(Network, Report), RecoveryError> {
         let try_exact =
             matches!(self.noise, NoiseModel::Auto | NoiseModel::None) && !self.intercept;
         let mut exact_error = None;
         if try_exact {
-            match ExactRecovery::new().k(self.k).seed(self.seed).recover(x, y) {
+            match ExactRecovery::new()
+                .k(self.k)
+                .activation(self.activation.clone())
+                .seed(self.seed)
+                .recover(x, y)
+            {
                 Ok(r) if r.report.certified => return Ok((r.network, Report::Exact(r.report))),
                 Ok(_) => {}
                 // Input errors are final; failures of the exact method's assumptions are not.
@@ -175,6 +229,7 @@ impl Recovery {
         };
         let noisy = NoisyRecovery::new()
             .k(self.k)
+            .activation(self.activation.clone())
             .restarts(self.restarts)
             .seed(self.seed)
             .loss(loss)

@@ -82,6 +82,13 @@ pub enum RecoveryError {
          declare the noise (--noise gaussian)"
     )]
     NotCertified { residual_rel: f64 },
+    /// The inputs have a mean significantly different from zero.
+    #[error(
+        "column {column} of X has mean {mean:.3e}, {z:.1} standard errors from 0: the model \
+         y = U f(V x) has no biases, and a nonzero input mean is a bias in disguise; centre X \
+         only if your network has no biases, otherwise this model does not apply"
+    )]
+    NonzeroInputMean { column: usize, mean: f64, z: f64 },
     /// An activation name that is not known.
     #[error("unknown activation {given:?}: use relu, relu2, relupow:P (P > 0) or logrelu")]
     BadActivation { given: String },

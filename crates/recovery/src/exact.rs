@@ -16,6 +16,7 @@ use crate::input::check_samples;
 use crate::network::{Activation, Network};
 use crate::output_fit::{OutputFit, fit_output_weights};
 use crate::spectral::{LabelSpectrum, Spectral, spectral};
+use crate::unit_fit::fit_unit;
 
 /// Singular values of Y below this fraction of the largest count as zero when detecting k.
 const RANK_TOL: f64 = 1e-6;
@@ -57,6 +58,7 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExactRecovery {
     k: Option<usize>,
+    activation: Activation,
     pencils: usize,
     seed: u64,
 }
@@ -102,6 +104,14 @@ pub struct ExactReport {
     pub phase_time_s: PhaseTimes,
     /// What the method assumed, for the reader of the report.
     pub assumptions: Vec<&'static str>,
+    /// The hidden activation.
+    pub activation: String,
+    /// E[f(z) He_j(z)], j = 0..4, for a unit-norm unit (by quadrature): the weights of the
+    /// moments the spectral stage uses (j = 1, 2) must not vanish.
+    pub hermite_coefficients: [f64; 5],
+    /// Input diagnostics (filled by the [`crate::Recovery`] front door).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<crate::inputs::InputDiagnostics>,
 }
 
 /// Wall time of each phase of [`ExactRecovery`], in seconds.
@@ -132,6 +142,7 @@ impl ExactRecovery {
     pub fn new() -> Self {
         Self {
             k: None,
+            activation: Activation::Relu,
             pencils: 10,
             seed: 0,
         }
@@ -140,6 +151,13 @@ impl ExactRecovery {
     /// Number of hidden units; `None` detects it as the numerical rank of Y.
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.k = k;
+        self
+    }
+
+    /// The hidden activation (default ReLU). Homogeneous f: each unit is solved from
+    /// f⁻¹(z) on its support; otherwise its scale is solved jointly (ALGORITHMS.md section 5).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
         self
     }
 
@@ -262,12 +280,19 @@ impl ExactRecovery {
         let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
         let OutputFit {
             u, residual_rel, ..
-        } = fit_output_weights(v.as_ref(), xt.as_ref(), yt.as_ref(), false, None)?;
+        } = fit_output_weights(
+            &self.activation,
+            v.as_ref(),
+            xt.as_ref(),
+            yt.as_ref(),
+            false,
+            None,
+        )?;
         tick(&mut times.certify);
         let network = Network {
             u,
             v,
-            activation: Activation::Relu,
+            activation: self.activation.clone(),
         }
         .canonical();
         Ok(Recovered {
@@ -290,9 +315,12 @@ impl ExactRecovery {
                 phase_time_s: times,
                 assumptions: vec![
                     "inputs x ~ N(0, I_d)",
-                    "labels y = U relu(V x) without noise",
+                    "labels y = U f(V x) without noise",
                     "rank U = k <= d",
                 ],
+                activation: self.activation.name(),
+                hermite_coefficients: self.activation.hermite_coefficients(1.0),
+                inputs: None,
             },
         })
     }
@@ -302,7 +330,7 @@ impl ExactRecovery {
     ///
     /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k).
     fn find_units<'a>(
-        &self,
+        &'a self,
         xt: MatRef<'a, f64>,
         yk: MatRef<'a, f64>,
         xq: MatRef<'_, f64>,
@@ -314,7 +342,7 @@ impl ExactRecovery {
         let norms: Vec<f64> = (0..n)
             .map(|j| xt.col(j).norm_l2().max(f64::MIN_POSITIVE))
             .collect();
-        let mut search = UnitSearch::new(xt, yk);
+        let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
         // (for k = 1, the span is the unit's direction).
         let identity = [Mat::<f64>::identity(k, k)];
@@ -426,6 +454,8 @@ fn orthogonal_to(mut w: Vec<f64>, basis: &[Vec<f64>]) -> Option<Vec<f64>> {
 
 /// The state of the search for verified units over the candidate pool.
 struct UnitSearch<'a> {
+    /// The hidden activation.
+    f: &'a Activation,
     /// Samples as columns (d×n).
     xt: MatRef<'a, f64>,
     /// Labels reduced to their k-dimensional row space (k×n).
@@ -442,8 +472,9 @@ struct UnitSearch<'a> {
 }
 
 impl<'a> UnitSearch<'a> {
-    fn new(xt: MatRef<'a, f64>, yk: MatRef<'a, f64>) -> Self {
+    fn new(xt: MatRef<'a, f64>, yk: MatRef<'a, f64>, f: &'a Activation) -> Self {
         Self {
+            f,
             xt,
             yk,
             units: Vec::with_capacity(yk.nrows()),
@@ -535,12 +566,10 @@ impl<'a> UnitSearch<'a> {
             .map(|i| support[(i as f64 * step) as usize])
             .collect();
         let a_mat = Mat::from_fn(rows, d, |i, c| self.xt[(c, pick[i])]);
-        let b = Mat::from_fn(rows, 1, |i, _| z[pick[i]]);
-        let v = a_mat.qr().solve_lstsq(&b);
-        let v: Vec<f64> = (0..d).map(|c| v[(c, 0)]).collect();
-        if !v.iter().all(|t| t.is_finite()) {
+        let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
+        let Some((v, scale)) = fit_unit(a_mat.as_ref(), &zs, self.f) else {
             return;
-        }
+        };
         let vcol = ColRef::from_slice(&v);
         let vn = vcol.norm_l2();
         let duplicate = self.units.iter().any(|w| {
@@ -561,7 +590,7 @@ impl<'a> UnitSearch<'a> {
         );
         let (mut res, mut nz) = (0.0, 0.0);
         for (j, &zj) in z.iter().enumerate() {
-            let e = vx[(0, j)].max(0.0) - zj;
+            let e = scale * self.f.apply(vx[(0, j)]) - zj;
             res += e * e;
             nz += zj * zj;
         }

@@ -9,6 +9,7 @@ use rand_distr::StandardNormal;
 use serde::Serialize;
 use twolayer_tensor::JennrichParams;
 
+use crate::activation::Activation;
 use crate::align::align;
 use crate::error::RecoveryError;
 use crate::input::check_samples;
@@ -47,6 +48,7 @@ const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoisyRecovery {
     k: Option<usize>,
+    activation: Activation,
     restarts: usize,
     seed: u64,
     loss: Loss,
@@ -101,6 +103,14 @@ pub struct NoisyReport {
     pub time_s: f64,
     /// What the method assumed.
     pub assumptions: Vec<&'static str>,
+    /// The hidden activation.
+    pub activation: String,
+    /// E[f(z) He_j(z)], j = 0..4, for a unit-norm unit (by quadrature): the weights of the
+    /// moments the spectral stage uses (j = 1, 2) must not vanish.
+    pub hermite_coefficients: [f64; 5],
+    /// Input diagnostics (filled by the [`crate::Recovery`] front door).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<crate::inputs::InputDiagnostics>,
 }
 
 /// A network recovered by [`NoisyRecovery`].
@@ -118,6 +128,7 @@ impl NoisyRecovery {
     pub fn new() -> Self {
         Self {
             k: None,
+            activation: Activation::Relu,
             restarts: 16,
             seed: 0,
             loss: Loss::Squared,
@@ -130,6 +141,12 @@ impl NoisyRecovery {
     /// Number of hidden units; `None` takes the numerical rank of Y.
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.k = k;
+        self
+    }
+
+    /// The hidden activation (default ReLU).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
         self
     }
 
@@ -306,6 +323,9 @@ impl NoisyRecovery {
                 span_ratio,
                 span_source,
                 time_s: start_time.elapsed().as_secs_f64(),
+                activation: self.activation.name(),
+                hermite_coefficients: self.activation.hermite_coefficients(1.0),
+                inputs: None,
                 assumptions: vec![
                     "inputs x ~ N(0, I_d)",
                     "labels y = U relu(V x) + noise, noise mean-zero or (with intercept) independent of x",

@@ -4,6 +4,7 @@ use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef};
 
+use crate::activation::Activation;
 use crate::error::RecoveryError;
 
 /// Least-squares output weights for fixed hidden weights, and how well they fit.
@@ -22,6 +23,7 @@ pub(crate) struct OutputFit {
 ///
 /// `v` is k×d, `xt` d×n, `yt` m×n, `w` optional sample weights. Cost: O(n k (d + k + m)).
 pub(crate) fn fit_output_weights(
+    f: &Activation,
     v: MatRef<'_, f64>,
     xt: MatRef<'_, f64>,
     yt: MatRef<'_, f64>,
@@ -42,7 +44,7 @@ pub(crate) fn fit_output_weights(
     );
     for j in 0..k {
         for t in ft.col_mut(j).iter_mut() {
-            *t = t.max(0.0);
+            *t = f.apply(*t);
         }
     }
     if intercept {

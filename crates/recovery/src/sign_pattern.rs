@@ -217,7 +217,7 @@ impl SignPatternLs {
         let (g, r) = pattern_normal_equations(xt, dirs, yt, w, self.intercept)?;
         let theta = solve_spd(&g, &r)?; // p×m: rows [L; D_1; …; D_k] transposed
         let v = hidden_from_blocks(theta.as_ref(), dirs, xt.nrows());
-        let out = fit_output_weights(v.as_ref(), xt, yt, self.intercept, w)?;
+        let out = fit_output_weights(&Activation::Relu, v.as_ref(), xt, yt, self.intercept, w)?;
         Ok((v, out))
     }
 }
