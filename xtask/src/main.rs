@@ -6,6 +6,7 @@
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
 //!   a single output at (50, 10, 1, 20000), noiseless, seeds 0–9;
+//!   relu² labels at (50, 10, 10, 10000), noiseless;
 //!   noisy labels (σ = 0.01) at (50, 10, 10, 100000), against the least-squares floor.
 
 use std::path::{Path, PathBuf};
@@ -86,7 +87,7 @@ fn case(
     let start = Instant::now();
     let line = run(&rec)?;
     let wall = start.elapsed().as_secs_f64();
-    let eval = run(&[
+    let mut eval_args: Vec<String> = vec![
         "eval".into(),
         "--x".into(),
         s(&data.join("X.npy")),
@@ -100,7 +101,12 @@ fn case(
         s(&data.join("U_true.npy")),
         "--v-true".into(),
         s(&data.join("V_true.npy")),
-    ])?;
+    ];
+    // The activation flag, if any, applies to eval too.
+    if let Some(i) = extra_rec.iter().position(|a| *a == "--activation") {
+        eval_args.extend(args(&extra_rec[i..i + 2]));
+    }
+    let eval = run(&eval_args)?;
     Ok((line, eval, wall))
 }
 
@@ -157,6 +163,21 @@ fn bar() -> Result<()> {
         );
     }
     println!("{ok}/10 certified exact; slowest {worst:.2} s\n");
+
+    println!("== relu², (50,10,10,10000), noiseless (bar: ≤ 1e-9 with --activation relu2)");
+    let (line, eval, wall) = case(
+        &dir.join("relu2"),
+        ["50", "10", "10", "10000"],
+        5,
+        &["--activation", "relu2"],
+        &["--activation", "relu2"],
+    )?;
+    print!("{line}");
+    println!(
+        "v_max_err {:.1e}, u_max_rel_err {:.1e}, wall {wall:.2} s\n",
+        value(&eval, "v_max_err"),
+        value(&eval, "u_max_rel_err")
+    );
 
     println!("== noisy, (50,10,10,100000), σ = 0.01 (bar: ≤ 1.1× the least-squares floor, < 5 s)");
     for seed in 0..3 {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use twolayer_hardness::{Inputs, NoiseKind, PlantedNetwork};
+use twolayer_recovery::Activation;
 
 /// Settings of a planted instance.
 #[derive(Args)]
@@ -36,6 +37,9 @@ pub struct GenerateArgs {
     /// sphere (uniform on the sphere of radius √d), rademacher, student3.
     #[arg(long, default_value = "gaussian")]
     pub input: String,
+    /// Hidden activation: relu, relu2, relupow:P (P > 0) or logrelu.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
     /// Condition number of V (rows no longer unit); needs k ≤ d.
     #[arg(long)]
     pub v_condition: Option<f64>,
@@ -94,6 +98,7 @@ impl GenerateArgs {
             .noise_kind(kind)
             .noise_mean(self.noise_mean)
             .inputs(parse_inputs(&self.input)?)
+            .activation(Activation::parse(&self.activation)?)
             .v_condition(self.v_condition)
             .v_row_norms(row_norms)
             .near_parallel(self.near_parallel)

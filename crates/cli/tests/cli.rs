@@ -574,3 +574,108 @@ fn generate_exposes_every_generator() {
         "LO,HI",
     );
 }
+
+#[test]
+fn activations_and_input_warnings_from_the_command_line() {
+    let t = Planted::new(&[
+        "--d",
+        "12",
+        "--k",
+        "4",
+        "--m",
+        "4",
+        "--n",
+        "2000",
+        "--activation",
+        "relu2",
+    ]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let out = t.path("fit");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--activation",
+        "relu2",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    assert_eq!(
+        (r["certified"].as_bool(), r["activation"].as_str()),
+        (Some(true), Some("relu2"))
+    );
+    let o = twolayer(&[
+        "eval",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+        "--u-true",
+        p(&t.file("U_true.npy")),
+        "--v-true",
+        p(&t.file("V_true.npy")),
+        "--activation",
+        "relu2",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let param: f64 = stdout
+        .lines()
+        .find(|l| l.starts_with("param_err"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(param < 1e-9, "{stdout}");
+    let never = t.path("never");
+    fails(
+        &[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--activation",
+            "tanh",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "unknown activation",
+    );
+
+    let heavy = Planted::new(&[
+        "--d", "8", "--k", "3", "--m", "3", "--n", "3000", "--input", "student3",
+    ]);
+    let out = heavy.path("fit");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&heavy.file("X.npy")),
+        "--y",
+        p(&heavy.file("Y.npy")),
+        "--out",
+        p(&out),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: inputs do not look Gaussian"),
+        "{stderr}"
+    );
+    assert!(
+        !report(&out)["inputs"]["warnings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -89,6 +89,12 @@ pub enum RecoveryError {
          only if your network has no biases, otherwise this model does not apply"
     )]
     NonzeroInputMean { column: usize, mean: f64, z: f64 },
+    /// An option the chosen activation does not support.
+    #[error("{option} is available for relu only (got {activation}); drop the option")]
+    UnsupportedOption {
+        option: &'static str,
+        activation: String,
+    },
     /// An activation name that is not known.
     #[error("unknown activation {given:?}: use relu, relu2, relupow:P (P > 0) or logrelu")]
     BadActivation { given: String },

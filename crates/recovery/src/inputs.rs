@@ -130,8 +130,12 @@ pub(crate) fn prepare_inputs(x: MatRef<'_, f64>) -> Result<PreparedInputs, Recov
     if (norm_dispersion - 1.0).abs() > NORM_DISPERSION_WARN {
         warnings.push(format!(
             "inputs do not look Gaussian: Var(|x|²)/(2d) = {norm_dispersion:.2} (1 for \
-             Gaussian; near 0 means samples of fixed norm, e.g. on a sphere or with ±1 \
-             coordinates); the recovery guarantees assume x ~ N(0, Σ)"
+             Gaussian; {}); the recovery guarantees assume x ~ N(0, Σ)",
+            if norm_dispersion < 1.0 {
+                "near 0 means samples of nearly fixed norm, e.g. on a sphere or with ±1 coordinates"
+            } else {
+                "above 1 means heavy tails"
+            }
         ));
     }
     let diagnostics = InputDiagnostics {

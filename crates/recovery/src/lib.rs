@@ -35,6 +35,7 @@ mod align;
 mod auto;
 mod error;
 mod exact;
+mod gauss_newton;
 mod input;
 mod inputs;
 mod levenberg_marquardt;

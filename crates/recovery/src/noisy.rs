@@ -12,6 +12,7 @@ use twolayer_tensor::JennrichParams;
 use crate::activation::Activation;
 use crate::align::align;
 use crate::error::RecoveryError;
+use crate::gauss_newton::GaussNewton;
 use crate::input::check_samples;
 use crate::network::Network;
 use crate::sign_pattern::{Loss, SignPatternFit, SignPatternLs, strided_subsample};
@@ -251,10 +252,30 @@ impl NoisyRecovery {
             ..
         } = spec;
 
+        // ReLU has the linear sign-pattern parametrisation (with intercept and Huber
+        // options); every other activation is refined by structured Gauss–Newton.
+        let relu = self.activation == Activation::Relu;
+        if !relu && (self.intercept || self.loss != Loss::Squared) {
+            return Err(RecoveryError::UnsupportedOption {
+                option: "an intercept or the Huber loss",
+                activation: self.activation.name(),
+            });
+        }
         let solver = SignPatternLs::new()
             .max_iter(self.max_iter)
             .intercept(self.intercept)
             .loss(self.loss);
+        let newton = GaussNewton {
+            activation: &self.activation,
+            max_iter: 4 * self.max_iter,
+        };
+        let refine = |xs: MatRef<'_, f64>, ys: MatRef<'_, f64>, start: MatRef<'_, f64>| {
+            if relu {
+                solver.fit_t(xs, ys, start)
+            } else {
+                newton.fit_t(xs, ys, start)
+            }
+        };
         // Starts compete on an evenly spaced subsample, where an iteration is cheap; the
         // winner is then refined on all samples. The search stops at an exact fit, or once
         // two starts have reached the same lowest residual (the same basin, found twice).
@@ -281,7 +302,12 @@ impl NoisyRecovery {
                 (gaussian(&mut rng, d, k), "uniform-random")
             };
             tried += 1;
-            let fit = solver.fit_t(xs.as_ref(), ys.as_ref(), start.transpose())?;
+            let fit = match refine(xs.as_ref(), ys.as_ref(), start.transpose()) {
+                Ok(fit) => fit,
+                // A start that diverges numerically is a failed start, not a failed recovery.
+                Err(RecoveryError::Numerical(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let exact = fit.exact;
             match &best {
                 Some((b, _)) if same_basin(&fit, b) => {
@@ -299,7 +325,7 @@ impl NoisyRecovery {
         }
         if staged {
             let (sub_fit, kind) = best.take().expect("at least one start runs");
-            let full = solver.fit_t(xt.as_ref(), yt.as_ref(), sub_fit.network.v.as_ref())?;
+            let full = refine(xt.as_ref(), yt.as_ref(), sub_fit.network.v.as_ref())?;
             best = Some((full, kind));
         }
         let (fit, start) = best.expect("at least one start runs");

@@ -2,7 +2,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef};
+use faer::{Accum, Mat, MatRef, Side};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
@@ -50,17 +50,36 @@ pub(crate) fn fit_output_weights(
     if intercept {
         ft.col_mut(k).fill(1.0);
     }
-    let coef = match w {
-        None => ft.qr().solve_lstsq(yt.transpose()),
+    let (a, b) = match w {
+        None => (ft.clone(), yt.transpose().to_owned()),
         Some(w) => {
             let s: Vec<f64> = w.iter().map(|x| x.sqrt()).collect();
-            let a = Mat::from_fn(n, cols, |j, c| s[j] * ft[(j, c)]);
-            let b = Mat::from_fn(n, m, |j, o| s[j] * yt[(o, j)]);
-            a.qr().solve_lstsq(&b)
+            (
+                Mat::from_fn(n, cols, |j, c| s[j] * ft[(j, c)]),
+                Mat::from_fn(n, m, |j, o| s[j] * yt[(o, j)]),
+            )
         }
-    }; // cols×m
+    };
+    let mut coef = a.qr().solve_lstsq(&b); // cols×m
     if !coef.is_all_finite() {
-        return Err(RecoveryError::Numerical("the least-squares fit of U"));
+        // A unit that is never active (or two identical units) makes the design rank
+        // deficient: fall back to a minimally ridged solve, which gives such units U = 0.
+        let mut g = a.transpose() * &a;
+        let scale = (0..cols)
+            .map(|c| g[(c, c)])
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
+        for c in 0..cols {
+            g[(c, c)] += 1e-12 * scale;
+        }
+        let rhs = a.transpose() * &b;
+        coef = g
+            .llt(Side::Lower)
+            .map_err(|_| RecoveryError::Numerical("the least-squares fit of U"))?
+            .solve(&rhs);
+        if !coef.is_all_finite() {
+            return Err(RecoveryError::Numerical("the least-squares fit of U"));
+        }
     }
     let mut resid = yt.transpose().to_owned();
     matmul(
