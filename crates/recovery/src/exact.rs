@@ -255,6 +255,7 @@ impl ExactRecovery {
             xt.as_ref(),
             yk.as_ref(),
             k,
+            &self.activation,
             &JennrichParams {
                 pencils: self.pencils,
                 seed: self.seed,

@@ -231,7 +231,7 @@ impl NoisyRecovery {
             pencils: self.pencils,
             seed: self.seed,
         };
-        let spec = spectral(xt.as_ref(), yr.as_ref(), k, &params)?;
+        let spec = spectral(xt.as_ref(), yr.as_ref(), k, &self.activation, &params)?;
         // Spectral starts: the best second-order pencil (m ≥ 2), then, with fewer label
         // slices than units, the best fourth-order pencil.
         let mut spectral_starts: Vec<(Mat<f64>, &'static str)> = Vec::new();

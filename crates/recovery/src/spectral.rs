@@ -9,12 +9,15 @@ use rand_distr::StandardNormal;
 use twolayer_moments::{AffineFit, centre_labels, t2, t4_contracted, weighted_gram};
 use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
 
+use crate::activation::Activation;
 use crate::error::RecoveryError;
 
 /// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
 /// moment instead.
 const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
 
+/// A Hermite coefficient below this fraction of the largest one is treated as zero.
+const NEGLIGIBLE_COEFFICIENT: f64 = 1e-6;
 /// Mixed into the seed for the fourth-order contraction vectors.
 const FOURTH_ORDER_STREAM: u64 = 0x4f1b_bcdc_bfa5_3e0b;
 
@@ -96,6 +99,8 @@ pub(crate) struct Spectral {
     pub pencils: Vec<Pencil>,
     /// The centred reduced labels (r×n).
     pub centred: Mat<f64>,
+    /// Whether the activation's fourth Hermite coefficient is large enough to use.
+    fourth_order_usable: bool,
 }
 
 impl Spectral {
@@ -106,6 +111,9 @@ impl Spectral {
     ///
     /// Cost: O(n k³) for the slices, O(P k³) for the pencils.
     pub fn fourth_order_pencils(&self, params: &JennrichParams) -> Option<Vec<Pencil>> {
+        if !self.fourth_order_usable {
+            return None;
+        }
         let k = self.xq.nrows();
         let r = self.centred.nrows();
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ FOURTH_ORDER_STREAM);
@@ -134,9 +142,15 @@ pub(crate) fn spectral(
     xt: MatRef<'_, f64>,
     yr: MatRef<'_, f64>,
     k: usize,
+    f: &Activation,
     params: &JennrichParams,
 ) -> Result<Spectral, RecoveryError> {
     let n = xt.ncols();
+    // The moments' weights for this activation (unit-norm units): a moment whose weight
+    // vanishes carries no signal, and its pencils would only be noise.
+    let coefficients = f.hermite_coefficients(1.0);
+    let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+    let usable = |j: usize| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale;
     let fit = centre_labels(xt, yr)?;
     let (q, span_ratio, span_source) = span(xt, &fit, k)?;
     let mut xq = Mat::zeros(k, n);
@@ -148,7 +162,7 @@ pub(crate) fn spectral(
         1.0,
         faer::get_global_parallelism(),
     );
-    let pencils = if yr.nrows() >= 2 {
+    let pencils = if yr.nrows() >= 2 && usable(2) {
         let slices = (0..yr.nrows())
             .map(|r| t2(xq.as_ref(), &row_vec(&fit.residual, r)))
             .collect::<Result<Vec<_>, _>>()?;
@@ -164,6 +178,7 @@ pub(crate) fn spectral(
         span_source,
         pencils,
         centred: fit.residual,
+        fourth_order_usable: usable(4),
     })
 }
 
