@@ -66,7 +66,7 @@ pub enum RecoveryError {
         "found {found} of {k} hidden units after {candidates} candidate directions \
          (smallest null-space ratio seen {best_null_ratio:.1e}, needs < 1e-9); the labels may \
          be noisy or the samples too few: pass more samples (about {recommended} at this \
-         size), or check that Y = U relu(V x) holds without noise"
+         size), or check that Y = U f(V x) holds without noise"
     )]
     UnitsNotFound {
         found: usize,

@@ -15,11 +15,10 @@ use crate::error::RecoveryError;
 use crate::input::check_samples;
 use crate::network::{Activation, Network};
 use crate::output_fit::{OutputFit, fit_output_weights};
-use crate::spectral::{LabelSpectrum, Spectral, spectral};
+use crate::sign_pattern::EXACT_TOL;
+use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
 use crate::unit_fit::fit_unit;
 
-/// Singular values of Y below this fraction of the largest count as zero when detecting k.
-const RANK_TOL: f64 = 1e-6;
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
 const NULL_TOL: f64 = 1e-9;
 /// …and the next singular value is above this (the null space is one-dimensional).
@@ -28,25 +27,23 @@ const SECOND_TOL: f64 = 1e-6;
 const UNIT_TOL: f64 = 1e-7;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
-/// The fit is certified exact when ‖Y − U f(VX)‖_F / ‖Y‖_F is below this.
-const CERTIFY_TOL: f64 = 1e-10;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
 const RANDOM_DIRECTIONS_PER_UNIT: usize = 10;
 /// Mixed into the seed for the fallback directions, so they differ from the pencils' draws.
 const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Exact recovery of a two-layer ReLU network from noiseless labels (rank U* = k).
+/// Exact recovery of a two-layer rectified network from noiseless labels (rank U* = k).
 ///
 /// Reduces Y to its k-dimensional row space, finds candidate unit directions by whitened
 /// Jennrich on the second label-weighted Hermite moment, then, for every candidate and both
 /// orientations, takes the samples most negative along it, reads the unit's output off the
-/// one-dimensional null space of the labels there, solves for v and verifies f(v·x) on every
-/// sample. U is the least-squares fit of Y on the verified units, and the relative residual of
+/// one-dimensional null space of the labels there, solves for v (through f⁻¹, and jointly
+/// with the unit's scale when f is not homogeneous) and verifies f(v·x) on every sample. U is the least-squares fit of Y on the verified units, and the relative residual of
 /// that fit is the certificate.
 ///
 /// ## Requirements
 /// Inputs x ~ N(0, I_d) (other rotation-invariant inputs usually work; the certificate says
-/// whether it did); labels y = U* relu(V* x) without noise; rank U* = k ≤ d; rows of V* pairwise
+/// whether it did); labels y = U* f(V* x) without noise, f rectified (see [`Activation`]); rank U* = k ≤ d; rows of V* pairwise
 /// non-parallel. About 40·d·k samples make success reliable for units at least ~10° apart; two
 /// units at angle θ differ only on a fraction θ/π of the samples, so closer units need
 /// proportionally more.
@@ -300,7 +297,7 @@ impl ExactRecovery {
             network,
             report: ExactReport {
                 method: "exact",
-                certified: residual_rel < CERTIFY_TOL,
+                certified: residual_rel < EXACT_TOL,
                 residual_rel,
                 k,
                 n,

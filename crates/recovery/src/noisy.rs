@@ -16,10 +16,8 @@ use crate::gauss_newton::GaussNewton;
 use crate::input::check_samples;
 use crate::network::Network;
 use crate::sign_pattern::{Loss, SignPatternFit, SignPatternLs, strided_subsample};
-use crate::spectral::{LabelSpectrum, Spectral, spectral};
+use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
 
-/// Singular values of Y below this fraction of the largest count as zero when detecting k.
-const RANK_TOL: f64 = 1e-6;
 /// Two fits came from the same basin when their residuals agree to this relative precision…
 const SAME_RESIDUAL: f64 = 1e-3;
 /// …and their aligned hidden weights to this distance (local minima differ in whole units).
@@ -27,13 +25,14 @@ const SAME_WEIGHTS: f64 = 0.05;
 /// Mixed into the seed for restart directions, so they differ from the pencils' draws.
 const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 
-/// Recovery by iterated sign-pattern least squares from spectral or random starting points.
+/// Recovery by iterated least squares from spectral or random starting points: sign-pattern
+/// least squares for ReLU, structured Gauss–Newton for any other rectified activation.
 ///
 /// Starts from the best Jennrich pencil when the labels give at least two slices (m ≥ 2),
 /// then, while the fit is not exact and the restart budget lasts, from random directions:
 /// alternately in the second-moment span of V* and uniformly in R^d (span first), keeping
-/// the fit with the lowest residual. Every start is refined by [`SignPatternLs`] on all
-/// samples. Noiseless labels end certified exact (residual < 1e-10) for any m, including a
+/// the fit with the lowest residual. Starts compete on a subsample; the winner is refined on
+/// all samples by [`SignPatternLs`] (ReLU) or Gauss–Newton on (U, V) (other activations). Noiseless labels end certified exact (residual < 1e-10) for any m, including a
 /// single output; noisy labels end at the least-squares estimate for the sign patterns found.
 ///
 /// ## Requirements
@@ -354,7 +353,7 @@ impl NoisyRecovery {
                 inputs: None,
                 assumptions: vec![
                     "inputs x ~ N(0, I_d)",
-                    "labels y = U relu(V x) + noise, noise mean-zero or (with intercept) independent of x",
+                    "labels y = U f(V x) + noise, noise mean-zero or (with intercept) independent of x",
                     "k <= d",
                 ],
             },

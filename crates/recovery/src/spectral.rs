@@ -12,6 +12,8 @@ use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whit
 use crate::activation::Activation;
 use crate::error::RecoveryError;
 
+/// Singular values of Y below this fraction of the largest count as zero when detecting k.
+pub(crate) const RANK_TOL: f64 = 1e-6;
 /// Below this ratio σ_k/σ_1 of the first-order coefficients, the span comes from the second
 /// moment instead.
 const FIRST_ORDER_SPAN_MIN: f64 = 1e-2;
