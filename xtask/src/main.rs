@@ -2,6 +2,10 @@
 //! algorithm.
 //!
 //! Commands:
+//! - `sweep [NAME…] [--quick] [--seeds N] [--threads T] [--out DIR]`: the scaling experiments
+//!   (phase, runtime, noise, conditioning, versus; all by default), each writing
+//!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
+//!   already in a data.csv are skipped, so an interrupted sweep resumes.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -15,17 +19,66 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod plot;
+mod sweep;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bar") => bar(),
+        Some("sweep") => sweep_command(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bar   acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), noisy (50,10,10,100000)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }
     }
+}
+
+fn sweep_command(args: &[String]) -> Result<()> {
+    let mut names = Vec::new();
+    let mut opts = sweep::Options {
+        quick: false,
+        seeds: None,
+        out: root().join("results"),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value"))
+        };
+        match a.as_str() {
+            "--quick" => opts.quick = true,
+            "--seeds" => {
+                opts.seeds = Some(
+                    value("--seeds")?
+                        .parse()
+                        .context("--seeds takes a whole number")?,
+                )
+            }
+            "--threads" => {
+                let t: usize = value("--threads")?
+                    .parse()
+                    .context("--threads takes a whole number")?;
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build_global()?;
+            }
+            "--out" => opts.out = PathBuf::from(value("--out")?),
+            name if sweep::SWEEPS.contains(&name) => names.push(name.to_string()),
+            other => bail!(
+                "unknown sweep or option {other:?}; sweeps: {:?}",
+                sweep::SWEEPS
+            ),
+        }
+    }
+    if names.is_empty() {
+        names = sweep::SWEEPS.iter().map(|s| s.to_string()).collect();
+    }
+    sweep::run(&names, &opts)
 }
 
 fn root() -> PathBuf {

@@ -1,9 +1,18 @@
 //! Recovery of the weights of a two-layer rectified network y = U f(V x) from samples.
 //!
-//! The headline method is [`ExactRecovery`] (Bakshi, Jayaram, Woodruff 2019, with the
-//! refinements of `shared/design/ALGORITHMS.md` section 3): from noiseless labels and Gaussian
-//! inputs it returns the true weights up to permutation and positive rescaling of the hidden
-//! units, with a certificate (the relative residual of the fit on every sample).
+//! - [`Recovery`]: the front door. Checks the inputs (refuses a nonzero mean, whitens
+//!   anisotropic inputs, reports Gaussianity), then tries the exact method and falls back to
+//!   least squares, and says which it used and whether the answer is certified exact.
+//! - [`ExactRecovery`] (Bakshi, Jayaram, Woodruff 2019, with the refinements of
+//!   `shared/design/ALGORITHMS.md` section 3): from noiseless labels, Gaussian inputs and
+//!   rank U* = k, the true weights up to permutation and positive rescaling of the hidden
+//!   units, with a certificate (the relative residual of the fit on every sample).
+//! - [`NoisyRecovery`] (section 4): any number of outputs, noisy labels; iterated
+//!   [`SignPatternLs`] for ReLU, structured Gauss–Newton for other activations, from spectral
+//!   and random starts. [`OracleLs`] is the least-squares floor it is measured against.
+//! - [`Activation`]: ReLU, ReLU^p, log(1 + relu) and user-supplied rectified functions.
+//! - [`align`]: the permutation- and scale-aware error metric; [`baseline::Adam`]: the
+//!   gradient-descent baseline.
 //!
 //! Layout at this API, as in the ML ecosystem: X is (n, d) with one sample per row, Y is
 //! (n, m), V is (k, d) and U is (m, k) as PyTorch's `nn.Linear` stores them.
@@ -33,6 +42,7 @@
 mod activation;
 mod align;
 mod auto;
+pub mod baseline;
 mod error;
 mod exact;
 mod gauss_newton;
