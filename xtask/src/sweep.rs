@@ -336,7 +336,8 @@ fn runtime(dir: &Path, opts: &Options) -> Result<()> {
             "n",
             "seed",
             "reduce_s",
-            "spectral_s",
+            "moments_s",
+            "tensor_s",
             "units_s",
             "certify_s",
             "total_s",
@@ -374,7 +375,8 @@ fn runtime(dir: &Path, opts: &Options) -> Result<()> {
             row.extend(
                 [
                     p.reduce,
-                    p.spectral,
+                    p.moments,
+                    p.tensor,
                     p.units,
                     p.certify,
                     r.report.time_s,
@@ -405,7 +407,8 @@ fn runtime(dir: &Path, opts: &Options) -> Result<()> {
         };
         let series: Vec<Series> = [
             ("total", "total_s"),
-            ("moments (reduce + spectral)", "spectral_s"),
+            ("moments (reduce, centre, span, slices)", "moments_s"),
+            ("tensor (Jennrich pencils)", "tensor_s"),
             ("exact step (units)", "units_s"),
             ("certificate", "certify_s"),
             ("faer matmul XᵀX", "gram_matmul_s"),
@@ -416,7 +419,7 @@ fn runtime(dir: &Path, opts: &Options) -> Result<()> {
                 *name,
                 by.iter()
                     .map(|(&x, rs)| {
-                        let v = if *col == "spectral_s" {
+                        let v = if *col == "moments_s" {
                             mean(rs, "reduce_s") + mean(rs, col)
                         } else {
                             mean(rs, col)
@@ -441,7 +444,7 @@ fn runtime(dir: &Path, opts: &Options) -> Result<()> {
         if scan == "n" {
             summary += "\n| n | total (s) | moments (s) | faer XᵀX (s) | moments / matmul |\n|---|---|---|---|---|\n";
             for (&x, rs) in &by {
-                let mom = mean(rs, "reduce_s") + mean(rs, "spectral_s");
+                let mom = mean(rs, "reduce_s") + mean(rs, "moments_s");
                 let mm = mean(rs, "gram_matmul_s");
                 summary += &format!(
                     "| {x} | {:.4} | {mom:.4} | {mm:.4} | {:.1} |\n",

@@ -103,6 +103,8 @@ pub(crate) struct Spectral {
     pub centred: Mat<f64>,
     /// Whether the activation's fourth Hermite coefficient is large enough to use.
     fourth_order_usable: bool,
+    /// Wall time of the Jennrich pencils, in seconds (the rest is moments).
+    pub tensor_s: f64,
 }
 
 impl Spectral {
@@ -164,12 +166,16 @@ pub(crate) fn spectral(
         1.0,
         faer::get_global_parallelism(),
     );
+    let mut tensor_s = 0.0;
     let pencils = if yr.nrows() >= 2 && usable(2) {
         let slices = (0..yr.nrows())
             .map(|r| t2(xq.as_ref(), &row_vec(&fit.residual, r)))
             .collect::<Result<Vec<_>, _>>()?;
         let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
-        simultaneous_diagonalisation(&views, params)?
+        let start = std::time::Instant::now();
+        let pencils = simultaneous_diagonalisation(&views, params)?;
+        tensor_s = start.elapsed().as_secs_f64();
+        pencils
     } else {
         Vec::new()
     };
@@ -181,6 +187,7 @@ pub(crate) fn spectral(
         pencils,
         centred: fit.residual,
         fourth_order_usable: usable(4),
+        tensor_s,
     })
 }
 
