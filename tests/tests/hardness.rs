@@ -10,7 +10,12 @@ use twolayer_hardness::{PartitionInstance, certificate, decode, encode};
 use twolayer_recovery::{Activation, LevenbergMarquardt, Network};
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A fixed seed: every CI run checks the same cases (failures reproduce exactly).
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(3),
+            ..ProptestConfig::default()
+        })]
     #[test]
     fn certificates_of_yes_instances_fit_exactly_and_decode(
         d in 2usize..=16,

@@ -124,9 +124,14 @@ fn offset_noise_error_decreases_with_n_given_an_intercept() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    // A fixed seed: every CI run checks the same cases (failures reproduce exactly).
+        #![proptest_config(ProptestConfig {
+            cases: 32,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(2),
+            ..ProptestConfig::default()
+        })]
     /// Given the true directions, flipped in any subset, one (L, D_i) solve recovers any
-    /// planted network exactly.
+    /// planted network with units at least 10° from (anti)parallel exactly.
     #[test]
     fn true_directions_in_any_orientation_give_the_network(
         d in 2usize..=12,
@@ -138,6 +143,14 @@ proptest! {
         let k = 1 + ((d - 1) as f64 * k_frac).round() as usize;
         let n = 20 * (k + 1) * d;
         let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate().unwrap();
+        // Units (anti)parallel make the (L, D_i) design singular: an antiparallel pair's
+        // patterns sum to one. The requirement is units at least 10° from (anti)parallel.
+        let v = &inst.network.v;
+        let max_cos = (0..k)
+            .flat_map(|i| (0..i).map(move |j| (i, j)))
+            .map(|(i, j)| (v.row(i) * v.row(j).transpose()).abs())
+            .fold(0.0, f64::max);
+        prop_assume!(max_cos < 10f64.to_radians().cos(), "units within 10° of (anti)parallel");
         let start = Mat::from_fn(k, d, |i, a| {
             let s = if (flips >> (i % 16)) & 1 == 1 { -1.0 } else { 1.0 };
             s * inst.network.v[(i, a)]

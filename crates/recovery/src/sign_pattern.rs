@@ -36,7 +36,9 @@ pub enum Loss {
 /// fit is the least-squares estimate; noiseless, it is exact (residual ~1e-15).
 ///
 /// ## Requirements
-/// Starting directions close enough to the truth: one solve tolerates direction errors of
+/// Units at least a few degrees from parallel and from antiparallel (an antiparallel pair's
+/// patterns sum to one, which makes the design singular). Starting directions close enough
+/// to the truth: one solve tolerates direction errors of
 /// about 0.03–0.1, iterating about 0.2–0.3 (ALGORITHMS.md 4.2). Inputs x ~ N(0, I_d) for the
 /// guarantees; noise mean-zero (or independent of x with `intercept`).
 ///

@@ -31,6 +31,35 @@ pub enum TensorError {
          rank-th to the largest); pass a smaller rank or better-estimated slices"
     )]
     RankDeficient { rank: usize, ratio: f64 },
+    /// A dense tensor of an order other than 3 or 4.
+    #[error("tensors of order {order} are not supported; pass order 3 or 4")]
+    BadOrder { order: usize },
+    /// A dense tensor whose value count is not d^order.
+    #[error(
+        "a symmetric tensor of order {order} and dimension {d} has d^order values, got {len}; check the shape"
+    )]
+    BadTensorShape { d: usize, order: usize, len: usize },
+    /// A dense tensor value is NaN or infinite.
+    #[error("the tensor holds NaN or an infinite value at flat index {index}")]
+    TensorNotFinite { index: usize },
+    /// A dense tensor that is not symmetric.
+    #[error(
+        "the tensor is not symmetric (largest difference under an index swap {worst:.3e}); symmetrise it first"
+    )]
+    NotSymmetric { worst: f64 },
+    /// The rank asked for is 0 or above what the method handles.
+    #[error("rank {rank} is not in 1..={max}; {why}")]
+    RankOutOfRange {
+        rank: usize,
+        max: usize,
+        why: &'static str,
+    },
+    /// The power method found no definite whitening slice.
+    #[error(
+        "no definite whitening slice in {tries} random tries, so the whitened tensor is not \
+         orthogonally decomposable (weights of both signs?); use the Jennrich method"
+    )]
+    NotOrthogonallyDecomposable { tries: usize },
     /// Every random pencil was singular or its eigen-decomposition failed.
     #[error(
         "no pencil could be diagonalised ({tried} tried): the slices may not share a \

@@ -329,7 +329,12 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        // A fixed seed: every CI run checks the same cases (failures reproduce exactly).
+        #![proptest_config(ProptestConfig {
+            cases: 48,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(1),
+            ..ProptestConfig::default()
+        })]
         /// Random rank-k factorisations with k ≤ d ≤ 40 are recovered to 1e-8 up to
         /// permutation, sign and scale by the best pencil.
         #[test]

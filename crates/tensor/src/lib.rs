@@ -29,10 +29,14 @@
 //! R. Harshman (1970) and S. Leurgans, R. Ross, R. Abel (1993) for simultaneous
 //! diagonalisation ("Jennrich's algorithm"); `shared/design/ALGORITHMS.md` section 2.
 
+mod decompose;
 mod error;
 mod jennrich;
+mod symmetric;
 
+pub use decompose::{DecomposeParams, Decomposition, DecompositionReport, Method, decompose};
 pub use error::TensorError;
 pub use jennrich::{
     Jennrich, JennrichParams, Pencil, Whitened, jennrich, simultaneous_diagonalisation, whiten,
 };
+pub use symmetric::SymmetricTensor;

@@ -1,0 +1,583 @@
+//! Symmetric CP decomposition T ≈ Σ_r w_r a_r^{⊗p} of dense tensors: the front door and the
+//! methods behind it.
+
+use std::time::{Duration, Instant};
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::*;
+use faer::{Accum, Mat, Side};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use crate::error::TensorError;
+use crate::jennrich::{JennrichParams, jennrich};
+use crate::symmetric::SymmetricTensor;
+
+/// Diagnostics of a decomposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecompositionReport {
+    /// `"jennrich"` or `"power"`: the method that produced the starting point.
+    pub method: &'static str,
+    /// ‖T − T̂‖ / ‖T‖.
+    pub residual_rel: f64,
+    /// Smallest relative eigenvalue gap of the pencil used (Jennrich), or of the whitened
+    /// eigenvalues found (power method).
+    pub min_rel_gap: f64,
+    /// Polishing iterations run.
+    pub iterations: usize,
+    /// Whether the polish met its tolerance within its budgets.
+    pub converged: bool,
+    /// Wall time in seconds.
+    pub time_s: f64,
+}
+
+/// Which method finds the starting point (the polish is the same for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Whitened Jennrich on random slices, best of a pencil pool.
+    Jennrich,
+    /// Whitened tensor power method with deflation and restarts.
+    Power,
+    /// Jennrich (rank ≤ d); the choice is reported.
+    Auto,
+}
+
+/// Settings of [`decompose`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecomposeParams {
+    /// Number of components R (1 ≤ R ≤ d).
+    pub rank: usize,
+    /// Method for the starting point.
+    pub method: Method,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Most polishing iterations.
+    pub max_iter: usize,
+    /// Wall-time budget of the polish.
+    pub time_budget: Duration,
+    /// Relative residual improvement below which the polish stops.
+    pub tol: f64,
+}
+
+impl DecomposeParams {
+    /// Defaults for rank R: automatic method, seed 0, at most 100 polishing iterations within
+    /// 60 s, tolerance 1e-12.
+    pub fn new(rank: usize) -> Self {
+        Self {
+            rank,
+            method: Method::Auto,
+            seed: 0,
+            max_iter: 100,
+            time_budget: Duration::from_secs(60),
+            tol: 1e-12,
+        }
+    }
+}
+
+/// Weights w_r and unit factors a_r with T ≈ Σ_r w_r a_r^{⊗p}, and how they were found.
+#[derive(Debug, Clone)]
+pub struct Decomposition {
+    /// Weights (length R), of either sign.
+    pub weights: Vec<f64>,
+    /// Unit factors, one per row (R×d); each determined up to the sign symmetry of the order.
+    pub factors: Mat<f64>,
+    /// Diagnostics.
+    pub report: DecompositionReport,
+}
+
+/// Decomposes a dense symmetric tensor of order 3 or 4 into R rank-one terms.
+///
+/// A starting point from [`Method::Jennrich`] (random slices T(I, I, g), whitened
+/// simultaneous diagonalisation, best of 10 pencils) or [`Method::Power`] (whitening by one
+/// slice, then power iterations with deflation and 10 restarts per component on the
+/// whitened R×…×R tensor); weights by least squares; then a symmetric alternating
+/// least-squares polish whose every iteration is one GEMM of the tensor with the factors
+/// (the MTTKRP), kept only while the residual decreases.
+///
+/// ## Requirements
+/// R ≤ d and linearly independent factors. The power method also needs a definite whitening
+/// slice, so that the whitened tensor is orthogonally decomposable: weights of one sign for
+/// order 4; for order 3, a slice direction g with every w_r (a_r·g) of one sign, which random
+/// tries find only for small R (it reports [`TensorError::NotOrthogonallyDecomposable`]
+/// otherwise). Jennrich has no such condition and is the automatic choice.
+/// Noise is fine: the polish converges to a least-squares fit near the start.
+///
+/// ## Reference
+/// Harshman (1970), Leurgans, Ross and Abel (1993) for simultaneous diagonalisation;
+/// Anandkumar, Ge, Hsu, Kakade, Telgarsky (2014) for the whitened power method;
+/// ALGORITHMS.md section 2.
+///
+/// Cost: O(R d^p) for the slices and each polish iteration (one (d^{p−1}×d)·(d×R) GEMM),
+/// O(d³) for the whitening.
+pub fn decompose(
+    t: &SymmetricTensor,
+    params: &DecomposeParams,
+) -> Result<Decomposition, TensorError> {
+    let start = Instant::now();
+    let (d, rank) = (t.dim(), params.rank);
+    if rank == 0 || rank > d {
+        return Err(TensorError::RankOutOfRange {
+            rank,
+            max: d,
+            why: "simultaneous diagonalisation and the whitened power method recover at most d components",
+        });
+    }
+    let (method, factors, gap) = match params.method {
+        Method::Jennrich | Method::Auto => {
+            let (f, g) = jennrich_start(t, rank, params.seed)?;
+            ("jennrich", f, g)
+        }
+        Method::Power => {
+            let (f, g) = power_start(t, rank, params.seed)?;
+            ("power", f, g)
+        }
+    };
+    let weights = least_squares_weights(t, &factors);
+    let (weights, factors, iterations, converged) = polish(t, weights, factors, params, start);
+    let (weights, factors) = canonical(weights, factors, t.order());
+    let residual_rel = t.relative_residual(&weights, &factors);
+    Ok(Decomposition {
+        weights,
+        factors,
+        report: DecompositionReport {
+            method,
+            residual_rel,
+            min_rel_gap: gap,
+            iterations,
+            converged,
+            time_s: start.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+/// Random slices of the tensor, then whitened Jennrich: unit factors (R×d) and the pencil gap.
+fn jennrich_start(
+    t: &SymmetricTensor,
+    rank: usize,
+    seed: u64,
+) -> Result<(Mat<f64>, f64), TensorError> {
+    let d = t.dim();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let slices: Vec<Mat<f64>> = (0..rank + 2)
+        .map(|_| {
+            let g: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+            let h: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+            t.slice(&g, Some(&h))
+        })
+        .collect();
+    let views: Vec<_> = slices.iter().map(|s| s.as_ref()).collect();
+    let out = jennrich(&views, rank, &JennrichParams { pencils: 10, seed })?;
+    let best = &out.pencils[0];
+    Ok((best.directions.transpose().to_owned(), best.min_rel_gap))
+}
+
+/// Whitened tensor power method: W = U_R |Λ_R|^{-1/2} from one random slice, power iterations
+/// with 10 restarts and deflation on T(W, …, W), factors mapped back by U_R |Λ_R|^{1/2}.
+fn power_start(
+    t: &SymmetricTensor,
+    rank: usize,
+    seed: u64,
+) -> Result<(Mat<f64>, f64), TensorError> {
+    let (d, p) = (t.dim(), t.order());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Whitening makes the tensor orthogonally decomposable only when the slice is definite on
+    // the span (its R leading eigenvalues share a sign): try a few random slices.
+    let mut found = None;
+    for _ in 0..WHITENING_TRIES {
+        let g: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+        let m = t.slice(&g, Some(&g));
+        let eig = m
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|_| TensorError::RankDeficient { rank, ratio: 0.0 })?;
+        let lam: Vec<f64> = (0..d).map(|i| eig.S().column_vector()[i]).collect();
+        let mut idx: Vec<usize> = (0..d).collect();
+        idx.sort_by(|&a, &b| lam[b].abs().total_cmp(&lam[a].abs()));
+        let positive = idx[..rank].iter().filter(|&&i| lam[i] > 0.0).count();
+        if positive == 0 || positive == rank {
+            found = Some((eig, lam, idx));
+            break;
+        }
+    }
+    let Some((eig, lam, idx)) = found else {
+        return Err(TensorError::NotOrthogonallyDecomposable {
+            tries: WHITENING_TRIES,
+        });
+    };
+    let top = lam[idx[0]].abs();
+    let ratio = lam[idx[rank - 1]].abs() / top.max(f64::MIN_POSITIVE);
+    if ratio <= 1e-12 {
+        return Err(TensorError::RankDeficient { rank, ratio });
+    }
+    let w = Mat::from_fn(d, rank, |i, c| {
+        eig.U()[(i, idx[c])] / lam[idx[c]].abs().sqrt()
+    });
+    let back = Mat::from_fn(d, rank, |i, c| {
+        eig.U()[(i, idx[c])] * lam[idx[c]].abs().sqrt()
+    });
+    // Whitened tensor: every mode multiplied by Wᵀ, one mode at a time (flat row-major).
+    let mut small = t.data().to_vec();
+    let mut dims = vec![d; p];
+    for mode in 0..p {
+        small = mode_product(&small, &dims, mode, &w);
+        dims[mode] = rank;
+    }
+    let mut lambdas = Vec::with_capacity(rank);
+    let mut thetas = Vec::with_capacity(rank);
+    for _ in 0..rank {
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        for _ in 0..10 {
+            let mut th: Vec<f64> = (0..rank).map(|_| rng.sample(StandardNormal)).collect();
+            normalise(&mut th);
+            for _ in 0..100 {
+                let mut next = apply_all_but_one(&small, rank, p, &th);
+                if normalise(&mut next) == 0.0 {
+                    break;
+                }
+                let done = next
+                    .iter()
+                    .zip(&th)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+                    < 1e-14;
+                th = next;
+                if done {
+                    break;
+                }
+            }
+            let l = dot(&apply_all_but_one(&small, rank, p, &th), &th);
+            if best.as_ref().is_none_or(|(b, _)| l.abs() > b.abs()) {
+                best = Some((l, th));
+            }
+        }
+        let (l, th) = best.expect("ten restarts ran");
+        // Deflate: small −= λ θ^{⊗p}.
+        for (flat, v) in small.iter_mut().enumerate() {
+            let mut prod = l;
+            let mut rest = flat;
+            for _ in 0..p {
+                prod *= th[rest % rank];
+                rest /= rank;
+            }
+            *v -= prod;
+        }
+        lambdas.push(l);
+        thetas.push(th);
+    }
+    let mut gap = f64::INFINITY;
+    let scale = lambdas.iter().fold(0.0f64, |a, l| a.max(l.abs()));
+    for i in 0..rank {
+        for j in 0..i {
+            gap = gap.min((lambdas[i] - lambdas[j]).abs() / scale.max(f64::MIN_POSITIVE));
+        }
+    }
+    let mut factors = Mat::zeros(rank, d);
+    for (r, th) in thetas.iter().enumerate() {
+        let mut a: Vec<f64> = (0..d)
+            .map(|i| (0..rank).map(|c| back[(i, c)] * th[c]).sum())
+            .collect();
+        normalise(&mut a);
+        for i in 0..d {
+            factors[(r, i)] = a[i];
+        }
+    }
+    Ok((factors, if rank == 1 { 1.0 } else { gap }))
+}
+
+/// Random slices tried for a definite whitening matrix.
+const WHITENING_TRIES: usize = 32;
+
+/// Multiplies mode `mode` of a flat row-major tensor of shape `dims` by Mᵀ (M is n×r):
+/// the result has dims[mode] = r. Cost O(Π dims · r).
+fn mode_product(data: &[f64], dims: &[usize], mode: usize, m: &Mat<f64>) -> Vec<f64> {
+    let r = m.ncols();
+    let outer: usize = dims[..mode].iter().product();
+    let inner: usize = dims[mode + 1..].iter().product();
+    let n = dims[mode];
+    let mut out = vec![0.0; outer * r * inner];
+    for o in 0..outer {
+        for c in 0..r {
+            let dst = &mut out[(o * r + c) * inner..(o * r + c + 1) * inner];
+            for i in 0..n {
+                let coef = m[(i, c)];
+                if coef == 0.0 {
+                    continue;
+                }
+                let src = &data[(o * n + i) * inner..(o * n + i + 1) * inner];
+                for (x, y) in dst.iter_mut().zip(src) {
+                    *x += coef * y;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// T(I, θ, …, θ) for a flat symmetric tensor of dimension r and order p.
+fn apply_all_but_one(data: &[f64], r: usize, p: usize, th: &[f64]) -> Vec<f64> {
+    let mut cur = data.to_vec();
+    let mut len = data.len();
+    for _ in 1..p {
+        len /= r;
+        cur = (0..len)
+            .map(|i| {
+                cur[i * r..(i + 1) * r]
+                    .iter()
+                    .zip(th)
+                    .map(|(a, b)| a * b)
+                    .sum()
+            })
+            .collect();
+    }
+    cur
+}
+
+/// w = argmin ‖T − Σ w_r a_r^{⊗p}‖: G w = b with G_rs = (a_r·a_s)^p, b_r = T(a_r, …).
+fn least_squares_weights(t: &SymmetricTensor, factors: &Mat<f64>) -> Vec<f64> {
+    let rank = factors.nrows();
+    let p = t.order() as i32;
+    let rows: Vec<Vec<f64>> = (0..rank)
+        .map(|r| factors.row(r).iter().copied().collect())
+        .collect();
+    let g = Mat::from_fn(rank, rank, |r, s| dot(&rows[r], &rows[s]).powi(p));
+    let b = Mat::from_fn(rank, 1, |r, _| t.evaluate(&rows[r]));
+    let w = g.partial_piv_lu().solve(&b);
+    (0..rank)
+        .map(|r| {
+            if w[(r, 0)].is_finite() {
+                w[(r, 0)]
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Symmetric alternating least squares: with the MTTKRP M = [T(I, a_r, …, a_r)]_r (one GEMM
+/// of the tensor unfolded to d^{p−1}×d with the factors, then a contraction per column), the
+/// least-squares update of B = [w_r a_r] is M ((AᵀA)^{∘(p−1)})⁻¹; a step is kept only if the
+/// residual decreases, else halved (four times at most).
+fn polish(
+    t: &SymmetricTensor,
+    mut weights: Vec<f64>,
+    mut factors: Mat<f64>,
+    params: &DecomposeParams,
+    start: Instant,
+) -> (Vec<f64>, Mat<f64>, usize, bool) {
+    let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
+    let mut current = t.relative_residual(&weights, &factors);
+    let mut iterations = 0;
+    let mut converged = false;
+    // The tensor as a (d^{p−1})×d matrix (row-major data: last index fastest).
+    let rows = t.data().len() / d;
+    let unfold = MatRef::from_row_major_slice(t.data(), rows, d);
+    while iterations < params.max_iter {
+        if start.elapsed() > params.time_budget {
+            break;
+        }
+        iterations += 1;
+        let mut z = Mat::<f64>::zeros(rows, rank);
+        matmul(
+            z.as_mut(),
+            Accum::Replace,
+            unfold,
+            factors.transpose(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        // M[:, r] = T(I, a_r, …, a_r): contract the remaining p − 2 middle indices with a_r.
+        let mut m = Mat::<f64>::zeros(d, rank);
+        for r in 0..rank {
+            let a: Vec<f64> = factors.row(r).iter().copied().collect();
+            let mut col: Vec<f64> = z.col(r).iter().copied().collect();
+            for _ in 0..p - 2 {
+                let len = col.len() / d;
+                col = (0..len)
+                    .map(|i| dot(&col[i * d..(i + 1) * d], &a))
+                    .collect();
+            }
+            for i in 0..d {
+                m[(i, r)] = col[i];
+            }
+        }
+        let gram = &factors * factors.transpose();
+        let had = Mat::from_fn(rank, rank, |r, s| gram[(r, s)].powi(p as i32 - 1));
+        let Ok(llt) = had.llt(Side::Lower) else { break };
+        let b = llt.solve(m.transpose()); // R×d: rows w_r a_r
+        let mut accepted = false;
+        let mut step = 1.0;
+        for _ in 0..5 {
+            let mut nw = weights.clone();
+            let mut nf = factors.clone();
+            for r in 0..rank {
+                let target: Vec<f64> = (0..d).map(|i| b[(r, i)]).collect();
+                let norm = dot(&target, &target).sqrt();
+                if norm == 0.0 || !norm.is_finite() {
+                    continue;
+                }
+                let old: Vec<f64> = factors.row(r).iter().copied().collect();
+                let sign = if dot(&target, &old) < 0.0 { -1.0 } else { 1.0 };
+                let mut a: Vec<f64> = (0..d)
+                    .map(|i| (1.0 - step) * old[i] + step * sign * target[i] / norm)
+                    .collect();
+                normalise(&mut a);
+                for i in 0..d {
+                    nf[(r, i)] = a[i];
+                }
+                nw[r] = (1.0 - step) * weights[r] + step * sign * norm;
+            }
+            let nw = least_squares_weights_or(t, &nf, nw);
+            let res = t.relative_residual(&nw, &nf);
+            if res < current {
+                let gain = (current - res) / current.max(f64::MIN_POSITIVE);
+                (weights, factors, current) = (nw, nf, res);
+                accepted = true;
+                converged = gain < params.tol || current < 1e-14;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !accepted {
+            converged = true; // no descent left at this resolution: a stationary point
+            break;
+        }
+        if converged {
+            break;
+        }
+    }
+    (weights, factors, iterations, converged)
+}
+
+fn least_squares_weights_or(
+    t: &SymmetricTensor,
+    factors: &Mat<f64>,
+    fallback: Vec<f64>,
+) -> Vec<f64> {
+    let w = least_squares_weights(t, factors);
+    if w.iter().all(|v| v.is_finite()) {
+        w
+    } else {
+        fallback
+    }
+}
+
+/// Unit factors with a sign convention: for odd order, w_r > 0; for even order, the entry of
+/// largest magnitude of a_r is positive. Components sorted by decreasing |w_r|.
+fn canonical(weights: Vec<f64>, factors: Mat<f64>, order: usize) -> (Vec<f64>, Mat<f64>) {
+    let (rank, d) = factors.shape();
+    let mut comps: Vec<(f64, Vec<f64>)> = (0..rank)
+        .map(|r| {
+            let mut a: Vec<f64> = factors.row(r).iter().copied().collect();
+            let norm = normalise(&mut a);
+            let mut w = weights[r] * norm.powi(order as i32);
+            let flip = if order % 2 == 1 {
+                w < 0.0
+            } else {
+                a.iter()
+                    .fold(0.0f64, |m, v| if v.abs() > m.abs() { *v } else { m })
+                    < 0.0
+            };
+            if flip {
+                a.iter_mut().for_each(|v| *v = -*v);
+                if order % 2 == 1 {
+                    w = -w;
+                }
+            }
+            (w, a)
+        })
+        .collect();
+    comps.sort_by(|x, y| y.0.abs().total_cmp(&x.0.abs()));
+    let weights = comps.iter().map(|c| c.0).collect();
+    let factors = Mat::from_fn(rank, d, |r, i| comps[r].1[i]);
+    (weights, factors)
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalise(v: &mut [f64]) -> f64 {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unit factors (rows) and weights of both signs from the test's own seed.
+    pub(crate) fn planted(d: usize, rank: usize, seed: u64) -> (Vec<f64>, Mat<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut f = Mat::from_fn(rank, d, |_, _| rng.sample::<f64, _>(StandardNormal));
+        for r in 0..rank {
+            let n = f.row(r).norm_l2();
+            let mut row = f.row_mut(r);
+            row /= n;
+        }
+        let w = (0..rank)
+            .map(|r| (1.0 + rng.random::<f64>()) * if r % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        (w, f)
+    }
+
+    #[test]
+    fn both_methods_recover_planted_tensors() {
+        for (order, d, rank) in [(3, 8, 5), (4, 6, 4)] {
+            let (w, f) = planted(d, rank, 3);
+            let t = SymmetricTensor::from_factors(&w, &f, order).unwrap();
+            let out = decompose(&t, &DecomposeParams::new(rank)).unwrap();
+            assert!(
+                out.report.residual_rel < 1e-10,
+                "order {order}: {:?}",
+                out.report
+            );
+            assert_eq!(out.report.method, "jennrich");
+        }
+        // The power method where its whitening applies: order 4 with positive weights, and
+        // order 3 with few components.
+        for (order, d, rank) in [(4, 6, 4), (3, 8, 2)] {
+            let (w, f) = planted(d, rank, 5);
+            let w: Vec<f64> = w.iter().map(|v: &f64| v.abs()).collect();
+            let t = SymmetricTensor::from_factors(&w, &f, order).unwrap();
+            let out = decompose(
+                &t,
+                &DecomposeParams {
+                    method: Method::Power,
+                    ..DecomposeParams::new(rank)
+                },
+            )
+            .unwrap();
+            assert!(
+                out.report.residual_rel < 1e-10,
+                "power, order {order}: {:?}",
+                out.report
+            );
+        }
+        // Mixed signs at order 4: no definite whitening slice exists, and the error says so.
+        let (w, f) = planted(6, 4, 5);
+        let t = SymmetricTensor::from_factors(&w, &f, 4).unwrap();
+        assert!(matches!(
+            decompose(
+                &t,
+                &DecomposeParams {
+                    method: Method::Power,
+                    ..DecomposeParams::new(4)
+                }
+            ),
+            Err(TensorError::NotOrthogonallyDecomposable { .. })
+        ));
+    }
+
+    #[test]
+    fn rank_above_dimension_is_an_error() {
+        let (w, f) = planted(3, 2, 1);
+        let t = SymmetricTensor::from_factors(&w, &f, 3).unwrap();
+        assert!(matches!(
+            decompose(&t, &DecomposeParams::new(4)),
+            Err(TensorError::RankOutOfRange { .. })
+        ));
+    }
+}
