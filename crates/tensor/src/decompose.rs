@@ -571,6 +571,76 @@ mod tests {
         ));
     }
 
+    /// Largest error over components after matching: unit factors up to the order's sign
+    /// symmetry, weights relative.
+    fn component_error(order: usize, w: &[f64], f: &Mat<f64>, out: &Decomposition) -> f64 {
+        let (tw, tf) = canonical(w.to_vec(), f.clone(), order);
+        let rank = tw.len();
+        let mut used = vec![false; rank];
+        let mut worst: f64 = 0.0;
+        for r in 0..rank {
+            let best = (0..rank)
+                .filter(|&s| !used[s])
+                .map(|s| {
+                    let e = (0..tf.ncols())
+                        .map(|i| (tf[(r, i)] - out.factors[(s, i)]).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
+                    (e + (tw[r] - out.weights[s]).abs() / tw[r].abs(), s)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            let Some((e, s)) = best else {
+                return f64::INFINITY;
+            };
+            used[s] = true;
+            worst = worst.max(e);
+        }
+        worst
+    }
+
+    proptest::proptest! {
+        // A fixed seed: every CI run checks the same cases.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 24,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(9),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Random symmetric rank-R tensors (R ≤ d ≤ 40, orders 3 and 4, weights of both signs)
+        /// come back to 1e-8; with noise, the error follows the noise level.
+        #[test]
+        fn recovers_random_symmetric_tensors(
+            order in 3usize..=4,
+            d_frac in 0.0f64..=1.0,
+            r_frac in 0.0f64..=1.0,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            // Order 4 stores d⁴ values: keep d ≤ 24 there so a case stays fast.
+            let dmax = if order == 3 { 40 } else { 24 };
+            let d = 2 + ((dmax - 2) as f64 * d_frac).round() as usize;
+            let rank = 1 + ((d - 1) as f64 * r_frac).round() as usize;
+            let (w, f) = planted(d, rank, seed);
+            let t = SymmetricTensor::from_factors(&w, &f, order).unwrap();
+            let params = DecomposeParams { seed, ..DecomposeParams::new(rank) };
+            let out = decompose(&t, &params).unwrap();
+            let err = component_error(order, &w, &f, &out);
+            proptest::prop_assert!(err < 1e-8, "order {order} d {d} R {rank}: error {err:.2e} {:?}", out.report);
+
+            // Symmetric noise of relative size 1e-6 and 1e-4: the error grows with it.
+            let errors: Vec<f64> = [1e-6, 1e-4].iter().map(|&level| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 77);
+                let noise: Vec<f64> = (0..t.data().len()).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+                let noise = SymmetricTensor::symmetrise(d, order, &noise);
+                let scale = level * t.norm() / noise.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let data: Vec<f64> = t.data().iter().zip(&noise).map(|(a, b)| a + scale * b).collect();
+                let noisy = SymmetricTensor::new(d, order, data).unwrap();
+                component_error(order, &w, &f, &decompose(&noisy, &params).unwrap())
+            }).collect();
+            // 100× the noise: about 100× the error (first order in the noise).
+            let ratio = errors[1] / errors[0];
+            proptest::prop_assert!((20.0..500.0).contains(&ratio), "{errors:?}");
+        }
+    }
+
     #[test]
     fn rank_above_dimension_is_an_error() {
         let (w, f) = planted(3, 2, 1);

@@ -70,6 +70,30 @@ impl SymmetricTensor {
         Ok(Self { d, order, data })
     }
 
+    /// The symmetric part of any d^order array: the average over all index permutations.
+    ///
+    /// Cost: O(order! · d^order).
+    pub fn symmetrise(d: usize, order: usize, data: &[f64]) -> Vec<f64> {
+        let perms: Vec<Vec<usize>> = permutations(order);
+        let strides: Vec<usize> = (0..order).map(|k| d.pow((order - 1 - k) as u32)).collect();
+        (0..data.len())
+            .map(|idx| {
+                let digits: Vec<usize> = strides.iter().map(|&s| (idx / s) % d).collect();
+                perms
+                    .iter()
+                    .map(|p| {
+                        data[p
+                            .iter()
+                            .zip(&strides)
+                            .map(|(&k, s)| digits[k] * s)
+                            .sum::<usize>()]
+                    })
+                    .sum::<f64>()
+                    / perms.len() as f64
+            })
+            .collect()
+    }
+
     /// The dimension d.
     pub fn dim(&self) -> usize {
         self.d
@@ -198,6 +222,21 @@ impl SymmetricTensor {
         }
         err.sqrt() / self.norm().max(f64::MIN_POSITIVE)
     }
+}
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 1 {
+        return vec![vec![0]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for pos in 0..n {
+            let mut q = p.clone();
+            q.insert(pos, n - 1);
+            out.push(q);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
