@@ -7,6 +7,7 @@ mod generate;
 mod hardness_cmd;
 mod npy;
 mod output;
+mod tensor_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
 use crate::npy::{encode_matrix, read_matrix};
 use crate::output::Outputs;
+use crate::tensor_cmd::TensorCommand;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +86,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Symmetric low-rank tensor decomposition (orders 3 and 4), on its own.
+    #[command(subcommand)]
+    Tensor(TensorCommand),
     /// The k = 2 NP-hardness reduction from Partition: gadgets, certificates, decoding.
     #[command(subcommand)]
     Hardness(HardnessCommand),
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         Command::Demo { seed } => demo(seed),
         Command::Generate(args) => args.planted().and_then(|p| generate(&p, &args.out)),
         Command::Hardness(cmd) => hardness_cmd::run(cmd),
+        Command::Tensor(cmd) => tensor_cmd::run(cmd),
         Command::Recover {
             x,
             y,

@@ -15,6 +15,23 @@ use npyz::{NpyFile, Order, WriterBuilder};
 /// Reads a 1-D (n,) or 2-D (n, c) float32/float64 array as an n×c matrix (1-D: one column),
 /// refusing non-finite values.
 pub fn read_matrix(path: &Path) -> Result<Mat<f64>> {
+    let (shape, values) = read_array(path)?;
+    let (rows, cols) = match shape[..] {
+        [n] => (n as usize, 1),
+        [n, c] => (n as usize, c as usize),
+        _ => bail!(
+            "{} has shape {shape:?}; twolayer reads 1-D (n,) or 2-D (n, d) arrays with one \
+             sample per row",
+            path.display()
+        ),
+    };
+    Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
+}
+
+/// Reads a float32/float64 array of any shape, C or Fortran order, as its shape and its
+/// values in C (row-major) order, refusing non-finite values. The header's claimed size is
+/// checked against the file before anything is allocated.
+pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let shown = path.display();
     let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
     if !meta.is_file() {
@@ -24,21 +41,12 @@ pub fn read_matrix(path: &Path) -> Result<Mat<f64>> {
     let npy = NpyFile::new(BufReader::new(file))
         .with_context(|| format!("{shown} is not a readable .npy file (bad magic or header)"))?;
     let shape = npy.shape().to_vec();
-    let (rows, cols) = match shape[..] {
-        [n] => (n, 1),
-        [n, c] => (n, c),
-        _ => bail!(
-            "{shown} has shape {shape:?}; twolayer reads 1-D (n,) or 2-D (n, d) arrays with one \
-             sample per row"
-        ),
-    };
     let fortran = npy.order() == Order::Fortran;
+    let fast = matches!(npy.dtype().descr().as_str(), "<f8" | "<f4");
     let descr = npy.dtype().descr();
     let item = npy.dtype().num_bytes().unwrap_or(8) as u64;
-    let needed = rows
-        .checked_mul(cols)
-        .and_then(|c| c.checked_mul(item))
-        .unwrap_or(u64::MAX);
+    let count = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n));
+    let needed = count.and_then(|c| c.checked_mul(item)).unwrap_or(u64::MAX);
     if needed > meta.len() {
         bail!(
             "{shown} claims shape {shape:?} ({needed} bytes of data) but the file has only {} \
@@ -46,52 +54,105 @@ pub fn read_matrix(path: &Path) -> Result<Mat<f64>> {
             meta.len()
         );
     }
-    let (rows, cols) = (rows as usize, cols as usize);
-    let values: Vec<f64> = match npy.try_data::<f64>() {
-        Ok(reader) => reader
-            .into_iter()
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("{shown}: the data ends early or cannot be read"))?,
-        Err(npy) => match npy.try_data::<f32>() {
+    let count = count.expect("checked above") as usize;
+    let values: Vec<f64> = if fast {
+        // Little-endian floats: the data are the file's last count·item bytes; decode them in
+        // one read rather than value by value.
+        drop(npy);
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+        let data = &bytes[bytes.len() - count * item as usize..];
+        if item == 8 {
+            data.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect()
+        } else {
+            data.chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
+                .collect()
+        }
+    } else {
+        match npy.try_data::<f64>() {
             Ok(reader) => reader
                 .into_iter()
-                .map(|v| v.map(f64::from))
                 .collect::<std::io::Result<_>>()
                 .with_context(|| format!("{shown}: the data ends early or cannot be read"))?,
-            Err(_) => bail!(
-                "{shown} has dtype {descr}; twolayer reads float32 or float64 arrays: convert \
+            Err(npy) => match npy.try_data::<f32>() {
+                Ok(reader) => reader
+                    .into_iter()
+                    .map(|v| v.map(f64::from))
+                    .collect::<std::io::Result<_>>()
+                    .with_context(|| format!("{shown}: the data ends early or cannot be read"))?,
+                Err(_) => bail!(
+                    "{shown} has dtype {descr}; twolayer reads float32 or float64 arrays: convert \
                  it, e.g. np.save(path, a.astype(np.float64))"
-            ),
-        },
+                ),
+            },
+        }
     };
-    if values.len() != rows * cols {
+    if values.len() != count {
         bail!(
-            "{shown}: expected {} values for shape {shape:?}, read {}",
-            rows * cols,
+            "{shown}: expected {count} values for shape {shape:?}, read {}",
             values.len()
         );
     }
-    let m = if fortran {
-        Mat::from_fn(rows, cols, |i, j| values[j * rows + i])
+    let dims: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
+    let values = if fortran && dims.len() > 1 {
+        fortran_to_c(&values, &dims)
     } else {
-        Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
+        values
     };
-    if let Some((i, j)) = first_non_finite(&m) {
+    if let Some(flat) = values.iter().position(|v| !v.is_finite()) {
+        let mut index = vec![0; dims.len()];
+        let mut rest = flat;
+        for (k, &n) in dims.iter().enumerate().rev() {
+            index[k] = rest % n;
+            rest /= n;
+        }
+        let place = match index[..] {
+            [i, j] => format!("row {i}, column {j}"),
+            [i] => format!("row {i}"),
+            _ => format!("index {index:?}"),
+        };
         bail!(
-            "{shown} holds a non-finite value (NaN or ±inf) at row {i}, column {j}; clean or drop \
-             that sample"
+            "{shown} holds a non-finite value (NaN or ±inf) at {place}; clean or drop that sample"
         );
     }
-    Ok(m)
+    Ok((shape, values))
 }
 
-fn first_non_finite(m: &Mat<f64>) -> Option<(usize, usize)> {
-    if m.is_all_finite() {
-        return None;
+/// Reorders values stored first-index-fastest (Fortran) into last-index-fastest (C).
+fn fortran_to_c(values: &[f64], dims: &[usize]) -> Vec<f64> {
+    let mut strides = vec![0; dims.len()];
+    let mut stride = 1;
+    for k in (0..dims.len()).rev() {
+        strides[k] = stride;
+        stride *= dims[k];
     }
-    (0..m.nrows())
-        .flat_map(|i| (0..m.ncols()).map(move |j| (i, j)))
-        .find(|&(i, j)| !m[(i, j)].is_finite())
+    let mut out = vec![0.0; values.len()];
+    for (f, &v) in values.iter().enumerate() {
+        // Fortran flat index → multi-index → C flat index.
+        let mut rest = f;
+        let mut c = 0;
+        for (k, &n) in dims.iter().enumerate() {
+            c += (rest % n) * strides[k];
+            rest /= n;
+        }
+        out[c] = v;
+    }
+    out
+}
+
+/// Encodes any row-major array as a float64 C-order `.npy` file in memory.
+pub fn encode_array(shape: &[u64], values: &[f64]) -> Result<Vec<u8>> {
+    let mut buf = Cursor::new(Vec::new());
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut buf)
+        .begin_nd()?;
+    writer.extend(values.iter().copied())?;
+    writer.finish()?;
+    Ok(buf.into_inner())
 }
 
 /// Encodes a matrix as a float64 C-order `.npy` file in memory.

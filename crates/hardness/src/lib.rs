@@ -61,7 +61,9 @@
 mod error;
 mod partition;
 mod planted;
+mod planted_tensor;
 
 pub use error::HardnessError;
 pub use partition::{MAX_SOLVE_LEN, PartitionInstance, Signs, certificate, decode, encode};
 pub use planted::{Inputs, NoiseKind, PlantedInstance, PlantedNetwork};
+pub use planted_tensor::planted_tensor;

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, Side};
+use faer::{Mat, Side};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -62,7 +61,7 @@ pub struct DecomposeParams {
 
 impl DecomposeParams {
     /// Defaults for rank R: automatic method, seed 0, at most 100 polishing iterations within
-    /// 60 s, tolerance 1e-12.
+    /// 60 s, tolerance 1e-6 (relative residual improvement per iteration).
     pub fn new(rank: usize) -> Self {
         Self {
             rank,
@@ -70,7 +69,7 @@ impl DecomposeParams {
             seed: 0,
             max_iter: 100,
             time_budget: Duration::from_secs(60),
-            tol: 1e-12,
+            tol: 1e-6,
         }
     }
 }
@@ -159,13 +158,9 @@ fn jennrich_start(
 ) -> Result<(Mat<f64>, f64), TensorError> {
     let d = t.dim();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let slices: Vec<Mat<f64>> = (0..rank + 2)
-        .map(|_| {
-            let g: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-            let h: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-            t.slice(&g, Some(&h))
-        })
-        .collect();
+    let g = Mat::from_fn(d, rank + 2, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let h = Mat::from_fn(d, rank + 2, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let slices = t.slices(&g, &h);
     let views: Vec<_> = slices.iter().map(|s| s.as_ref()).collect();
     let out = jennrich(&views, rank, &JennrichParams { pencils: 10, seed })?;
     let best = &out.pencils[0];
@@ -332,15 +327,21 @@ fn apply_all_but_one(data: &[f64], r: usize, p: usize, th: &[f64]) -> Vec<f64> {
     cur
 }
 
-/// w = argmin ‖T − Σ w_r a_r^{⊗p}‖: G w = b with G_rs = (a_r·a_s)^p, b_r = T(a_r, …).
+/// w = argmin ‖T − Σ w_r a_r^{⊗p}‖ (one MTTKRP).
 fn least_squares_weights(t: &SymmetricTensor, factors: &Mat<f64>) -> Vec<f64> {
-    let rank = factors.nrows();
-    let p = t.order() as i32;
-    let rows: Vec<Vec<f64>> = (0..rank)
-        .map(|r| factors.row(r).iter().copied().collect())
-        .collect();
-    let g = Mat::from_fn(rank, rank, |r, s| dot(&rows[r], &rows[s]).powi(p));
-    let b = Mat::from_fn(rank, 1, |r, _| t.evaluate(&rows[r]));
+    let m = t.mttkrp(factors);
+    weights_from_mttkrp(&m, factors, t.order())
+}
+
+/// w = argmin ‖T − Σ w_r a_r^{⊗p}‖ given the MTTKRP: G w = b with G_rs = (a_r·a_s)^p and
+/// b_r = T(a_r, …) = M[:, r]·a_r.
+fn weights_from_mttkrp(m: &Mat<f64>, factors: &Mat<f64>, order: usize) -> Vec<f64> {
+    let (rank, d) = factors.shape();
+    let gram = factors * factors.transpose();
+    let g = Mat::from_fn(rank, rank, |r, s| gram[(r, s)].powi(order as i32));
+    let b = Mat::from_fn(rank, 1, |r, _| {
+        (0..d).map(|i| m[(i, r)] * factors[(r, i)]).sum::<f64>()
+    });
     let w = g.partial_piv_lu().solve(&b);
     (0..rank)
         .map(|r| {
@@ -353,112 +354,101 @@ fn least_squares_weights(t: &SymmetricTensor, factors: &Mat<f64>) -> Vec<f64> {
         .collect()
 }
 
+/// ‖T − Σ w_r a_r^{⊗p}‖/‖T‖ from the MTTKRP, by the expanded form
+/// ‖T‖² − 2 Σ w_r T(a_r, …) + Σ w_r w_s (a_r·a_s)^p: O(R² d), but it loses digits below
+/// √ε ≈ 1e-8 relative, so small values are recomputed exactly.
+fn residual_from_mttkrp(
+    t: &SymmetricTensor,
+    m: &Mat<f64>,
+    weights: &[f64],
+    factors: &Mat<f64>,
+) -> f64 {
+    let (rank, d) = factors.shape();
+    let t2 = t.norm().powi(2);
+    let gram = factors * factors.transpose();
+    let mut model = 0.0;
+    for r in 0..rank {
+        for s in 0..rank {
+            model += weights[r] * weights[s] * gram[(r, s)].powi(t.order() as i32);
+        }
+    }
+    let cross: f64 = (0..rank)
+        .map(|r| weights[r] * (0..d).map(|i| m[(i, r)] * factors[(r, i)]).sum::<f64>())
+        .sum();
+    let rel = (t2 - 2.0 * cross + model).max(0.0).sqrt() / t2.sqrt().max(f64::MIN_POSITIVE);
+    if rel < 1e-6 {
+        t.relative_residual(weights, factors)
+    } else {
+        rel
+    }
+}
+
 /// Symmetric alternating least squares: with the MTTKRP M = [T(I, a_r, …, a_r)]_r (one GEMM
-/// of the tensor unfolded to d^{p−1}×d with the factors, then a contraction per column), the
-/// least-squares update of B = [w_r a_r] is M ((AᵀA)^{∘(p−1)})⁻¹; a step is kept only if the
-/// residual decreases, else halved (four times at most).
+/// of the unfolded tensor with the factors), the least-squares update of B = [w_r a_r] is
+/// M ((AᵀA)^{∘(p−1)})⁻¹. One MTTKRP per iteration also gives the weights and the residual of
+/// the current point; a step that raised the residual is taken back and halved.
 fn polish(
     t: &SymmetricTensor,
-    mut weights: Vec<f64>,
-    mut factors: Mat<f64>,
+    weights: Vec<f64>,
+    factors: Mat<f64>,
     params: &DecomposeParams,
     start: Instant,
 ) -> (Vec<f64>, Mat<f64>, usize, bool) {
     let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
-    let mut current = t.relative_residual(&weights, &factors);
+    // The accepted point with its residual, and the proposal under test.
+    let mut best = (weights, factors.clone(), f64::INFINITY);
+    let mut trial = factors;
+    let mut step = 1.0;
     let mut iterations = 0;
     let mut converged = false;
-    // The tensor as a (d^{p−1})×d matrix (row-major data: last index fastest).
-    let rows = t.data().len() / d;
-    let unfold = MatRef::from_row_major_slice(t.data(), rows, d);
-    while iterations < params.max_iter {
-        if start.elapsed() > params.time_budget {
-            break;
-        }
+    while iterations < params.max_iter && start.elapsed() <= params.time_budget {
         iterations += 1;
-        let mut z = Mat::<f64>::zeros(rows, rank);
-        matmul(
-            z.as_mut(),
-            Accum::Replace,
-            unfold,
-            factors.transpose(),
-            1.0,
-            faer::get_global_parallelism(),
-        );
-        // M[:, r] = T(I, a_r, …, a_r): contract the remaining p − 2 middle indices with a_r.
-        let mut m = Mat::<f64>::zeros(d, rank);
-        for r in 0..rank {
-            let a: Vec<f64> = factors.row(r).iter().copied().collect();
-            let mut col: Vec<f64> = z.col(r).iter().copied().collect();
-            for _ in 0..p - 2 {
-                let len = col.len() / d;
-                col = (0..len)
-                    .map(|i| dot(&col[i * d..(i + 1) * d], &a))
-                    .collect();
+        let m = t.mttkrp(&trial);
+        let w = weights_from_mttkrp(&m, &trial, p);
+        let res = residual_from_mttkrp(t, &m, &w, &trial);
+        let accepted = res < best.2;
+        if accepted {
+            let gain = (best.2 - res) / best.2;
+            best = (w, trial.clone(), res);
+            step = 1.0;
+            if gain < params.tol || res < 1e-14 {
+                converged = true;
+                break;
             }
-            for i in 0..d {
-                m[(i, r)] = col[i];
+        } else {
+            // Worse: back to the accepted point with a shorter step.
+            step *= 0.5;
+            if step < 1.0 / 16.0 {
+                converged = true; // no descent left at this resolution: a stationary point
+                break;
             }
         }
-        let gram = &factors * factors.transpose();
+        // The ALS target from the accepted point's MTTKRP (recomputed only after a rejection).
+        let m = if accepted { m } else { t.mttkrp(&best.1) };
+        let gram = &best.1 * best.1.transpose();
         let had = Mat::from_fn(rank, rank, |r, s| gram[(r, s)].powi(p as i32 - 1));
         let Ok(llt) = had.llt(Side::Lower) else { break };
         let b = llt.solve(m.transpose()); // R×d: rows w_r a_r
-        let mut accepted = false;
-        let mut step = 1.0;
-        for _ in 0..5 {
-            let mut nw = weights.clone();
-            let mut nf = factors.clone();
-            for r in 0..rank {
-                let target: Vec<f64> = (0..d).map(|i| b[(r, i)]).collect();
-                let norm = dot(&target, &target).sqrt();
-                if norm == 0.0 || !norm.is_finite() {
-                    continue;
-                }
-                let old: Vec<f64> = factors.row(r).iter().copied().collect();
-                let sign = if dot(&target, &old) < 0.0 { -1.0 } else { 1.0 };
-                let mut a: Vec<f64> = (0..d)
-                    .map(|i| (1.0 - step) * old[i] + step * sign * target[i] / norm)
-                    .collect();
-                normalise(&mut a);
-                for i in 0..d {
-                    nf[(r, i)] = a[i];
-                }
-                nw[r] = (1.0 - step) * weights[r] + step * sign * norm;
+        let mut next = best.1.clone();
+        for r in 0..rank {
+            let target: Vec<f64> = (0..d).map(|i| b[(r, i)]).collect();
+            let norm = dot(&target, &target).sqrt();
+            if norm == 0.0 || !norm.is_finite() {
+                continue;
             }
-            let nw = least_squares_weights_or(t, &nf, nw);
-            let res = t.relative_residual(&nw, &nf);
-            if res < current {
-                let gain = (current - res) / current.max(f64::MIN_POSITIVE);
-                (weights, factors, current) = (nw, nf, res);
-                accepted = true;
-                converged = gain < params.tol || current < 1e-14;
-                break;
+            let old: Vec<f64> = best.1.row(r).iter().copied().collect();
+            let sign = if dot(&target, &old) < 0.0 { -1.0 } else { 1.0 };
+            let mut a: Vec<f64> = (0..d)
+                .map(|i| (1.0 - step) * old[i] + step * sign * target[i] / norm)
+                .collect();
+            normalise(&mut a);
+            for i in 0..d {
+                next[(r, i)] = a[i];
             }
-            step *= 0.5;
         }
-        if !accepted {
-            converged = true; // no descent left at this resolution: a stationary point
-            break;
-        }
-        if converged {
-            break;
-        }
+        trial = next;
     }
-    (weights, factors, iterations, converged)
-}
-
-fn least_squares_weights_or(
-    t: &SymmetricTensor,
-    factors: &Mat<f64>,
-    fallback: Vec<f64>,
-) -> Vec<f64> {
-    let w = least_squares_weights(t, factors);
-    if w.iter().all(|v| v.is_finite()) {
-        w
-    } else {
-        fallback
-    }
+    (best.0, best.1, iterations, converged)
 }
 
 /// Unit factors with a sign convention: for odd order, w_r > 0; for even order, the entry of

@@ -118,17 +118,35 @@ impl SymmetricTensor {
     /// generate all permutations). Cost: O(d^order).
     fn asymmetry(&self) -> f64 {
         let d = self.d;
+        let t = &self.data;
         let mut worst: f64 = 0.0;
-        let strides: Vec<usize> = (0..self.order)
-            .map(|k| d.pow((self.order - 1 - k) as u32))
-            .collect();
-        for (idx, &v) in self.data.iter().enumerate() {
-            let digits: Vec<usize> = strides.iter().map(|&s| (idx / s) % d).collect();
-            for k in 0..self.order - 1 {
-                let mut swapped = digits.clone();
-                swapped.swap(k, k + 1);
-                let j: usize = swapped.iter().zip(&strides).map(|(a, s)| a * s).sum();
-                worst = worst.max((v - self.data[j]).abs());
+        match self.order {
+            3 => {
+                for i in 0..d {
+                    for j in 0..d {
+                        for k in 0..d {
+                            let v = t[(i * d + j) * d + k];
+                            worst = worst
+                                .max((v - t[(j * d + i) * d + k]).abs())
+                                .max((v - t[(i * d + k) * d + j]).abs());
+                        }
+                    }
+                }
+            }
+            _ => {
+                for i in 0..d {
+                    for j in 0..d {
+                        for k in 0..d {
+                            for l in 0..d {
+                                let v = t[((i * d + j) * d + k) * d + l];
+                                worst = worst
+                                    .max((v - t[((j * d + i) * d + k) * d + l]).abs())
+                                    .max((v - t[((i * d + k) * d + j) * d + l]).abs())
+                                    .max((v - t[((i * d + j) * d + l) * d + k]).abs());
+                            }
+                        }
+                    }
+                }
             }
         }
         worst
@@ -165,6 +183,74 @@ impl SymmetricTensor {
             }
         }
         out
+    }
+
+    /// The MTTKRP: column r is T(I, a_r, …, a_r) for the rows a_r of `factors` (R×d), from
+    /// one GEMM of the tensor unfolded to d^{order−1}×d with the factors, then an O(R d^{order−1})
+    /// contraction of the remaining middle indices.
+    ///
+    /// Cost: 2 R d^order flops (GEMM-shaped) + O(R d^{order−1}).
+    pub fn mttkrp(&self, factors: &Mat<f64>) -> Mat<f64> {
+        let (d, rank) = (self.d, factors.nrows());
+        let rows = self.data.len() / d;
+        let unfold = faer::MatRef::from_row_major_slice(&self.data, rows, d);
+        let mut z = Mat::<f64>::zeros(rows, rank);
+        faer::linalg::matmul::matmul(
+            z.as_mut(),
+            faer::Accum::Replace,
+            unfold,
+            factors.transpose(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        let mut m = Mat::<f64>::zeros(d, rank);
+        for r in 0..rank {
+            let a: Vec<f64> = (0..d).map(|i| factors[(r, i)]).collect();
+            let mut col: Vec<f64> = z.col(r).iter().copied().collect();
+            for _ in 0..self.order - 2 {
+                let len = col.len() / d;
+                col = (0..len)
+                    .map(|i| {
+                        col[i * d..(i + 1) * d]
+                            .iter()
+                            .zip(&a)
+                            .map(|(x, y)| x * y)
+                            .sum()
+                    })
+                    .collect();
+            }
+            for i in 0..d {
+                m[(i, r)] = col[i];
+            }
+        }
+        m
+    }
+
+    /// Slices T(I, I, g_l) (order 3) or T(I, I, g_l, h_l) (order 4) for the columns of `g`
+    /// and `h` (d×L each), from one GEMM. Cost: 2 L d^order flops + O(L d^{order−1}).
+    pub fn slices(&self, g: &Mat<f64>, h: &Mat<f64>) -> Vec<Mat<f64>> {
+        let d = self.d;
+        let rows = self.data.len() / d;
+        let unfold = faer::MatRef::from_row_major_slice(&self.data, rows, d);
+        let mut z = Mat::<f64>::zeros(rows, h.ncols());
+        faer::linalg::matmul::matmul(
+            z.as_mut(),
+            faer::Accum::Replace,
+            unfold,
+            h.as_ref(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        (0..h.ncols())
+            .map(|l| match self.order {
+                3 => Mat::from_fn(d, d, |i, j| z[(i * d + j, l)]),
+                _ => Mat::from_fn(d, d, |i, j| {
+                    (0..d)
+                        .map(|k| z[((i * d + j) * d + k, l)] * g[(k, l)])
+                        .sum::<f64>()
+                }),
+            })
+            .collect()
     }
 
     /// The vector T(I, a, …, a) (all but the first index contracted with a).
