@@ -32,6 +32,12 @@ pub enum TensorCommand {
         /// Seed of the random slices and restarts.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The polish stops when an iteration improves the relative residual by less than this.
+        #[arg(long, default_value_t = 1e-6)]
+        tol: f64,
+        /// Most polishing iterations.
+        #[arg(long, default_value_t = 100)]
+        max_iter: usize,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -67,8 +73,10 @@ pub fn run(cmd: TensorCommand) -> Result<()> {
             order,
             method,
             seed,
+            tol,
+            max_iter,
             out,
-        } => decompose_cmd(&t, rank, order, &method, seed, &out),
+        } => decompose_cmd(&t, rank, order, &method, (seed, tol, max_iter), &out),
         TensorCommand::Generate {
             d,
             rank,
@@ -104,7 +112,7 @@ fn decompose_cmd(
     rank: usize,
     order: Option<usize>,
     method: &str,
-    seed: u64,
+    (seed, tol, max_iter): (u64, f64, usize),
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
@@ -137,6 +145,8 @@ fn decompose_cmd(
     let params = DecomposeParams {
         method,
         seed,
+        tol,
+        max_iter,
         ..DecomposeParams::new(rank)
     };
     let dec = decompose(&t, &params).with_context(|| format!("decomposing {}", path.display()))?;

@@ -679,3 +679,87 @@ fn activations_and_input_warnings_from_the_command_line() {
             .is_empty()
     );
 }
+
+#[test]
+fn tensor_generate_and_decompose() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("t");
+    let o = twolayer(&[
+        "tensor",
+        "generate",
+        "--d",
+        "12",
+        "--rank",
+        "4",
+        "--order",
+        "3",
+        "--seed",
+        "2",
+        "--out",
+        p(&data),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_f64(&data.join("T.npy")).0, vec![12, 12, 12]);
+    let out = dir.path().join("fit");
+    let o = twolayer(&[
+        "tensor",
+        "decompose",
+        "--t",
+        p(&data.join("T.npy")),
+        "--rank",
+        "4",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    assert!(r["residual_rel"].as_f64().unwrap() < 1e-10, "{r}");
+    assert_eq!(read_f64(&out.join("factors.npy")).0, vec![4, 12]);
+    // The recovered weights are the planted ones up to order (magnitudes, both signs).
+    let mut w: Vec<f64> = read_f64(&out.join("weights.npy"))
+        .1
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let mut t: Vec<f64> = read_f64(&data.join("weights_true.npy"))
+        .1
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    w.sort_by(f64::total_cmp);
+    t.sort_by(f64::total_cmp);
+    assert!(
+        w.iter().zip(&t).all(|(a, b)| (a - b).abs() < 1e-9),
+        "{w:?} vs {t:?}"
+    );
+
+    let never = dir.path().join("never");
+    fails(
+        &[
+            "tensor",
+            "decompose",
+            "--t",
+            p(&data.join("factors_true.npy")),
+            "--rank",
+            "2",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "(d, d, d)",
+    );
+    fails(
+        &[
+            "tensor",
+            "decompose",
+            "--t",
+            p(&data.join("T.npy")),
+            "--rank",
+            "13",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "rank 13",
+    );
+}
