@@ -43,8 +43,8 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 ///
 /// ## Requirements
 /// Inputs x ~ N(0, I_d) (other rotation-invariant inputs usually work; the certificate says
-/// whether it did); labels y = U* f(V* x) without noise, f rectified (see [`Activation`]); rank U* = k ≤ d; rows of V* pairwise
-/// non-parallel. About 40·d·k samples make success reliable for units at least ~10° apart; two
+/// whether it did); labels y = U* f(V* x) without noise, f rectified (see [`Activation`]);
+/// rank U* = k ≤ d; rows of V* pairwise non-parallel. About 40·d·k samples make success reliable for units at least ~10° apart; two
 /// units at angle θ differ only on a fraction θ/π of the samples, so closer units need
 /// proportionally more.
 ///

@@ -22,7 +22,7 @@ pub struct InputDiagnostics {
     pub whitened: bool,
     /// Condition number of the sample covariance Σ̂ = XᵀX/n.
     pub covariance_condition: f64,
-    /// Smallest excess kurtosis E[u⁴]/E[u²]² − 3 over whitened coordinates (0 if Gaussian).
+    /// Smallest excess kurtosis E(u⁴)/E(u²)² − 3 over whitened coordinates (0 if Gaussian).
     pub excess_kurtosis_min: f64,
     /// Largest excess kurtosis over whitened coordinates.
     pub excess_kurtosis_max: f64,
