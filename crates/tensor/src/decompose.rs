@@ -132,10 +132,17 @@ pub fn decompose(
             ("power", f, g)
         }
     };
-    let weights = least_squares_weights(t, &factors);
-    let (weights, factors, iterations, converged) = polish(t, weights, factors, params, start);
+    // Polish first in the R-dimensional span of the start (an R^p tensor: iterations cost
+    // O(R^{p+1}), next to nothing), then on the full tensor, where few iterations remain.
+    let factors = if rank < d {
+        compressed_polish(t, &factors, params, start).unwrap_or(factors)
+    } else {
+        factors
+    };
+    // The polish computes the least-squares weights and the residual of every point it visits.
+    let (weights, factors, iterations, converged, residual_rel) =
+        polish(t, vec![0.0; rank], factors, params, start);
     let (weights, factors) = canonical(weights, factors, t.order());
-    let residual_rel = t.relative_residual(&weights, &factors);
     Ok(Decomposition {
         weights,
         factors,
@@ -150,6 +157,62 @@ pub fn decompose(
     })
 }
 
+/// Polishes the factors inside their own span: with Q an orthonormal basis of the rows of
+/// `factors`, the compressed tensor T(Q, …, Q) (R^p values) is decomposed from the projected
+/// factors, and the result mapped back by Q. Cost: one GEMM-shaped contraction of T with Q,
+/// O(d^{p−1} R² + …) for the other modes, then O(R^{p+1}) per iteration.
+fn compressed_polish(
+    t: &SymmetricTensor,
+    factors: &Mat<f64>,
+    params: &DecomposeParams,
+    start: Instant,
+) -> Option<Mat<f64>> {
+    let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
+    let qr = factors.transpose().qr();
+    let q = qr.compute_thin_Q(); // d×R
+    // The last mode through one GEMM of the unfolded tensor, the others mode by mode.
+    let rows = t.data().len() / d;
+    let unfold = MatRef::from_row_major_slice(t.data(), rows, d);
+    let mut z = Mat::<f64>::zeros(rows, rank);
+    faer::linalg::matmul::matmul(
+        z.as_mut(),
+        faer::Accum::Replace,
+        unfold,
+        q.as_ref(),
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    let mut data: Vec<f64> = (0..rows)
+        .flat_map(|i| (0..rank).map(move |c| (i, c)))
+        .map(|(i, c)| z[(i, c)])
+        .collect();
+    let mut dims = vec![d; p];
+    dims[p - 1] = rank;
+    for mode in (0..p - 1).rev() {
+        data = mode_product(&data, &dims, mode, &q);
+        dims[mode] = rank;
+    }
+    let small = SymmetricTensor::new(rank, p, SymmetricTensor::symmetrise(rank, p, &data)).ok()?;
+    let projected = factors * &q; // R×R: rows Qᵀ a_r
+    let inner = DecomposeParams {
+        max_iter: 200,
+        tol: 1e-9,
+        ..params.clone()
+    };
+    let (_, small_factors, _, _, _) = polish(&small, vec![0.0; rank], projected, &inner, start);
+    let back = &small_factors * q.transpose();
+    let mut out = back;
+    for r in 0..rank {
+        let n = out.row(r).norm_l2();
+        if !(n > 0.0) {
+            return None;
+        }
+        let mut row = out.row_mut(r);
+        row /= n;
+    }
+    out.is_all_finite().then_some(out)
+}
+
 /// Random slices of the tensor, then whitened Jennrich: unit factors (R×d) and the pencil gap.
 fn jennrich_start(
     t: &SymmetricTensor,
@@ -158,8 +221,10 @@ fn jennrich_start(
 ) -> Result<(Mat<f64>, f64), TensorError> {
     let d = t.dim();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let g = Mat::from_fn(d, rank + 2, |_, _| rng.sample::<f64, _>(StandardNormal));
-    let h = Mat::from_fn(d, rank + 2, |_, _| rng.sample::<f64, _>(StandardNormal));
+    // R + 2 slices: fewer make a rougher start, which costs more full polish iterations.
+    let count = rank + 2;
+    let g = Mat::from_fn(d, count, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let h = Mat::from_fn(d, count, |_, _| rng.sample::<f64, _>(StandardNormal));
     let slices = t.slices(&g, &h);
     let views: Vec<_> = slices.iter().map(|s| s.as_ref()).collect();
     let out = jennrich(&views, rank, &JennrichParams { pencils: 10, seed })?;
@@ -327,12 +392,6 @@ fn apply_all_but_one(data: &[f64], r: usize, p: usize, th: &[f64]) -> Vec<f64> {
     cur
 }
 
-/// w = argmin ‖T − Σ w_r a_r^{⊗p}‖ (one MTTKRP).
-fn least_squares_weights(t: &SymmetricTensor, factors: &Mat<f64>) -> Vec<f64> {
-    let m = t.mttkrp(factors);
-    weights_from_mttkrp(&m, factors, t.order())
-}
-
 /// w = argmin ‖T − Σ w_r a_r^{⊗p}‖ given the MTTKRP: G w = b with G_rs = (a_r·a_s)^p and
 /// b_r = T(a_r, …) = M[:, r]·a_r.
 fn weights_from_mttkrp(m: &Mat<f64>, factors: &Mat<f64>, order: usize) -> Vec<f64> {
@@ -393,7 +452,7 @@ fn polish(
     factors: Mat<f64>,
     params: &DecomposeParams,
     start: Instant,
-) -> (Vec<f64>, Mat<f64>, usize, bool) {
+) -> (Vec<f64>, Mat<f64>, usize, bool, f64) {
     let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
     // The accepted point with its residual, and the proposal under test.
     let mut best = (weights, factors.clone(), f64::INFINITY);
@@ -448,7 +507,7 @@ fn polish(
         }
         trial = next;
     }
-    (best.0, best.1, iterations, converged)
+    (best.0, best.1, iterations, converged, best.2)
 }
 
 /// Unit factors with a sign convention: for odd order, w_r > 0; for even order, the entry of

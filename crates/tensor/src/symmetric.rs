@@ -119,31 +119,36 @@ impl SymmetricTensor {
     fn asymmetry(&self) -> f64 {
         let d = self.d;
         let t = &self.data;
+        // Rows along the last index are contiguous: compare whole rows for the first swap,
+        // and each d×d block (fixed leading indices) with its transpose for the last one.
+        let inner = d.pow(self.order as u32 - 1);
         let mut worst: f64 = 0.0;
-        match self.order {
-            3 => {
-                for i in 0..d {
-                    for j in 0..d {
-                        for k in 0..d {
-                            let v = t[(i * d + j) * d + k];
-                            worst = worst
-                                .max((v - t[(j * d + i) * d + k]).abs())
-                                .max((v - t[(i * d + k) * d + j]).abs());
-                        }
-                    }
+        for i in 0..d {
+            for j in i + 1..d {
+                let (a, b) = (i * inner + j * (inner / d), j * inner + i * (inner / d));
+                for k in 0..inner / d {
+                    worst = worst.max((t[a + k] - t[b + k]).abs());
                 }
             }
-            _ => {
-                for i in 0..d {
-                    for j in 0..d {
-                        for k in 0..d {
-                            for l in 0..d {
-                                let v = t[((i * d + j) * d + k) * d + l];
-                                worst = worst
-                                    .max((v - t[((j * d + i) * d + k) * d + l]).abs())
-                                    .max((v - t[((i * d + k) * d + j) * d + l]).abs())
-                                    .max((v - t[((i * d + j) * d + l) * d + k]).abs());
-                            }
+        }
+        let blocks = t.len() / (d * d);
+        for blk in 0..blocks {
+            let base = blk * d * d;
+            for j in 0..d {
+                for k in j + 1..d {
+                    worst = worst.max((t[base + j * d + k] - t[base + k * d + j]).abs());
+                }
+            }
+        }
+        if self.order == 4 {
+            // The middle swap (indices 2 and 3), through the adjacent-transposition chain.
+            for i in 0..d {
+                for j in 0..d {
+                    for k in j + 1..d {
+                        for l in 0..d {
+                            let a = ((i * d + j) * d + k) * d + l;
+                            let b = ((i * d + k) * d + j) * d + l;
+                            worst = worst.max((t[a] - t[b]).abs());
                         }
                     }
                 }
