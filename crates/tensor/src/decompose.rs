@@ -204,7 +204,7 @@ fn compressed_polish(
     let mut out = back;
     for r in 0..rank {
         let n = out.row(r).norm_l2();
-        if !(n > 0.0) {
+        if n.is_nan() || n <= 0.0 {
             return None;
         }
         let mut row = out.row_mut(r);
