@@ -29,6 +29,8 @@ const UNIT_TOL: f64 = 1e-7;
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
 const RANDOM_DIRECTIONS_PER_UNIT: usize = 10;
+/// Directions of the plane swept when k = 2 and the other fallbacks fall short.
+const PLANE_SWEEP: usize = 90;
 /// Mixed into the seed for the fallback directions, so they differ from the pencils' draws.
 const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -391,7 +393,14 @@ impl ExactRecovery {
                 let w: Vec<f64> = (0..k).map(|_| rng.sample(StandardNormal)).collect();
                 (w, i % 2 == 0)
             });
-            for (w, orthogonalise) in pool.chain(random) {
+            // With two units the span is a plane: a full sweep of its directions (every 4°)
+            // is sure to pass through the narrow wedge that isolates a unit, where a few random
+            // directions may miss it.
+            let sweep = (0..if k == 2 { PLANE_SWEEP } else { 0 }).map(|i| {
+                let t = std::f64::consts::TAU * i as f64 / PLANE_SWEEP as f64;
+                (vec![t.cos(), t.sin()], false)
+            });
+            for (w, orthogonalise) in pool.chain(random).chain(sweep) {
                 if search.units.len() == k {
                     break;
                 }
