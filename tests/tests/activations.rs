@@ -134,7 +134,7 @@ fn anisotropic_noisy_rate_is_on_par_with_isotropic() {
             .unwrap();
         let a = align(&net, &inst.network).unwrap();
         let o = align(&oracle.network, &inst.network).unwrap();
-        a.v_fro.hypot(a.u_fro_rel) / o.v_fro.hypot(o.u_fro_rel)
+        a.parameter_error() / o.parameter_error()
     };
     for seed in 0..2 {
         let iso = ratio(Inputs::Gaussian, seed);

@@ -4,7 +4,7 @@
 use faer::Mat;
 use proptest::prelude::*;
 use twolayer_hardness::PlantedNetwork;
-use twolayer_recovery::{Alignment, NoisyRecovery, OracleLs, SignPatternLs, align};
+use twolayer_recovery::{NoisyRecovery, OracleLs, SignPatternLs, align};
 
 /// Recovers `seeds` noiseless planted instances with k given; returns how many certified with
 /// aligned errors ≤ 1e-8.
@@ -54,11 +54,6 @@ fn exact_single_output_frontier_d50_k10() {
     assert!(exact_successes(50, 10, 1, 20_000, 10) >= 9);
 }
 
-/// One number per fit: √(‖ΔV‖_F² + (‖ΔU‖_F/‖U‖_F)²) over aligned, canonical weights.
-fn parameter_error(a: &Alignment) -> f64 {
-    a.v_fro.hypot(a.u_fro_rel)
-}
-
 /// Ratio of the recovered network's parameter error to the oracle's (true sign patterns).
 fn ratio_to_oracle(d: usize, k: usize, m: usize, n: usize, sigma: f64, seed: u64) -> f64 {
     let inst = PlantedNetwork::new(d, k, m, n)
@@ -74,8 +69,10 @@ fn ratio_to_oracle(d: usize, k: usize, m: usize, n: usize, sigma: f64, seed: u64
     let oracle = OracleLs::new(false)
         .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
         .unwrap();
-    let ours = parameter_error(&align(&r.network, &inst.network).unwrap());
-    let best = parameter_error(&align(&oracle.network, &inst.network).unwrap());
+    let ours = align(&r.network, &inst.network).unwrap().parameter_error();
+    let best = align(&oracle.network, &inst.network)
+        .unwrap()
+        .parameter_error();
     let ratio = ours / best;
     eprintln!(
         "({d},{k},{m},{n}) σ={sigma} seed {seed}: error {ours:.3e}, oracle {best:.3e}, ratio {ratio:.3}, start {}, restarts {}",
@@ -115,7 +112,7 @@ fn offset_noise_error_decreases_with_n_given_an_intercept() {
             .seed(1)
             .recover(inst.x.as_ref(), inst.y.as_ref())
             .unwrap();
-        parameter_error(&align(&r.network, &inst.network).unwrap())
+        align(&r.network, &inst.network).unwrap().parameter_error()
     };
     let (small, large) = (error(4_000), error(64_000));
     eprintln!("offset noise: error {small:.3e} at n = 4000, {large:.3e} at n = 64000");

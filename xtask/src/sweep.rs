@@ -138,10 +138,6 @@ fn s<T: ToString>(v: T) -> String {
     v.to_string()
 }
 
-fn param_err(a: &twolayer_recovery::Alignment) -> f64 {
-    a.v_fro.hypot(a.u_fro_rel)
-}
-
 /// Success probability of exact recovery against n, for m = k and m = 1.
 fn phase(dir: &Path, opts: &Options) -> Result<()> {
     let (configs, factors, seeds): (Vec<(usize, usize, usize)>, Vec<f64>, u64) = if opts.quick {
@@ -512,8 +508,8 @@ fn noise(dir: &Path, opts: &Options) -> Result<()> {
             let (net, _) = Recovery::new().k(Some(k)).seed(seed).recover(x, y)?;
             let oracle = OracleLs::new(false).fit(x, y, &inst.network)?;
             let (ours, best) = (
-                param_err(&align(&net, &inst.network)?),
-                param_err(&align(&oracle.network, &inst.network)?),
+                align(&net, &inst.network)?.parameter_error(),
+                align(&oracle.network, &inst.network)?.parameter_error(),
             );
             let xtest = inst.x.subrows(n, test_n);
             let ytest = inst.network.predict(xtest)?;
@@ -737,7 +733,7 @@ fn versus(dir: &Path, opts: &Options) -> Result<()> {
                 .seed(seed)
                 .recover(inst.x.as_ref(), inst.y.as_ref())?;
             let ours = start.elapsed().as_secs_f64();
-            let ours_err = param_err(&align(&net, &inst.network)?);
+            let ours_err = align(&net, &inst.network)?.parameter_error();
             let adam = Adam {
                 time_budget: Duration::from_secs(budget),
                 seed,

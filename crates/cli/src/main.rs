@@ -326,7 +326,7 @@ fn eval(
         let a = align(&net, &t).context("comparing with the true weights")?;
         println!("v_max_err            {:.3e}", a.v_max);
         println!("u_max_rel_err        {:.3e}", a.u_max_rel);
-        let ours = a.v_fro.hypot(a.u_fro_rel);
+        let ours = a.parameter_error();
         println!("param_err            {ours:.3e}");
         // The least-squares floor: the same fit given the true sign patterns (ReLU).
         if *f == Activation::Relu {
@@ -334,7 +334,7 @@ fn eval(
                 .fit(xm.as_ref(), ym.as_ref(), &t)
                 .context("fitting with the true sign patterns")?;
             let o = align(&oracle.network, &t)?;
-            let floor = o.v_fro.hypot(o.u_fro_rel);
+            let floor = o.parameter_error();
             println!("oracle_param_err     {floor:.3e}");
             if floor > 1e-12 {
                 println!("ratio_to_oracle      {:.3}", ours / floor);

@@ -21,6 +21,14 @@ pub struct Alignment {
     pub u_fro_rel: f64,
 }
 
+impl Alignment {
+    /// One number for a whole fit: √(‖ΔV‖_F² + (‖ΔU‖_F/‖U‖_F)²), the steadier statistic
+    /// used to compare estimators (against the oracle, against Adam).
+    pub fn parameter_error(&self) -> f64 {
+        self.v_fro.hypot(self.u_fro_rel)
+    }
+}
+
 /// Aligns `estimate` to `truth`: Hungarian matching on |⟨V̂_i, V*_j⟩| of unit-normalised rows,
 /// then the errors of ALGORITHMS.md section 0. Sign-, permutation- and scale-aware.
 ///

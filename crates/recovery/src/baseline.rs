@@ -118,7 +118,7 @@ impl Adam {
             let loss = (&pred - y).squared_norm_l2() / (n * m) as f64;
             let param_err = truth
                 .and_then(|t| align(&net, t).ok())
-                .map(|a| a.v_fro.hypot(a.u_fro_rel));
+                .map(|a| a.parameter_error());
             let point = AdamPoint {
                 time_s: start.elapsed().as_secs_f64(),
                 steps,
