@@ -5,7 +5,9 @@
 
 mod generate;
 mod hardness_cmd;
+mod moments_cmd;
 mod npy;
+mod npy_source;
 mod output;
 mod tensor_cmd;
 
@@ -25,9 +27,12 @@ use twolayer_recovery::{
 
 use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
+use crate::moments_cmd::MomentsCommand;
 use crate::npy::{encode_matrix, read_matrix};
+use crate::npy_source::NpySource;
 use crate::output::Outputs;
 use crate::tensor_cmd::TensorCommand;
+use twolayer_moments::SampleSource;
 
 #[derive(Parser)]
 #[command(
@@ -82,10 +87,22 @@ enum Command {
         /// Seed of the method's random draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Stream the samples from the files instead of loading them: memory stays
+        /// O((d + m)² + subset), for data larger than memory. Exact recovery only. Chosen
+        /// automatically when the data (as float64) exceed the memory budget.
+        #[arg(long)]
+        stream: bool,
+        /// Memory budget, e.g. 512M or 8G (default: half the available memory). Above it the
+        /// data are streamed, and the search subset gets at most a quarter of it.
+        #[arg(long, value_parser = parse_bytes)]
+        memory_budget: Option<u64>,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
     },
+    /// The moments of order ≤ 2 of (x, y) as a mergeable JSON accumulator: run it on shards
+    /// of a data set (on separate machines, say) and combine them with `moments merge`.
+    Moments(MomentsCommand),
     /// Symmetric low-rank tensor decomposition (orders 3 and 4), on its own.
     #[command(subcommand)]
     Tensor(TensorCommand),
@@ -157,6 +174,8 @@ fn main() -> ExitCode {
             intercept,
             activation,
             seed,
+            stream,
+            memory_budget,
             out,
         } => {
             let noise = match noise {
@@ -179,8 +198,9 @@ fn main() -> ExitCode {
                 .restarts(restarts)
                 .intercept(intercept)
                 .seed(seed);
-            recover(&x, &y, &method, &out)
+            recover(&x, &y, &method, stream, memory_budget, &out)
         }
+        Command::Moments(cmd) => moments_cmd::run(cmd),
         Command::Eval {
             x,
             y,
@@ -263,14 +283,36 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn recover(x: &Path, y: &Path, method: &Recovery, out: &Path) -> Result<()> {
+fn recover(
+    x: &Path,
+    y: &Path,
+    method: &Recovery,
+    stream: bool,
+    memory_budget: Option<u64>,
+    out: &Path,
+) -> Result<()> {
     let start = Instant::now();
-    let xm = read_matrix(x)?;
-    let ym = read_matrix(y)?;
-    let read_s = start.elapsed().as_secs_f64();
-    let (network, report) = method
-        .recover(xm.as_ref(), ym.as_ref())
-        .with_context(|| format!("recovering from {} and {}", x.display(), y.display()))?;
+    let source = NpySource::open(x, y)?;
+    let budget = memory_budget.unwrap_or_else(default_memory_budget);
+    let data_bytes = source.x.bytes_f64() + source.y.bytes_f64();
+    let streamed = stream || data_bytes > budget;
+    let context = || format!("recovering from {} and {}", x.display(), y.display());
+    let (network, report, read_s) = if streamed {
+        // A quarter of the budget for the search subset; the passes need one chunk per thread.
+        let per_sample = 8 * (source.d() + source.m()) as u64;
+        let subset = (budget / 4 / per_sample.max(1)) as usize;
+        let (network, report) = method
+            .recover_source(&source, Some(subset))
+            .with_context(context)?;
+        (network, report, 0.0)
+    } else {
+        let loaded = source.load()?;
+        let read_s = start.elapsed().as_secs_f64();
+        let (network, report) = method
+            .recover(loaded.x(), loaded.y())
+            .with_context(context)?;
+        (network, report, read_s)
+    };
     if let Some(inputs) = report.inputs() {
         for w in &inputs.warnings {
             eprintln!("warning: {w}");
@@ -280,6 +322,9 @@ fn recover(x: &Path, y: &Path, method: &Recovery, out: &Path) -> Result<()> {
     rep["restarts_used"] = json!(report.restarts_used());
     rep["activation"] = json!(network.activation.name());
     rep["read_time_s"] = json!(read_s);
+    rep["streamed"] = json!(streamed);
+    rep["memory_budget_bytes"] = json!(budget);
+    rep["peak_memory_bytes"] = json!(peak_memory_bytes());
     rep["x"] = json!(x.display().to_string());
     rep["y"] = json!(y.display().to_string());
     let mut files = Outputs::default();
@@ -349,4 +394,42 @@ fn load_network(u: &Path, v: &Path, f: &Activation) -> Result<Network> {
     let vm: Mat<f64> = read_matrix(v)?;
     Network::new(um, vm, f.clone())
         .with_context(|| format!("{} and {} do not form a network", u.display(), v.display()))
+}
+
+/// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|v| v.checked_mul(1u64 << shift))
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("{s:?} is not a size; write e.g. 512M, 8G or 1000000 (bytes)"))
+}
+
+/// Half of the memory the kernel reports available (8 GiB when it cannot be read).
+fn default_memory_budget() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kib| kib * 1024 / 2)
+}
+
+/// Peak resident memory of this process so far (Linux; `None` elsewhere).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }

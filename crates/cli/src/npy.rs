@@ -42,7 +42,7 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
         .with_context(|| format!("{shown} is not a readable .npy file (bad magic or header)"))?;
     let shape = npy.shape().to_vec();
     let fortran = npy.order() == Order::Fortran;
-    let fast = matches!(npy.dtype().descr().as_str(), "<f8" | "<f4");
+    let fast = matches!(npy.dtype().descr().trim_matches(['\'', '"']), "<f8" | "<f4");
     let descr = npy.dtype().descr();
     let item = npy.dtype().num_bytes().unwrap_or(8) as u64;
     let count = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n));

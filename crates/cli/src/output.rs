@@ -55,3 +55,27 @@ impl Outputs {
         Ok(written)
     }
 }
+
+/// Writes one file all-or-nothing: into a temporary file beside it, then renamed into place.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a folder; pass a file path", path.display());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} has no file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    if let Err(e) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+}

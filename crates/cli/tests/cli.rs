@@ -250,7 +250,7 @@ fn bad_inputs_fail_cleanly() {
     let (_, xv) = read_f64(&x);
     let short = t.path("short.npy");
     write_npy(&short, &[599, 10], &xv[..5990], Order::C);
-    recover(&short, &y, &[], "expected 599, got 600");
+    recover(&short, &y, &[], "has 599 samples (rows) but");
 
     let truncated = t.path("truncated.npy");
     let bytes = std::fs::read(&x).unwrap();

@@ -1,9 +1,9 @@
 use faer::linalg::matmul::matmul;
-use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Side};
+use faer::{Accum, Mat, MatRef};
 
 use crate::error::MomentsError;
-use crate::gram::{cross_moment, weighted_gram};
+use crate::sample_moments::SampleMoments;
+use crate::source::InMemory;
 
 /// Affine least-squares fit y ≈ α + B x of every label row, with its residual.
 #[derive(Debug, Clone)]
@@ -23,17 +23,9 @@ pub struct AffineFit {
 /// ≥ 2 are orthogonal to affine functions) while their estimation error drops about 3×
 /// (ALGORITHMS.md 1.1). `x` is d×n, `y` m×n, samples as columns.
 ///
-/// Cost: one Gram matrix O(n d²), one cross moment O(n d m), one product O(n d m).
+/// Cost: one pass of [`SampleMoments`], O(n (d+m)²), and one product O(n d m).
 pub fn centre_labels(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<AffineFit, MomentsError> {
     let (d, n) = x.shape();
-    let m = y.nrows();
-    if y.ncols() != n {
-        return Err(MomentsError::ShapeMismatch {
-            what: "number of label samples",
-            expected: n,
-            got: y.ncols(),
-        });
-    }
     if n < d + 2 {
         return Err(MomentsError::TooFewSamples {
             what: "an affine fit",
@@ -41,57 +33,42 @@ pub fn centre_labels(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<AffineFit
             needed: d + 2,
         });
     }
-    let mean_x: Vec<f64> = (0..d).map(|i| x.row(i).sum() / n as f64).collect();
-    let mean_y: Vec<f64> = (0..m).map(|i| y.row(i).sum() / n as f64).collect();
-    // Covariances from raw moments: one pass over X for each. The inputs this crate serves are
-    // centred Gaussians, where the cancellation in S − μμᵀ is harmless.
-    let mut sxx = weighted_gram(x, None)?;
-    let mut sxy = cross_moment(x, y)?;
-    for a in 0..d {
-        for b in 0..d {
-            sxx[(a, b)] -= mean_x[a] * mean_x[b];
-        }
-        for r in 0..m {
-            sxy[(a, r)] -= mean_x[a] * mean_y[r];
-        }
-    }
-    let eig = sxx.self_adjoint_eigenvalues(Side::Lower).map_err(|_| {
-        MomentsError::SingularCovariance {
-            min_eig: f64::NAN,
-            max_eig: f64::NAN,
-        }
-    })?;
-    let (min_eig, max_eig) = (eig[0], eig[d - 1]);
-    if min_eig.is_nan() || min_eig <= 1e-12 * max_eig {
-        return Err(MomentsError::SingularCovariance { min_eig, max_eig });
-    }
-    let llt = sxx
-        .llt(Side::Lower)
-        .map_err(|_| MomentsError::SingularCovariance { min_eig, max_eig })?;
-    let bt = llt.solve(&sxy); // d×m
-    let linear = bt.transpose().to_owned();
-    let alpha: Vec<f64> = (0..m)
-        .map(|r| mean_y[r] - (0..d).map(|a| bt[(a, r)] * mean_x[a]).sum::<f64>())
-        .collect();
-    let mut residual = y.to_owned();
-    matmul(
-        residual.as_mut(),
-        Accum::Add,
-        linear.as_ref(),
-        x,
-        -1.0,
-        faer::get_global_parallelism(),
-    );
-    for j in 0..n {
-        for r in 0..m {
-            residual[(r, j)] -= alpha[r];
-        }
-    }
+    let moments = SampleMoments::compute(&InMemory::new(x, y)?)?;
+    let (alpha, linear) = moments.affine_fit()?;
+    let residual = AffineFit::residual_of(&alpha, linear.as_ref(), x, y);
     Ok(AffineFit {
         alpha,
         linear,
         residual,
     })
+}
+
+impl AffineFit {
+    /// y − α − B x for samples `x` (d×n) and labels `y` (m×n): the centred labels of any
+    /// samples under a fit made elsewhere (on all samples, say, when these are a subset).
+    /// Cost: one GEMM, O(n d m).
+    pub fn residual_of(
+        alpha: &[f64],
+        linear: MatRef<'_, f64>,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Mat<f64> {
+        let mut residual = y.to_owned();
+        matmul(
+            residual.as_mut(),
+            Accum::Add,
+            linear,
+            x,
+            -1.0,
+            faer::get_global_parallelism(),
+        );
+        for j in 0..residual.ncols() {
+            for (r, a) in alpha.iter().enumerate() {
+                residual[(r, j)] -= a;
+            }
+        }
+        residual
+    }
 }
 
 #[cfg(test)]

@@ -6,36 +6,137 @@ use rayon::prelude::*;
 /// setting: 1 thread or 64.
 pub const CHUNK: usize = 2048;
 
+/// Chunks computed in parallel before their results are folded into the running sum. Bounds
+/// the memory of a pass at `BLOCK` partial results however many samples stream through; it
+/// does not affect the result (see [`TreeSum`]).
+const BLOCK: usize = 32;
+
 /// Sums `part(range)` over the sample ranges `[0, CHUNK)`, `[CHUNK, 2·CHUNK)`, … of `0..n`,
 /// in parallel, with a fixed pairwise (tree) reduction order.
 ///
 /// Every `part` must return a matrix of the same shape. The result does not depend on how
-/// many threads rayon uses. Cost: the parts, plus one matrix add per chunk.
+/// many threads rayon uses. Cost: the parts, plus one matrix add per chunk; memory: at most
+/// 32 + log₂(n / CHUNK) partial results at a time.
 pub fn chunked_sum<F>(n: usize, nrows: usize, ncols: usize, part: F) -> Mat<f64>
 where
     F: Fn(std::ops::Range<usize>) -> Mat<f64> + Sync,
 {
+    try_chunked_sum::<_, std::convert::Infallible>(n, nrows, ncols, |r| Ok(part(r)))
+        .unwrap_or_else(|never| match never {})
+}
+
+/// [`chunked_sum`] for parts that can fail (a chunk read from a file, say): the first error
+/// in chunk order is returned. Same summation order, so the same bits, as `chunked_sum`.
+pub fn try_chunked_sum<F, E>(n: usize, nrows: usize, ncols: usize, part: F) -> Result<Mat<f64>, E>
+where
+    F: Fn(std::ops::Range<usize>) -> Result<Mat<f64>, E> + Sync,
+    E: Send,
+{
     let chunks = n.div_ceil(CHUNK);
-    if chunks == 0 {
-        return Mat::zeros(nrows, ncols);
-    }
-    let mut parts: Vec<Mat<f64>> = (0..chunks)
-        .into_par_iter()
-        .map(|c| part(c * CHUNK..((c + 1) * CHUNK).min(n)))
-        .collect();
-    // Pairwise reduction: level by level, part i absorbs part i + stride. The order depends on
-    // the chunk count alone.
-    let mut stride = 1;
-    while stride < parts.len() {
-        let len = parts.len();
-        let mut i = 0;
-        while i + stride < len {
-            let (lo, hi) = parts.split_at_mut(i + stride);
-            let rhs = &hi[0];
-            lo[i] += rhs;
-            i += 2 * stride;
+    let mut sum = TreeSum::new();
+    for first in (0..chunks).step_by(BLOCK) {
+        let last = (first + BLOCK).min(chunks);
+        let parts: Vec<Result<Mat<f64>, E>> = (first..last)
+            .into_par_iter()
+            .map(|c| part(c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .collect();
+        for p in parts {
+            sum.push(p?);
         }
-        stride *= 2;
     }
-    parts.swap_remove(0)
+    Ok(sum.finish().unwrap_or_else(|| Mat::zeros(nrows, ncols)))
+}
+
+/// A running pairwise sum of chunk results pushed in chunk order, holding O(log chunks)
+/// partial sums.
+///
+/// It adds exactly as the level-by-level pairwise reduction of all chunks at once would
+/// (part i absorbs part i + stride, stride = 1, 2, 4, …): full pairs are merged as in a binary
+/// counter, and the leftover partial sums are folded right to left at the end. So a streamed
+/// pass, an in-memory pass and any thread count give the same bits.
+#[derive(Debug, Default)]
+pub struct TreeSum {
+    /// (level, sum of 2^level consecutive chunks), levels strictly decreasing.
+    stack: Vec<(u32, Mat<f64>)>,
+}
+
+impl TreeSum {
+    /// An empty sum.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the next chunk's result. Cost: amortised one matrix add.
+    pub fn push(&mut self, part: Mat<f64>) {
+        let mut top = (0u32, part);
+        while let Some((level, _)) = self.stack.last() {
+            if *level != top.0 {
+                break;
+            }
+            let (level, mut left) = self.stack.pop().expect("non-empty");
+            left += &top.1;
+            top = (level + 1, left);
+        }
+        self.stack.push(top);
+    }
+
+    /// The total, `None` when nothing was pushed.
+    pub fn finish(mut self) -> Option<Mat<f64>> {
+        let (_, mut acc) = self.stack.pop()?;
+        while let Some((_, mut left)) = self.stack.pop() {
+            left += &acc;
+            acc = left;
+        }
+        Some(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference order: all parts at once, level by level.
+    fn level_by_level(mut parts: Vec<Mat<f64>>) -> Mat<f64> {
+        let mut stride = 1;
+        while stride < parts.len() {
+            let len = parts.len();
+            let mut i = 0;
+            while i + stride < len {
+                let (lo, hi) = parts.split_at_mut(i + stride);
+                lo[i] += &hi[0];
+                i += 2 * stride;
+            }
+            stride *= 2;
+        }
+        parts.swap_remove(0)
+    }
+
+    #[test]
+    fn tree_sum_adds_in_the_level_by_level_order() {
+        // Values whose sum depends on the order of additions in floating point.
+        let value = |i: usize| Mat::from_fn(1, 1, |_, _| [1e16, 1.0, -1e16, 3.0, 0.1, 7e-3][i % 6]);
+        for count in 1..70 {
+            let parts: Vec<Mat<f64>> = (0..count).map(value).collect();
+            let mut sum = TreeSum::new();
+            for p in parts.iter().cloned() {
+                sum.push(p);
+            }
+            let got = sum.finish().unwrap()[(0, 0)];
+            let want = level_by_level(parts)[(0, 0)];
+            assert_eq!(got.to_bits(), want.to_bits(), "{count} parts");
+        }
+    }
+
+    #[test]
+    fn first_error_in_chunk_order_wins() {
+        let n = 10 * CHUNK;
+        let r = try_chunked_sum(n, 1, 1, |r| {
+            if r.start >= 3 * CHUNK {
+                Err(r.start / CHUNK)
+            } else {
+                Ok(Mat::zeros(1, 1))
+            }
+        });
+        assert_eq!(r.unwrap_err(), 3);
+    }
 }

@@ -25,4 +25,18 @@ pub enum MomentsError {
          drop or combine them"
     )]
     SingularCovariance { min_eig: f64, max_eig: f64 },
+    /// Reading samples from their source failed (I/O error, non-finite value, bad file).
+    #[error("{0}")]
+    Source(String),
+    /// Two accumulators cannot be merged: they describe different shapes of data.
+    #[error(
+        "cannot merge moments of (d = {d_left}, m = {m_left}) with moments of (d = {d_right}, \
+         m = {m_right}); merge only shards of the same data set"
+    )]
+    MergeMismatch {
+        d_left: usize,
+        m_left: usize,
+        d_right: usize,
+        m_right: usize,
+    },
 }

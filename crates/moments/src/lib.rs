@@ -35,10 +35,14 @@ mod error;
 mod gram;
 mod hermite;
 mod pattern;
+mod sample_moments;
+mod source;
 
 pub use centre::{AffineFit, centre_labels};
-pub use chunked::{CHUNK, chunked_sum};
+pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum};
 pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
 pub use hermite::{t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
+pub use sample_moments::SampleMoments;
+pub use source::{InMemory, SampleSource, spread_indices};

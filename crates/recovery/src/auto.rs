@@ -1,14 +1,15 @@
 //! The front door: picks exact recovery when it certifies, sign-pattern least squares
 //! otherwise.
 
-use faer::MatRef;
+use faer::{Mat, MatRef};
 use serde::Serialize;
+use twolayer_moments::{InMemory, SampleMoments, SampleSource};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
 use crate::input::check_samples;
-use crate::inputs::prepare_inputs;
+use crate::inputs::{MappedInputs, analyse_inputs};
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
 use crate::sign_pattern::Loss;
@@ -174,29 +175,85 @@ impl Recovery {
     ) -> Result<(Network, Report), RecoveryError> {
         let start = std::time::Instant::now();
         check_samples(x, y)?;
-        let prepared = prepare_inputs(x)?;
-        let (net, mut report) = self.recover_prepared(prepared.x.as_ref(), y, start)?;
-        let net = match &prepared.whitening {
-            // x_w = W x with W = Σ̂^{-1/2} symmetric, so v·x = (v W⁻¹)·x_w: V = V_w W.
-            Some(w) => Network {
-                v: &net.v * w,
-                u: net.u,
-                activation: net.activation,
+        let moments = SampleMoments::compute(&InMemory::new(x.transpose(), y.transpose())?)?;
+        let analysis = analyse_inputs(&moments)?;
+        let (net, mut report) = match &analysis.whitening {
+            Some(w) => {
+                let xw = x * w;
+                let mw = moments.map_inputs(w.as_ref());
+                self.recover_prepared(xw.as_ref(), y, &mw, start)?
             }
-            .canonical(),
-            None => net,
+            None => self.recover_prepared(x, y, &moments, start)?,
         };
+        let net = unwhiten(net, analysis.whitening.as_ref());
+        // The whole recovery: the input analysis's pass over the data included.
+        let time_s = start.elapsed().as_secs_f64();
         match &mut report {
-            Report::Exact(r) => r.inputs = Some(prepared.diagnostics),
-            Report::SignPattern(r) => r.inputs = Some(prepared.diagnostics),
+            Report::Exact(r) => {
+                r.inputs = Some(analysis.diagnostics);
+                r.time_s = time_s;
+            }
+            Report::SignPattern(r) => {
+                r.inputs = Some(analysis.diagnostics);
+                r.time_s = time_s;
+            }
         }
         Ok((net, report))
+    }
+
+    /// Exact recovery from a [`SampleSource`] too large to hold in memory: the input analysis
+    /// and whitening as in [`Recovery::recover`], then [`ExactRecovery::recover_source`]
+    /// (moments and certificate streamed, the search on a subset of at most `subset`
+    /// samples). Streamed data gets the exact method only: labels that it cannot fit exactly
+    /// are an error that says to load the data (or a subsample) in memory, where the noisy
+    /// methods run. Memory: O((d + m)² + subset · (d + m)).
+    pub fn recover_source(
+        &self,
+        source: &dyn SampleSource,
+        subset: Option<usize>,
+    ) -> Result<(Network, Report), RecoveryError> {
+        let start = std::time::Instant::now();
+        if self.intercept || matches!(self.noise, NoiseModel::Gaussian | NoiseModel::Huber) {
+            return Err(RecoveryError::StreamingNeedsExact);
+        }
+        let moments = SampleMoments::compute(source)?;
+        let analysis = analyse_inputs(&moments)?;
+        let exact = ExactRecovery::new()
+            .k(self.k)
+            .activation(self.activation.clone())
+            .seed(self.seed)
+            .subset(subset);
+        let mapped;
+        let (source, moments) = match &analysis.whitening {
+            Some(w) => {
+                mapped = (
+                    MappedInputs {
+                        inner: source,
+                        w: w.as_ref(),
+                    },
+                    moments.map_inputs(w.as_ref()),
+                );
+                (&mapped.0 as &dyn SampleSource, &mapped.1)
+            }
+            None => (source, &moments),
+        };
+        let mut found = exact.recover_source(source, Some(moments))?;
+        if !found.report.certified {
+            return Err(RecoveryError::StreamedNotExact {
+                residual_rel: found.report.residual_rel,
+            });
+        }
+        found.report.inputs = Some(analysis.diagnostics);
+        found.report.time_s = start.elapsed().as_secs_f64();
+        let net = unwhiten(found.network, analysis.whitening.as_ref());
+        Ok((net, Report::Exact(found.report)))
     }
 
     fn recover_prepared(
         &self,
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
+        moments: &SampleMoments,
         start: std::time::Instant,
     ) -> Result<(Network, Report), RecoveryError> {
         let try_exact =
@@ -207,7 +264,7 @@ impl Recovery {
                 .k(self.k)
                 .activation(self.activation.clone())
                 .seed(self.seed)
-                .recover(x, y)
+                .recover_source(&InMemory::new(x.transpose(), y.transpose())?, Some(moments))
             {
                 Ok(r) if r.report.certified => return Ok((r.network, Report::Exact(r.report))),
                 Ok(_) => {}
@@ -250,5 +307,19 @@ impl Recovery {
         // The whole recovery, a failed exact attempt included.
         report.time_s = start.elapsed().as_secs_f64();
         Ok((noisy.network, Report::SignPattern(report)))
+    }
+}
+
+/// The network for the original inputs x of one found for whitened inputs W x: W = Σ̂^{-1/2}
+/// is symmetric, so v·x = (v W⁻¹)·(W x) and V = V_w W.
+fn unwhiten(net: Network, whitening: Option<&Mat<f64>>) -> Network {
+    match whitening {
+        Some(w) => Network {
+            v: &net.v * w,
+            u: net.u,
+            activation: net.activation,
+        }
+        .canonical(),
+        None => net,
     }
 }

@@ -9,14 +9,15 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::Serialize;
+use twolayer_moments::{AffineFit, InMemory, SampleMoments, SampleSource, spread_indices};
 use twolayer_tensor::{JennrichParams, Pencil};
 
 use crate::error::RecoveryError;
 use crate::input::check_samples;
 use crate::network::{Activation, Network};
-use crate::output_fit::{OutputFit, fit_output_weights};
+use crate::output_fit::{OutputFit, fit_output_weights, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
-use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
+use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral_with_fit};
 use crate::unit_fit::fit_unit;
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
@@ -60,6 +61,7 @@ pub struct ExactRecovery {
     activation: Activation,
     pencils: usize,
     seed: u64,
+    subset: Option<usize>,
 }
 
 impl Default for ExactRecovery {
@@ -97,6 +99,9 @@ pub struct ExactReport {
     pub best_pencil_gap: f64,
     /// Candidate directions (with orientation) examined before k units were verified.
     pub candidates_tried: usize,
+    /// Samples the search for units ran on (an evenly spread subset when n is large; the
+    /// certificate always uses all n).
+    pub search_samples: usize,
     /// Wall time of the recovery in seconds.
     pub time_s: f64,
     /// Wall time of each phase in seconds.
@@ -116,15 +121,16 @@ pub struct ExactReport {
 /// Wall time of each phase of [`ExactRecovery`], in seconds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PhaseTimes {
-    /// Rank detection and reduction of Y to k rows.
+    /// Rank detection, the search subset and the reduction of its labels to k rows.
     pub reduce: f64,
-    /// The moments: label centring, the span of V* and the whitened second-moment slices.
+    /// The moments: the pass over all samples for the moments of order ≤ 2, the span of V*
+    /// and the whitened second-moment slices.
     pub moments: f64,
     /// The tensor decomposition: the Jennrich pencils.
     pub tensor: f64,
     /// Extreme sets, null vectors and per-unit verification.
     pub units: f64,
-    /// Least squares for U and the certificate.
+    /// Least squares for U and the certificate (a pass over all samples).
     pub certify: f64,
 }
 
@@ -138,14 +144,30 @@ pub struct Recovered {
 }
 
 impl ExactRecovery {
-    /// Defaults: k detected from the rank of Y, 10 Jennrich pencils, seed 0.
+    /// Defaults: k detected from the rank of Y, 10 Jennrich pencils, seed 0, default subset.
     pub fn new() -> Self {
         Self {
             k: None,
             activation: Activation::Relu,
             pencils: 10,
             seed: 0,
+            subset: None,
         }
+    }
+
+    /// A cap on the samples the search for units runs on, below the default
+    /// [`ExactRecovery::default_subset`] (`None`: no cap). The moments and the certificate always use every sample; the search only needs
+    /// enough samples for its extreme sets, and its cost grows with the subset, not with n.
+    /// Never below [`ExactRecovery::min_samples`].
+    pub fn subset(mut self, subset: Option<usize>) -> Self {
+        self.subset = subset;
+        self
+    }
+
+    /// The default search subset: max(32·d·k, 32768) samples, a few times the count at
+    /// which the method succeeds in every verified configuration at units ≥ 10° apart.
+    pub fn default_subset(d: usize, k: usize) -> usize {
+        (32 * d * k).max(1 << 15)
     }
 
     /// Number of hidden units; `None` detects it as the numerical rank of Y.
@@ -187,22 +209,41 @@ impl ExactRecovery {
     ///
     /// Returns the canonical network and a report whose `certified` flag says whether the fit
     /// is exact. Fails with a typed error when an assumption visibly fails (rank of Y below k,
-    /// too few samples, fewer than k units verified).
+    /// too few samples, fewer than k units verified). Row-major X and Y (a C-order NumPy
+    /// array) are read in place; other layouts are copied once.
     pub fn recover(
         &self,
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<Recovered, RecoveryError> {
-        let start = Instant::now();
         check_samples(x, y)?;
-        let (n, d) = x.shape();
-        let m = y.ncols();
+        let source = InMemory::new(x.transpose(), y.transpose())?;
+        self.recover_source(&source, None)
+    }
+
+    /// [`ExactRecovery::recover`] over any [`SampleSource`], e.g. a file larger than memory.
+    ///
+    /// Passes over all n samples: one for the moments of order ≤ 2 (skipped when `moments`
+    /// of the same samples are given, e.g. merged from shards) and one for the certificate;
+    /// the search for units runs on an evenly spread subset of at most
+    /// [`ExactRecovery::subset`] samples held in memory. Memory: O((d + m)² + subset·(d + m)).
+    pub fn recover_source(
+        &self,
+        source: &dyn SampleSource,
+        moments: Option<&SampleMoments>,
+    ) -> Result<Recovered, RecoveryError> {
+        let start = Instant::now();
+        let (n, d, m) = (source.n(), source.d(), source.m());
+        if n == 0 || d == 0 || m == 0 {
+            return Err(RecoveryError::Empty {
+                what: if d == 0 { "X" } else { "Y" },
+                rows: n,
+                cols: if d == 0 { d } else { m },
+            });
+        }
         if self.k == Some(0) {
             return Err(RecoveryError::ZeroK);
         }
-        // Samples as columns: each sample contiguous, the layout every pass below wants.
-        let xt = x.transpose().to_owned();
-        let yt = y.transpose().to_owned();
         let mut times = PhaseTimes::default();
         let mut lap = Instant::now();
         let mut tick = |slot: &mut f64| {
@@ -210,8 +251,28 @@ impl ExactRecovery {
             lap = Instant::now();
         };
 
+        // Pass 1: every moment of order ≤ 2, as one Gram matrix of (x, y, 1).
+        let computed;
+        let moments = match moments {
+            Some(given) => {
+                if (given.n, given.d, given.m) != (n as u64, d, m) {
+                    return Err(RecoveryError::Shape {
+                        what: "samples described by the given moments (n, then d and m)",
+                        expected: n,
+                        got: given.n as usize,
+                    });
+                }
+                given
+            }
+            None => {
+                computed = SampleMoments::compute(source)?;
+                &computed
+            }
+        };
+        tick(&mut times.moments);
+
         // Step 1: k and the reduction of Y to its k-dimensional row space.
-        let spectrum = LabelSpectrum::new(yt.as_ref())?;
+        let spectrum = LabelSpectrum::from_second_moment(moments.second_y())?;
         let rank = spectrum.rank(RANK_TOL);
         let k = self.k.unwrap_or(rank);
         let shown = spectrum
@@ -240,7 +301,33 @@ impl ExactRecovery {
                 recommended: Self::recommended_samples(d, k),
             });
         }
-        let yk = spectrum.reduce(yt.as_ref(), k);
+        let p = spectrum.reduction(k); // m×k: Ỹ = Pᵀ Y
+        // The affine fit of the reduced labels, from all samples: Ỹ ≈ Pᵀα + Pᵀ B x.
+        let (alpha, linear) = moments.affine_fit()?;
+        let alpha_k: Vec<f64> = (0..k)
+            .map(|c| (0..m).map(|r| p[(r, c)] * alpha[r]).sum())
+            .collect();
+        let linear_k = p.transpose() * &linear; // k×d
+
+        // The subset the search runs on: every sample when they are few.
+        let size = Self::default_subset(d, k)
+            .min(self.subset.unwrap_or(usize::MAX))
+            .max(needed);
+        let whole = source.whole().filter(|_| size >= n);
+        let owned;
+        let (xs, ys) = match whole {
+            Some(all) => (all.x(), all.y()),
+            None => {
+                let idx = spread_indices(n, size);
+                let mut xs = Mat::zeros(d, idx.len());
+                let mut ys = Mat::zeros(m, idx.len());
+                source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                owned = (xs, ys);
+                (owned.0.as_ref(), owned.1.as_ref())
+            }
+        };
+        let yk = p.transpose() * ys;
+        let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
         tick(&mut times.reduce);
 
         // Step 2: span and candidate directions.
@@ -252,9 +339,13 @@ impl ExactRecovery {
             pencils,
             tensor_s,
             ..
-        } = spectral(
-            xt.as_ref(),
-            yk.as_ref(),
+        } = spectral_with_fit(
+            xs,
+            AffineFit {
+                alpha: alpha_k,
+                linear: linear_k,
+                residual,
+            },
             k,
             &self.activation,
             &JennrichParams {
@@ -262,13 +353,14 @@ impl ExactRecovery {
                 seed: self.seed,
             },
         )?;
-        tick(&mut times.moments);
-        // The pencils ran inside the spectral stage: move their share to the tensor slot.
+        let mut spectral_s = 0.0;
+        tick(&mut spectral_s);
+        times.moments += spectral_s - tensor_s;
+        // The pencils ran inside the spectral stage: their share goes to the tensor slot.
         times.tensor = tensor_s;
-        times.moments -= tensor_s;
 
         // Steps 3–4: extreme sets, null vectors, verification.
-        let search = self.find_units(xt.as_ref(), yk.as_ref(), xq.as_ref(), q.as_ref(), &pencils);
+        let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), &pencils);
         if search.units.len() < k {
             return Err(RecoveryError::UnitsNotFound {
                 found: search.units.len(),
@@ -278,21 +370,27 @@ impl ExactRecovery {
                 recommended: Self::recommended_samples(d, k),
             });
         }
-
         tick(&mut times.units);
 
-        // Step 5: U by least squares on all samples; the residual is the certificate.
+        // Step 5: U by least squares on the subset; the residual on every sample is the
+        // certificate.
         let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
         let OutputFit {
-            u, residual_rel, ..
-        } = fit_output_weights(
-            &self.activation,
-            v.as_ref(),
-            xt.as_ref(),
-            yt.as_ref(),
-            false,
-            None,
-        )?;
+            u,
+            residual_rel: subset_residual,
+            ..
+        } = fit_output_weights(&self.activation, v.as_ref(), xs, ys, false, None)?;
+        let residual_rel = if xs.ncols() == n {
+            subset_residual
+        } else {
+            let total = residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
+            let norm2 = moments.second_y().diagonal().column_vector().sum() * n as f64;
+            if norm2 > 0.0 {
+                (total / norm2).sqrt()
+            } else {
+                total.sqrt()
+            }
+        };
         tick(&mut times.certify);
         let network = Network {
             u,
@@ -316,6 +414,7 @@ impl ExactRecovery {
                 span_source,
                 best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
                 candidates_tried: search.tried,
+                search_samples: xs.ncols(),
                 time_s: start.elapsed().as_secs_f64(),
                 phase_time_s: times,
                 assumptions: vec![

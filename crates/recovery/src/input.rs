@@ -6,7 +6,13 @@ use crate::error::RecoveryError;
 ///
 /// Cost: one pass over `a`.
 pub fn check_finite(what: &'static str, a: MatRef<'_, f64>) -> Result<(), RecoveryError> {
-    if a.is_all_finite() {
+    // Scan in memory order: a row-major matrix column by column would stride through memory.
+    let clean = if a.col_stride() == 1 && a.row_stride() != 1 {
+        a.transpose().is_all_finite()
+    } else {
+        a.is_all_finite()
+    };
+    if clean {
         return Ok(());
     }
     for col in 0..a.ncols() {

@@ -1,8 +1,9 @@
 //! What the inputs look like: mean, covariance, Gaussianity (ALGORITHMS.md section 6).
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use serde::Serialize;
+use twolayer_moments::{SampleMoments, SampleSource};
 
 use crate::error::RecoveryError;
 
@@ -34,44 +35,36 @@ pub struct InputDiagnostics {
 }
 
 /// The inputs after analysis: possibly whitened, with the map back for V.
-pub(crate) struct PreparedInputs {
-    /// X or X Σ̂^{-1/2} (n×d).
-    pub x: Mat<f64>,
-    /// Σ̂^{-1/2} when whitened: V = V_w Σ̂^{-1/2}.
+/// The input analysis of a data set: a whitening matrix when one is needed, and diagnostics.
+pub(crate) struct InputAnalysis {
+    /// Σ̂^{-1/2} (symmetric, d×d) when the covariance condition number exceeds 2.
     pub whitening: Option<Mat<f64>>,
     pub diagnostics: InputDiagnostics,
 }
 
-/// Checks that X (n×d) has mean zero (refusing a significant mean), measures its covariance
-/// and Gaussianity, and whitens it when it is anisotropic.
+/// Mean test, covariance condition and Gaussianity diagnostics, all from the first pass's
+/// moments (no pass of its own). Cost O(d³).
 ///
-/// Cost: O(n d²) (one Gram matrix, one product when whitening) and O(d³).
-pub(crate) fn prepare_inputs(x: MatRef<'_, f64>) -> Result<PreparedInputs, RecoveryError> {
-    let (n, d) = x.shape();
-    let nf = n as f64;
-    for a in 0..d {
-        let col = x.col(a);
-        let mean = col.sum() / nf;
-        let var = col.squared_norm_l2() / nf - mean * mean;
+/// Kurtosis is that of each raw coordinate (every marginal of a Gaussian is Gaussian, so it
+/// is 0 whatever Σ); the norm dispersion is Var(‖x‖²) / (2 tr Σ²), 1 for x ~ N(0, Σ).
+pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, RecoveryError> {
+    let d = moments.d;
+    let nf = moments.n as f64;
+    let n = moments.n;
+    let second = moments.second_x();
+    let mean = moments.mean_x();
+    for (a, &mu) in mean.iter().enumerate() {
+        let var = second[(a, a)] - mu * mu;
         let se = (var.max(0.0) / nf).sqrt();
-        if n > 1 && mean.abs() > MEAN_Z_MAX * se && se > 0.0 {
+        if n > 1 && mu.abs() > MEAN_Z_MAX * se && se > 0.0 {
             return Err(RecoveryError::NonzeroInputMean {
                 column: a,
-                mean,
-                z: mean.abs() / se,
+                mean: mu,
+                z: mu.abs() / se,
             });
         }
     }
-    let mut cov = Mat::<f64>::zeros(d, d);
-    matmul(
-        cov.as_mut(),
-        Accum::Replace,
-        x.transpose(),
-        x,
-        1.0 / nf,
-        faer::get_global_parallelism(),
-    );
-    let eig = cov
+    let eig = second
         .self_adjoint_eigen(Side::Lower)
         .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of the input covariance"))?;
     let lam: Vec<f64> = (0..d).map(|i| eig.S().column_vector()[i]).collect();
@@ -86,50 +79,33 @@ pub(crate) fn prepare_inputs(x: MatRef<'_, f64>) -> Result<PreparedInputs, Recov
     }
     let condition = hi / lo;
     let whiten = condition > WHITEN_ABOVE;
-    // Σ̂^{-1/2} = R diag(λ^{-1/2}) Rᵀ.
-    let r = eig.U();
-    let root_inv = Mat::from_fn(d, d, |a, b| {
-        (0..d)
-            .map(|i| r[(a, i)] * r[(b, i)] / lam[i].sqrt())
-            .sum::<f64>()
-    });
-    let mut xw = Mat::<f64>::zeros(n, d);
-    matmul(
-        xw.as_mut(),
-        Accum::Replace,
-        x,
-        root_inv.as_ref(),
-        1.0,
-        faer::get_global_parallelism(),
-    );
 
-    let mut kmin = f64::INFINITY;
-    let mut kmax = f64::NEG_INFINITY;
-    for a in 0..d {
-        let (m2, m4) = xw
-            .col(a)
-            .iter()
-            .fold((0.0, 0.0), |(s2, s4), &t| (s2 + t * t, s4 + t.powi(4)));
-        let (m2, m4) = (m2 / nf, m4 / nf);
-        let k = m4 / (m2 * m2) - 3.0;
-        kmin = kmin.min(k);
-        kmax = kmax.max(k);
+    let (mut kmin, mut kmax) = (f64::NAN, f64::NAN);
+    if let Some(m4) = moments.fourth_x() {
+        (kmin, kmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (a, m4) in m4.iter().enumerate() {
+            let m2 = second[(a, a)];
+            let k = m4 / (m2 * m2) - 3.0;
+            kmin = kmin.min(k);
+            kmax = kmax.max(k);
+        }
     }
-    let sq: Vec<f64> = (0..n).map(|j| xw.row(j).squared_norm_l2()).collect();
-    let mean_sq = sq.iter().sum::<f64>() / nf;
-    let var_sq = sq.iter().map(|s| (s - mean_sq).powi(2)).sum::<f64>() / nf;
-    let norm_dispersion = var_sq / (2.0 * d as f64);
+    let norm_dispersion = moments.fourth_norm().map_or(f64::NAN, |m4| {
+        let mean_sq: f64 = (0..d).map(|a| second[(a, a)]).sum();
+        let tr_s2 = second.squared_norm_l2();
+        (m4 - mean_sq * mean_sq) / (2.0 * tr_s2)
+    });
 
     let mut warnings = Vec::new();
     if kmin < -KURTOSIS_WARN || kmax > KURTOSIS_WARN {
         warnings.push(format!(
-            "inputs do not look Gaussian: excess kurtosis of whitened coordinates ranges over \
+            "inputs do not look Gaussian: excess kurtosis of the coordinates ranges over \
              [{kmin:.2}, {kmax:.2}] (0 for Gaussian); the recovery guarantees assume x ~ N(0, Σ)"
         ));
     }
     if (norm_dispersion - 1.0).abs() > NORM_DISPERSION_WARN {
         warnings.push(format!(
-            "inputs do not look Gaussian: Var(|x|²)/(2d) = {norm_dispersion:.2} (1 for \
+            "inputs do not look Gaussian: Var(|x|²)/(2 tr Σ²) = {norm_dispersion:.2} (1 for \
              Gaussian; {}); the recovery guarantees assume x ~ N(0, Σ)",
             if norm_dispersion < 1.0 {
                 "near 0 means samples of nearly fixed norm, e.g. on a sphere or with ±1 coordinates"
@@ -138,25 +114,73 @@ pub(crate) fn prepare_inputs(x: MatRef<'_, f64>) -> Result<PreparedInputs, Recov
             }
         ));
     }
-    let diagnostics = InputDiagnostics {
-        whitened: whiten,
-        covariance_condition: condition,
-        excess_kurtosis_min: kmin,
-        excess_kurtosis_max: kmax,
-        norm_dispersion,
-        warnings,
-    };
-    Ok(if whiten {
-        PreparedInputs {
-            x: xw,
-            whitening: Some(root_inv),
-            diagnostics,
-        }
-    } else {
-        PreparedInputs {
-            x: x.to_owned(),
-            whitening: None,
-            diagnostics,
-        }
+    // Σ̂^{-1/2} = R diag(λ^{-1/2}) Rᵀ.
+    let whitening = whiten.then(|| {
+        let r = eig.U();
+        Mat::from_fn(d, d, |a, b| {
+            (0..d)
+                .map(|i| r[(a, i)] * r[(b, i)] / lam[i].sqrt())
+                .sum::<f64>()
+        })
+    });
+    Ok(InputAnalysis {
+        whitening,
+        diagnostics: InputDiagnostics {
+            whitened: whiten,
+            covariance_condition: condition,
+            excess_kurtosis_min: kmin,
+            excess_kurtosis_max: kmax,
+            norm_dispersion,
+            warnings,
+        },
     })
+}
+
+/// A source whose inputs are W x for the inner source's x (the whitened view of a file,
+/// say), computed chunk by chunk.
+pub(crate) struct MappedInputs<'a> {
+    pub inner: &'a dyn SampleSource,
+    /// W, d'×d.
+    pub w: MatRef<'a, f64>,
+}
+
+impl SampleSource for MappedInputs<'_> {
+    fn n(&self) -> usize {
+        self.inner.n()
+    }
+    fn d(&self) -> usize {
+        self.w.nrows()
+    }
+    fn m(&self) -> usize {
+        self.inner.m()
+    }
+    fn read(
+        &self,
+        start: usize,
+        x: MatMut<'_, f64>,
+        y: MatMut<'_, f64>,
+    ) -> Result<(), twolayer_moments::MomentsError> {
+        let mut raw = Mat::zeros(self.inner.d(), x.ncols());
+        self.inner.read(start, raw.as_mut(), y)?;
+        matmul(x, Accum::Replace, self.w, raw.as_ref(), 1.0, Par::Seq);
+        Ok(())
+    }
+    fn read_indices(
+        &self,
+        indices: &[usize],
+        x: MatMut<'_, f64>,
+        y: MatMut<'_, f64>,
+    ) -> Result<(), twolayer_moments::MomentsError> {
+        let mut raw = Mat::zeros(self.inner.d(), x.ncols());
+        self.inner.read_indices(indices, raw.as_mut(), y)?;
+        matmul(
+            x,
+            Accum::Replace,
+            self.w,
+            raw.as_ref(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        Ok(())
+    }
 }

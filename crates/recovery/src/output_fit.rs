@@ -2,7 +2,8 @@
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Side};
+use faer::{Accum, Mat, MatRef, Par, Side};
+use twolayer_moments::{MomentsError, SampleSource, try_chunked_sum};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
@@ -99,4 +100,33 @@ pub(crate) fn fit_output_weights(
         residual_rel: if denom > 0.0 { total / denom } else { total },
         sample_residuals,
     })
+}
+
+/// Σ_j ‖y_j − U f(V x_j)‖² over every sample of `source`, in one pass (chunked, in parallel,
+/// bit-identical for any thread count): the certificate of a fit made on a subset.
+///
+/// Cost: O(n k (d + m)) flops, two GEMMs per chunk; memory O(chunk · (d + m + k)).
+pub(crate) fn residual_sum_of_squares(
+    source: &dyn SampleSource,
+    f: &Activation,
+    v: MatRef<'_, f64>,
+    u: MatRef<'_, f64>,
+) -> Result<f64, RecoveryError> {
+    let (d, m, k) = (source.d(), source.m(), v.nrows());
+    let total = try_chunked_sum(source.n(), 1, 1, |r| {
+        let len = r.len();
+        let mut x = Mat::<f64>::zeros(d, len);
+        let mut y = Mat::<f64>::zeros(m, len);
+        source.read(r.start, x.as_mut(), y.as_mut())?;
+        let mut h = Mat::<f64>::zeros(k, len);
+        matmul(h.as_mut(), Accum::Replace, v, x.as_ref(), 1.0, Par::Seq);
+        for j in 0..len {
+            for t in h.col_mut(j).iter_mut() {
+                *t = f.apply(*t);
+            }
+        }
+        matmul(y.as_mut(), Accum::Add, u, h.as_ref(), -1.0, Par::Seq);
+        Ok::<_, MomentsError>(Mat::from_fn(1, 1, |_, _| y.squared_norm_l2()))
+    })?;
+    Ok(total[(0, 0)])
 }

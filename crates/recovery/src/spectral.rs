@@ -36,8 +36,12 @@ pub(crate) struct LabelSpectrum {
 impl LabelSpectrum {
     /// Cost: O(n m²) for the Gram matrix, O(m³) for the eigen-decomposition.
     pub fn new(yt: MatRef<'_, f64>) -> Result<Self, RecoveryError> {
-        let m = yt.nrows();
-        let gy = weighted_gram(yt, None)?;
+        Self::from_second_moment(weighted_gram(yt, None)?)
+    }
+
+    /// From the label second moment YᵀY/n (m×m), computed elsewhere. Cost O(m³).
+    pub fn from_second_moment(gy: Mat<f64>) -> Result<Self, RecoveryError> {
+        let m = gy.nrows();
         let eig = gy
             .self_adjoint_eigen(Side::Lower)
             .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of YᵀY"))?;
@@ -65,14 +69,19 @@ impl LabelSpectrum {
         self.rel_sv.iter().take_while(|&&s| s > tol).count()
     }
 
+    /// The m×r matrix P of the whitened reduction Ỹ = Pᵀ Y (see [`LabelSpectrum::reduce`]).
+    pub fn reduction(&self, r: usize) -> Mat<f64> {
+        let m = self.vectors.nrows();
+        Mat::from_fn(m, r, |i, c| {
+            self.vectors[(i, m - r + c)] / self.values[m - r + c].max(f64::MIN_POSITIVE).sqrt()
+        })
+    }
+
     /// Whitened reduction Ỹ = Λ^{-1/2} Pᵀ Y (r×n) onto the top-r left singular space: Ỹ has
     /// identity second moment, so the reduced output weights are well conditioned (and the
     /// null vectors of distinct units far apart). Cost: O(n m r).
     pub fn reduce(&self, yt: MatRef<'_, f64>, r: usize) -> Mat<f64> {
-        let m = yt.nrows();
-        let p = Mat::from_fn(m, r, |i, c| {
-            self.vectors[(i, m - r + c)] / self.values[m - r + c].max(f64::MIN_POSITIVE).sqrt()
-        });
+        let p = self.reduction(r);
         let mut out = Mat::zeros(r, yt.ncols());
         matmul(
             out.as_mut(),
@@ -149,13 +158,26 @@ pub(crate) fn spectral(
     f: &Activation,
     params: &JennrichParams,
 ) -> Result<Spectral, RecoveryError> {
+    let fit = centre_labels(xt, yr)?;
+    spectral_with_fit(xt, fit, k, f, params)
+}
+
+/// [`spectral`] with the affine fit of the reduced labels already made (on these samples or
+/// on a superset of them): `fit.residual` holds the centred reduced labels of the samples
+/// in `xt`.
+pub(crate) fn spectral_with_fit(
+    xt: MatRef<'_, f64>,
+    fit: AffineFit,
+    k: usize,
+    f: &Activation,
+    params: &JennrichParams,
+) -> Result<Spectral, RecoveryError> {
     let n = xt.ncols();
     // The moments' weights for this activation (unit-norm units): a moment whose weight
     // vanishes carries no signal, and its pencils would only be noise.
     let coefficients = f.hermite_coefficients(1.0);
     let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
     let usable = |j: usize| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale;
-    let fit = centre_labels(xt, yr)?;
     let (q, span_ratio, span_source) = span(xt, &fit, k)?;
     let mut xq = Mat::zeros(k, n);
     matmul(
@@ -167,8 +189,8 @@ pub(crate) fn spectral(
         faer::get_global_parallelism(),
     );
     let mut tensor_s = 0.0;
-    let pencils = if yr.nrows() >= 2 && usable(2) {
-        let slices = (0..yr.nrows())
+    let pencils = if fit.residual.nrows() >= 2 && usable(2) {
+        let slices = (0..fit.residual.nrows())
             .map(|r| t2(xq.as_ref(), &row_vec(&fit.residual, r)))
             .collect::<Result<Vec<_>, _>>()?;
         let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();

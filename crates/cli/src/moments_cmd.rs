@@ -1,0 +1,109 @@
+//! `twolayer moments`: the first pass over the data as a mergeable, serialisable accumulator.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use twolayer_moments::SampleMoments;
+
+use crate::npy_source::NpySource;
+use crate::output::write_file;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MomentsCommand {
+    #[command(subcommand)]
+    merge: Option<MergeCommand>,
+    /// Samples, (n, d) float32/float64 .npy (streamed: any size).
+    #[arg(long, requires = "y")]
+    x: Option<PathBuf>,
+    /// Labels, (n, m) or (n,).
+    #[arg(long, requires = "x")]
+    y: Option<PathBuf>,
+    /// Where to write the accumulator (JSON).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum MergeCommand {
+    /// Adds accumulators of shards of one data set (same d and m) into one.
+    Merge {
+        /// Accumulators written by `twolayer moments`.
+        #[arg(required = true, num_args = 1..)]
+        parts: Vec<PathBuf>,
+        /// Where to write the merged accumulator.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cmd: MomentsCommand) -> Result<()> {
+    match cmd {
+        MomentsCommand {
+            merge: Some(MergeCommand::Merge { parts, out }),
+            ..
+        } => merge(&parts, &out),
+        MomentsCommand {
+            x: Some(x),
+            y: Some(y),
+            out: Some(out),
+            ..
+        } => compute(&x, &y, &out),
+        _ => bail!(
+            "usage: twolayer moments --x X.npy --y Y.npy --out part.json, or twolayer moments \
+             merge A.json B.json … --out all.json"
+        ),
+    }
+}
+
+fn compute(x: &Path, y: &Path, out: &Path) -> Result<()> {
+    let start = Instant::now();
+    let source = NpySource::open(x, y)?;
+    let moments = SampleMoments::compute(&source)
+        .with_context(|| format!("reading {} and {}", x.display(), y.display()))?;
+    write_file(out, &serde_json::to_vec(&moments)?)?;
+    println!(
+        "moments of n={} samples (d={}, m={}) in {:.3}s; wrote {}",
+        moments.n,
+        moments.d,
+        moments.m,
+        start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Reads and validates one accumulator file.
+pub fn read_moments(path: &Path) -> Result<SampleMoments> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let m: SampleMoments = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a moments file written by `twolayer moments`",
+            path.display()
+        )
+    })?;
+    m.validate()
+        .with_context(|| format!("checking {}", path.display()))?;
+    Ok(m)
+}
+
+fn merge(parts: &[PathBuf], out: &Path) -> Result<()> {
+    let mut total = read_moments(&parts[0])?;
+    for p in &parts[1..] {
+        total
+            .merge(&read_moments(p)?)
+            .with_context(|| format!("merging {}", p.display()))?;
+    }
+    write_file(out, &serde_json::to_vec(&total)?)?;
+    println!(
+        "merged {} parts: n={} samples (d={}, m={}); wrote {}",
+        parts.len(),
+        total.n,
+        total.d,
+        total.m,
+        out.display()
+    );
+    Ok(())
+}

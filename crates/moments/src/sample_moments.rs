@@ -1,0 +1,377 @@
+//! The first pass over the data: every moment of order ≤ 2 of (x, y), as one Gram matrix.
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef, Par, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::chunked::try_chunked_sum;
+use crate::error::MomentsError;
+use crate::source::SampleSource;
+
+/// Format tag of the serialised accumulator.
+const FORMAT: &str = "twolayer-moments";
+const VERSION: u32 = 1;
+
+/// Raw sums over samples of z zᵀ with z = (x, y, 1) ∈ R^{d+m+1}, plus Σ x_a⁴ and Σ ‖x‖⁴:
+/// means, covariances, the cross moment, the label Gram matrix and the input diagnostics
+/// all come from it.
+///
+/// One pass over the data, as one lower-triangular GEMM per chunk of samples
+/// ((d+m+1)² n flops, the cost of a symmetric rank-n update). Sums, not means, so that two
+/// shards of a data set merge by addition ([`SampleMoments::merge`]) and serialise without
+/// loss (serde_json writes every f64 so that it reads back to the same bits).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleMoments {
+    format: String,
+    version: u32,
+    /// Number of samples summed.
+    pub n: u64,
+    /// Input dimension.
+    pub d: usize,
+    /// Label dimension.
+    pub m: usize,
+    /// Lower triangle of Σ_j z_j z_jᵀ, column by column (p(p+1)/2 values, p = d + m + 1).
+    gram_lower: Vec<f64>,
+    /// Σ_j x_aj⁴ for each input coordinate; absent after a change of input basis.
+    sum_x4: Option<Vec<f64>>,
+    /// Σ_j ‖x_j‖⁴; absent after a change of input basis.
+    sum_norm4: Option<f64>,
+}
+
+impl SampleMoments {
+    /// One pass over `source`. Bit-identical for any thread count and for any source holding
+    /// the same samples (memory or file). Cost: (d+m+1)² n flops; memory O((d+m)² + chunk).
+    pub fn compute(source: &dyn SampleSource) -> Result<Self, MomentsError> {
+        let (n, d, m) = (source.n(), source.d(), source.m());
+        let p = d + m + 1;
+        // Column p of each partial carries the fourth-power sums: rows 0..d Σ x_a⁴, row d
+        // Σ ‖x‖⁴. One matrix per chunk keeps the reduction (and its order) in one place.
+        let total = try_chunked_sum(n, p, p + 1, |r| {
+            let len = r.len();
+            let mut z = Mat::<f64>::zeros(p, len);
+            {
+                let (x, rest) = z.as_mut().split_at_row_mut(d);
+                let (y, mut one) = rest.split_at_row_mut(m);
+                source.read(r.start, x, y)?;
+                one.fill(1.0);
+            }
+            let mut out = Mat::<f64>::zeros(p, p + 1);
+            triangular::matmul(
+                out.as_mut().subcols_mut(0, p),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                z.as_ref(),
+                BlockStructure::Rectangular,
+                z.transpose(),
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
+            let mut norm4 = 0.0;
+            for j in 0..len {
+                let col = z.col(j);
+                let mut sq = 0.0;
+                for a in 0..d {
+                    let t = col[a] * col[a];
+                    sq += t;
+                    out[(a, p)] += t * t;
+                }
+                norm4 += sq * sq;
+            }
+            out[(d, p)] = norm4;
+            Ok(out)
+        })?;
+        let mut gram_lower = Vec::with_capacity(p * (p + 1) / 2);
+        for b in 0..p {
+            for a in b..p {
+                gram_lower.push(total[(a, b)]);
+            }
+        }
+        Ok(Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            n: n as u64,
+            d,
+            m,
+            gram_lower,
+            sum_x4: Some((0..d).map(|a| total[(a, p)]).collect()),
+            sum_norm4: Some(total[(d, p)]),
+        })
+    }
+
+    /// Adds the sums of another shard of the same data set. Cost O((d+m)²).
+    pub fn merge(&mut self, other: &SampleMoments) -> Result<(), MomentsError> {
+        if (self.d, self.m) != (other.d, other.m) {
+            return Err(MomentsError::MergeMismatch {
+                d_left: self.d,
+                m_left: self.m,
+                d_right: other.d,
+                m_right: other.m,
+            });
+        }
+        self.n += other.n;
+        self.gram_lower
+            .iter_mut()
+            .zip(&other.gram_lower)
+            .for_each(|(a, b)| *a += b);
+        self.sum_x4 = match (self.sum_x4.take(), &other.sum_x4) {
+            (Some(mut a), Some(b)) => {
+                a.iter_mut().zip(b).for_each(|(s, t)| *s += t);
+                Some(a)
+            }
+            _ => None,
+        };
+        self.sum_norm4 = self.sum_norm4.zip(other.sum_norm4).map(|(a, b)| a + b);
+        Ok(())
+    }
+
+    /// Checks a deserialised accumulator: format tag, version and lengths.
+    pub fn validate(&self) -> Result<(), MomentsError> {
+        let p = self.d + self.m + 1;
+        let bad = |what: String| Err(MomentsError::Source(what));
+        if self.format != FORMAT || self.version != VERSION {
+            return bad(format!(
+                "not a twolayer moments file (format {:?} version {}, expected {FORMAT:?} \
+                 version {VERSION}); write it with `twolayer moments`",
+                self.format, self.version
+            ));
+        }
+        if self.gram_lower.len() != p * (p + 1) / 2
+            || self.sum_x4.as_ref().is_some_and(|v| v.len() != self.d)
+        {
+            return bad(format!(
+                "moments file for d = {}, m = {} holds {} Gram values (expected {}); it is \
+                 corrupt: recompute it with `twolayer moments`",
+                self.d,
+                self.m,
+                self.gram_lower.len(),
+                p * (p + 1) / 2
+            ));
+        }
+        if self.gram_lower.iter().any(|v| !v.is_finite()) {
+            return bad("moments file holds non-finite sums; recompute it".into());
+        }
+        Ok(())
+    }
+
+    /// The full symmetric (1/n) Σ z zᵀ, p×p with p = d + m + 1 (z = (x, y, 1)).
+    pub fn second_moment(&self) -> Mat<f64> {
+        let p = self.d + self.m + 1;
+        let inv_n = 1.0 / self.n.max(1) as f64;
+        let mut g = Mat::zeros(p, p);
+        let mut it = self.gram_lower.iter();
+        for b in 0..p {
+            for a in b..p {
+                let v = it.next().expect("validated length") * inv_n;
+                g[(a, b)] = v;
+                g[(b, a)] = v;
+            }
+        }
+        g
+    }
+
+    /// Mean of x (length d).
+    pub fn mean_x(&self) -> Vec<f64> {
+        let g = self.second_moment();
+        let p = self.d + self.m;
+        (0..self.d).map(|a| g[(p, a)]).collect()
+    }
+
+    /// Mean of y (length m).
+    pub fn mean_y(&self) -> Vec<f64> {
+        let g = self.second_moment();
+        let p = self.d + self.m;
+        (0..self.m).map(|r| g[(p, self.d + r)]).collect()
+    }
+
+    /// Raw second moment (1/n) Σ y yᵀ (m×m).
+    pub fn second_y(&self) -> Mat<f64> {
+        let (d, m) = (self.d, self.m);
+        self.second_moment().submatrix(d, d, m, m).to_owned()
+    }
+
+    /// Raw second moment (1/n) Σ x xᵀ (d×d).
+    pub fn second_x(&self) -> Mat<f64> {
+        self.second_moment()
+            .submatrix(0, 0, self.d, self.d)
+            .to_owned()
+    }
+
+    /// Covariance of x (d×d) and cross covariance of x and y (d×m), both centred.
+    pub fn covariances(&self) -> (Mat<f64>, Mat<f64>) {
+        let (d, m) = (self.d, self.m);
+        let g = self.second_moment();
+        let mu = g.row(d + m).transpose().to_owned();
+        let cxx = Mat::from_fn(d, d, |a, b| g[(a, b)] - mu[a] * mu[b]);
+        let cxy = Mat::from_fn(d, m, |a, r| g[(a, d + r)] - mu[a] * mu[d + r]);
+        (cxx, cxy)
+    }
+
+    /// The affine least-squares fit y ≈ α + B x: returns (α (length m), B (m×d)).
+    ///
+    /// Fails when the input covariance is singular (the fit is not unique). Cost O(d³ + d²m).
+    pub fn affine_fit(&self) -> Result<(Vec<f64>, Mat<f64>), MomentsError> {
+        let d = self.d;
+        let (cxx, cxy) = self.covariances();
+        let eig = cxx.self_adjoint_eigenvalues(Side::Lower).map_err(|_| {
+            MomentsError::SingularCovariance {
+                min_eig: f64::NAN,
+                max_eig: f64::NAN,
+            }
+        })?;
+        let (min_eig, max_eig) = (eig[0], eig[d - 1]);
+        if min_eig.is_nan() || min_eig <= 1e-12 * max_eig {
+            return Err(MomentsError::SingularCovariance { min_eig, max_eig });
+        }
+        let llt = cxx
+            .llt(Side::Lower)
+            .map_err(|_| MomentsError::SingularCovariance { min_eig, max_eig })?;
+        let bt = llt.solve(&cxy); // d×m
+        let (mean_x, mean_y) = (self.mean_x(), self.mean_y());
+        let alpha = (0..self.m)
+            .map(|r| mean_y[r] - (0..d).map(|a| bt[(a, r)] * mean_x[a]).sum::<f64>())
+            .collect();
+        Ok((alpha, bt.transpose().to_owned()))
+    }
+
+    /// Per-coordinate raw fourth moments (1/n) Σ x_a⁴, when known.
+    pub fn fourth_x(&self) -> Option<Vec<f64>> {
+        let inv_n = 1.0 / self.n.max(1) as f64;
+        self.sum_x4
+            .as_ref()
+            .map(|v| v.iter().map(|s| s * inv_n).collect())
+    }
+
+    /// (1/n) Σ ‖x‖⁴, when known.
+    pub fn fourth_norm(&self) -> Option<f64> {
+        self.sum_norm4.map(|s| s / self.n.max(1) as f64)
+    }
+
+    /// The moments of (W x, y) for a d'×d matrix `w`: exact for the Gram part (it is linear
+    /// in x x ᵀ); the fourth-power sums are dropped. Cost O(p² d).
+    pub fn map_inputs(&self, w: MatRef<'_, f64>) -> SampleMoments {
+        let (d, m) = (self.d, self.m);
+        let d2 = w.nrows();
+        let p = d + m + 1;
+        let p2 = d2 + m + 1;
+        let n = self.n.max(1) as f64;
+        // z' = T z with T = diag(W, I_{m+1}); Σ z' z'ᵀ = T (Σ z zᵀ) Tᵀ.
+        let t = Mat::from_fn(p2, p, |i, j| match (i < d2, j < d) {
+            (true, true) => w[(i, j)],
+            (false, false) => f64::from(i - d2 == j - d),
+            _ => 0.0,
+        });
+        let g = self.second_moment();
+        let mut tg = Mat::zeros(p2, p);
+        matmul(
+            tg.as_mut(),
+            Accum::Replace,
+            t.as_ref(),
+            g.as_ref(),
+            n,
+            Par::Seq,
+        );
+        let mut g2 = Mat::zeros(p2, p2);
+        matmul(
+            g2.as_mut(),
+            Accum::Replace,
+            tg.as_ref(),
+            t.transpose(),
+            1.0,
+            Par::Seq,
+        );
+        let mut gram_lower = Vec::with_capacity(p2 * (p2 + 1) / 2);
+        for b in 0..p2 {
+            for a in b..p2 {
+                gram_lower.push(0.5 * (g2[(a, b)] + g2[(b, a)]));
+            }
+        }
+        SampleMoments {
+            format: FORMAT.into(),
+            version: VERSION,
+            n: self.n,
+            d: d2,
+            m,
+            gram_lower,
+            sum_x4: None,
+            sum_norm4: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CHUNK;
+    use crate::source::InMemory;
+
+    fn data(rows: usize, n: usize, salt: usize) -> Mat<f64> {
+        Mat::from_fn(rows, n, |i, j| {
+            ((i * 7919 + j * 104_729 + salt * 31) % 1000) as f64 / 500.0 - 1.0
+        })
+    }
+
+    #[test]
+    fn sums_match_direct_loops() {
+        let (d, m, n) = (4, 2, 2 * CHUNK + 17);
+        let (x, y) = (data(d, n, 0), data(m, n, 1));
+        let s = SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap()).unwrap();
+        let nf = n as f64;
+        let direct = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>() / nf;
+        let g = s.second_moment();
+        assert!((g[(3, 1)] - direct(&|j| x[(3, j)] * x[(1, j)])).abs() < 1e-13);
+        assert!((g[(d + 1, 2)] - direct(&|j| y[(1, j)] * x[(2, j)])).abs() < 1e-13);
+        assert!((s.mean_x()[2] - direct(&|j| x[(2, j)])).abs() < 1e-13);
+        assert!((s.mean_y()[0] - direct(&|j| y[(0, j)])).abs() < 1e-13);
+        assert!((s.fourth_x().unwrap()[1] - direct(&|j| x[(1, j)].powi(4))).abs() < 1e-13);
+        let norm4 = direct(&|j| x.col(j).squared_norm_l2().powi(2));
+        assert!((s.fourth_norm().unwrap() - norm4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shards_merge_to_the_whole_and_round_trip_through_json() {
+        let (d, m, n) = (3, 2, 3 * CHUNK);
+        let (x, y) = (data(d, n, 2), data(m, n, 3));
+        let whole =
+            SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap()).unwrap();
+        let part = |a: usize, b: usize| {
+            SampleMoments::compute(
+                &InMemory::new(x.subcols(a, b - a), y.subcols(a, b - a)).unwrap(),
+            )
+            .unwrap()
+        };
+        // Chunk-aligned shards add in the same order as the whole pass's top level.
+        let mut merged = part(0, 2 * CHUNK);
+        merged.merge(&part(2 * CHUNK, n)).unwrap();
+        assert_eq!(merged.n, whole.n);
+        let (a, b) = (merged.second_moment(), whole.second_moment());
+        assert!((&a - &b).norm_max() < 1e-14);
+        let json = serde_json::to_string(&merged).unwrap();
+        let back: SampleMoments = serde_json::from_str(&json).unwrap();
+        back.validate().unwrap();
+        assert_eq!(back, merged);
+        let other =
+            SampleMoments::compute(&InMemory::new(x.subrows(0, 2), y.as_ref()).unwrap()).unwrap();
+        assert!(matches!(
+            merged.clone().merge(&other),
+            Err(MomentsError::MergeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_change_of_input_basis_maps_the_moments() {
+        let (d, m, n) = (3, 1, 500);
+        let (x, y) = (data(d, n, 4), data(m, n, 5));
+        let w = Mat::from_fn(2, 3, |i, j| (i + 2 * j) as f64 - 1.5);
+        let wx = &w * &x;
+        let direct =
+            SampleMoments::compute(&InMemory::new(wx.as_ref(), y.as_ref()).unwrap()).unwrap();
+        let mapped = SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap())
+            .unwrap()
+            .map_inputs(w.as_ref());
+        assert!((&mapped.second_moment() - &direct.second_moment()).norm_max() < 1e-12);
+        assert!(mapped.fourth_x().is_none());
+    }
+}

@@ -1,0 +1,134 @@
+//! Where samples come from: memory, or a file read chunk by chunk.
+
+use faer::{MatMut, MatRef};
+
+use crate::error::MomentsError;
+
+/// Samples (x_j, y_j), j < n, that a pass reads in chunks of consecutive samples.
+///
+/// The same passes run over data in memory ([`InMemory`]) and over files larger than memory
+/// (the command line's `.npy` source), so a streamed result is the in-memory result, bit for
+/// bit. Implementations must be safe to read from several threads at once.
+pub trait SampleSource: Sync {
+    /// Number of samples n.
+    fn n(&self) -> usize;
+    /// Input dimension d.
+    fn d(&self) -> usize;
+    /// Label dimension m.
+    fn m(&self) -> usize;
+    /// Writes samples `start .. start + x.ncols()` into `x` (d×len) and their labels into `y`
+    /// (m×len), samples as columns. Fails on I/O errors and on non-finite values (the error
+    /// names the sample).
+    fn read(
+        &self,
+        start: usize,
+        x: MatMut<'_, f64>,
+        y: MatMut<'_, f64>,
+    ) -> Result<(), MomentsError>;
+
+    /// The samples as in-memory matrices with contiguous samples, when they already are: lets
+    /// a caller that needs all of them skip the copy. Default `None`.
+    fn whole(&self) -> Option<InMemory<'_>> {
+        None
+    }
+
+    /// Writes the samples at `indices` (any order) as the columns of `x` and `y`. The
+    /// default reads them one by one; cost O(len · (d + m)) plus one read per sample.
+    fn read_indices(
+        &self,
+        indices: &[usize],
+        mut x: MatMut<'_, f64>,
+        mut y: MatMut<'_, f64>,
+    ) -> Result<(), MomentsError> {
+        for (c, &j) in indices.iter().enumerate() {
+            self.read(
+                j,
+                x.as_mut().subcols_mut(c, 1),
+                y.as_mut().subcols_mut(c, 1),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Samples held in memory: `x` d×n and `y` m×n, samples as columns (any strides).
+#[derive(Debug, Clone, Copy)]
+pub struct InMemory<'a> {
+    x: MatRef<'a, f64>,
+    y: MatRef<'a, f64>,
+}
+
+impl<'a> InMemory<'a> {
+    /// Wraps `x` (d×n) and `y` (m×n). Checks that they agree on n; finiteness is the
+    /// caller's to check (it is, at every public entry point of `recovery`).
+    pub fn new(x: MatRef<'a, f64>, y: MatRef<'a, f64>) -> Result<Self, MomentsError> {
+        if x.ncols() != y.ncols() {
+            return Err(MomentsError::ShapeMismatch {
+                what: "number of label samples",
+                expected: x.ncols(),
+                got: y.ncols(),
+            });
+        }
+        Ok(Self { x, y })
+    }
+
+    /// The inputs, d×n.
+    pub fn x(&self) -> MatRef<'a, f64> {
+        self.x
+    }
+
+    /// The labels, m×n.
+    pub fn y(&self) -> MatRef<'a, f64> {
+        self.y
+    }
+}
+
+impl SampleSource for InMemory<'_> {
+    fn n(&self) -> usize {
+        self.x.ncols()
+    }
+    fn d(&self) -> usize {
+        self.x.nrows()
+    }
+    fn m(&self) -> usize {
+        self.y.nrows()
+    }
+    fn read(
+        &self,
+        start: usize,
+        mut x: MatMut<'_, f64>,
+        mut y: MatMut<'_, f64>,
+    ) -> Result<(), MomentsError> {
+        let len = x.ncols();
+        x.copy_from(self.x.subcols(start, len));
+        y.copy_from(self.y.subcols(start, len));
+        Ok(())
+    }
+    fn whole(&self) -> Option<InMemory<'_>> {
+        (self.x.row_stride() == 1 && self.y.row_stride() == 1).then_some(*self)
+    }
+    fn read_indices(
+        &self,
+        indices: &[usize],
+        mut x: MatMut<'_, f64>,
+        mut y: MatMut<'_, f64>,
+    ) -> Result<(), MomentsError> {
+        for (c, &j) in indices.iter().enumerate() {
+            x.as_mut().col_mut(c).copy_from(self.x.col(j));
+            y.as_mut().col_mut(c).copy_from(self.y.col(j));
+        }
+        Ok(())
+    }
+}
+
+/// `count` sample indices spread evenly over `0..n` (all of them when `count ≥ n`), in
+/// increasing order: a subsample that does not depend on how the file happens to be sorted
+/// beyond its strides.
+pub fn spread_indices(n: usize, count: usize) -> Vec<usize> {
+    if count >= n {
+        return (0..n).collect();
+    }
+    (0..count)
+        .map(|i| ((i as u128 * n as u128) / count as u128) as usize)
+        .collect()
+}
