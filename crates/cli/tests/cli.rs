@@ -763,3 +763,114 @@ fn tensor_generate_and_decompose() {
         "rank 13",
     );
 }
+
+/// Data larger than the memory budget are streamed: the answer is certified and the process
+/// never holds the data (its peak resident memory stays below the size of X alone).
+#[test]
+fn data_larger_than_the_memory_budget_are_streamed() {
+    let data = Planted::new(&[
+        "--d", "20", "--k", "5", "--m", "5", "--n", "250000", "--seed", "4",
+    ]);
+    let x_bytes = std::fs::metadata(data.file("X.npy")).unwrap().len();
+    assert!(x_bytes > 24 << 20);
+    let out = data.path("streamed");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&data.file("X.npy")),
+        "--y",
+        p(&data.file("Y.npy")),
+        "--memory-budget",
+        "24M",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["streamed"], true, "{report}");
+    assert_eq!(report["certified"], true, "{report}");
+    let peak = report["peak_memory_bytes"].as_u64().unwrap();
+    assert!(peak < x_bytes, "peak {peak} bytes, X is {x_bytes} bytes");
+    let e = twolayer(&[
+        "eval",
+        "--x",
+        p(&data.file("X.npy")),
+        "--y",
+        p(&data.file("Y.npy")),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+        "--u-true",
+        p(&data.file("U_true.npy")),
+        "--v-true",
+        p(&data.file("V_true.npy")),
+    ]);
+    let text = String::from_utf8_lossy(&e.stdout);
+    let value = |key: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert!(value("v_max_err") < 1e-9, "{text}");
+    assert!(value("prediction_error_rel") < 1e-9, "{text}");
+}
+
+/// Moments of two shards merge into the moments of the whole; malformed parts are refused.
+#[test]
+fn moments_of_shards_merge_to_the_whole() {
+    let a = Planted::new(&[
+        "--d", "6", "--k", "3", "--m", "2", "--n", "5000", "--seed", "1",
+    ]);
+    let b = Planted::new(&[
+        "--d", "6", "--k", "3", "--m", "2", "--n", "3000", "--seed", "2",
+    ]);
+    let part = |data: &Planted, name: &str| {
+        let out = a.path(name);
+        let o = twolayer(&[
+            "moments",
+            "--x",
+            p(&data.file("X.npy")),
+            "--y",
+            p(&data.file("Y.npy")),
+            "--out",
+            p(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let (pa, pb) = (part(&a, "a.json"), part(&b, "b.json"));
+    let all = a.path("all.json");
+    let o = twolayer(&["moments", "merge", p(&pa), p(&pb), "--out", p(&all)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (ja, jb, jall) = (read(&pa), read(&pb), read(&all));
+    assert_eq!(jall["n"], 8000);
+    let sums = |j: &serde_json::Value| -> Vec<f64> {
+        j["gram_lower"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    for ((x, y), z) in sums(&ja).iter().zip(sums(&jb)).zip(sums(&jall)) {
+        assert_eq!((x + y).to_bits(), z.to_bits());
+    }
+    // A part of another shape, and a file that is not a moments file.
+    let c = Planted::new(&["--d", "5", "--k", "2", "--m", "2", "--n", "2000"]);
+    let pc = part(&c, "c.json");
+    let bad = a.path("bad.json");
+    fails(
+        &["moments", "merge", p(&pa), p(&pc), "--out", p(&bad)],
+        &bad,
+        "merge only shards of the same data set",
+    );
+    fails(
+        &["moments", "merge", p(&c.file("X.npy")), "--out", p(&bad)],
+        &bad,
+        "is not a moments file",
+    );
+}

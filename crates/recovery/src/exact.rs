@@ -15,7 +15,7 @@ use twolayer_tensor::{JennrichParams, Pencil};
 use crate::error::RecoveryError;
 use crate::input::check_samples;
 use crate::network::{Activation, Network};
-use crate::output_fit::{OutputFit, fit_output_weights, residual_sum_of_squares};
+use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
 use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral_with_fit};
 use crate::unit_fit::fit_unit;
@@ -375,11 +375,7 @@ impl ExactRecovery {
         // Step 5: U by least squares on the subset; the residual on every sample is the
         // certificate.
         let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
-        let OutputFit {
-            u,
-            residual_rel: subset_residual,
-            ..
-        } = fit_output_weights(&self.activation, v.as_ref(), xs, ys, false, None)?;
+        let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys)?;
         let residual_rel = if xs.ncols() == n {
             subset_residual
         } else {

@@ -130,3 +130,104 @@ pub(crate) fn residual_sum_of_squares(
     })?;
     Ok(total[(0, 0)])
 }
+
+/// U = argmin ‖Y − U f(V X)‖_F for noiseless labels, deterministically: normal equations
+/// summed chunk by chunk in a fixed order (so the same bits on any thread count), then one
+/// step of iterative refinement on the residual, which brings the κ² rounding error of the
+/// normal equations back to κ ε. Returns U (m×k) and the relative residual on these samples.
+/// Falls back to [`fit_output_weights`] when f(V X) is rank deficient.
+///
+/// Cost: three passes over the samples, O(n k (d + k + m)) flops.
+pub(crate) fn fit_output_exact(
+    f: &Activation,
+    v: MatRef<'_, f64>,
+    xt: MatRef<'_, f64>,
+    yt: MatRef<'_, f64>,
+) -> Result<(Mat<f64>, f64), RecoveryError> {
+    let (k, n, m) = (v.nrows(), xt.ncols(), yt.nrows());
+    let hidden = |r: std::ops::Range<usize>| {
+        let mut h = Mat::<f64>::zeros(k, r.len());
+        matmul(
+            h.as_mut(),
+            Accum::Replace,
+            v,
+            xt.subcols(r.start, r.len()),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..h.ncols() {
+            for t in h.col_mut(j).iter_mut() {
+                *t = f.apply(*t);
+            }
+        }
+        h
+    };
+    // [Σ h hᵀ | Σ h yᵀ] in one pass.
+    let normal = twolayer_moments::chunked_sum(n, k, k + m, |r| {
+        let h = hidden(r.clone());
+        let mut out = Mat::zeros(k, k + m);
+        matmul(
+            out.as_mut().subcols_mut(0, k),
+            Accum::Replace,
+            h.as_ref(),
+            h.transpose(),
+            1.0,
+            Par::Seq,
+        );
+        matmul(
+            out.as_mut().subcols_mut(k, m),
+            Accum::Replace,
+            h.as_ref(),
+            yt.subcols(r.start, r.len()).transpose(),
+            1.0,
+            Par::Seq,
+        );
+        out
+    });
+    let g = normal.subcols(0, k).to_owned();
+    let Ok(llt) = g.llt(Side::Lower) else {
+        let fit = fit_output_weights(f, v, xt, yt, false, None)?;
+        return Ok((fit.u, fit.residual_rel));
+    };
+    let mut ut = llt.solve(normal.subcols(k, m)); // k×m
+    // Refinement: Σ h eᵀ with e = y − U h, and the residual's norm, in one more pass.
+    let pass = |ut: &Mat<f64>| {
+        twolayer_moments::chunked_sum(n, k + 1, m, |r| {
+            let h = hidden(r.clone());
+            let mut e = yt.subcols(r.start, r.len()).to_owned();
+            matmul(
+                e.as_mut(),
+                Accum::Add,
+                ut.transpose(),
+                h.as_ref(),
+                -1.0,
+                Par::Seq,
+            );
+            let mut out = Mat::zeros(k + 1, m);
+            matmul(
+                out.as_mut().subrows_mut(0, k),
+                Accum::Replace,
+                h.as_ref(),
+                e.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            out[(k, 0)] = e.squared_norm_l2();
+            out
+        })
+    };
+    let correction = pass(&ut);
+    ut += llt.solve(correction.subrows(0, k));
+    let fin = pass(&ut);
+    let denom = yt.squared_norm_l2();
+    let total = fin[(k, 0)];
+    let residual_rel = if denom > 0.0 {
+        (total / denom).sqrt()
+    } else {
+        total.sqrt()
+    };
+    if !ut.is_all_finite() {
+        return Err(RecoveryError::Numerical("the least-squares fit of U"));
+    }
+    Ok((ut.transpose().to_owned(), residual_rel))
+}
