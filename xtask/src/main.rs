@@ -6,6 +6,9 @@
 //!   (phase, runtime, noise, conditioning, versus; all by default), each writing
 //!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
 //!   already in a data.csv are skipped, so an interrupted sweep resumes.
+//! - `bench [--quick] [--sign-pattern-n N]`: the performance ratios of issue 7 (moment pass
+//!   against faer's matmul, end to end against moments + V·X, slope in n, absolute targets,
+//!   one sign-pattern iteration) and its bar (numpy-written files against Adam).
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod plot;
 mod sweep;
 
@@ -27,9 +31,23 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bar") => bar(),
         Some("sweep") => sweep_command(&args[1..]),
+        Some("bench") => {
+            let quick = args.iter().any(|a| a == "--quick");
+            // One sign-pattern iteration at n = 1e6 takes minutes today (issue 7): measured
+            // at a smaller n by default, cost linear in n.
+            let n = args
+                .iter()
+                .position(|a| a == "--sign-pattern-n")
+                .and_then(|i| args.get(i + 1))
+                .map(|v| v.parse())
+                .transpose()
+                .context("--sign-pattern-n takes a whole number")?
+                .unwrap_or(if quick { 20_000 } else { 100_000 });
+            bench::run(quick, n)
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N]: issue 7's performance ratios and bar\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }

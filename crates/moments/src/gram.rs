@@ -1,4 +1,5 @@
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::chunked::chunked_sum;
@@ -14,35 +15,37 @@ pub fn weighted_gram(x: MatRef<'_, f64>, w: Option<&[f64]>) -> Result<Mat<f64>, 
     let mut g = chunked_sum(n, d, d, |r| {
         let xc = x.subcols(r.start, r.len());
         let mut out = Mat::zeros(d, d);
-        match w {
-            Some(w) => {
-                let wc = &w[r];
-                let xw = Mat::from_fn(d, xc.ncols(), |i, j| xc[(i, j)] * wc[j]);
-                matmul(
-                    out.as_mut(),
-                    Accum::Replace,
-                    xw.as_ref(),
-                    xc.transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-            }
-            None => matmul(
+        // Only the lower triangle: half the flops of a full product.
+        let lower = |out: &mut Mat<f64>, lhs: MatRef<'_, f64>| {
+            triangular::matmul(
                 out.as_mut(),
+                BlockStructure::TriangularLower,
                 Accum::Replace,
-                xc,
+                lhs,
+                BlockStructure::Rectangular,
                 xc.transpose(),
+                BlockStructure::Rectangular,
                 1.0,
                 Par::Seq,
-            ),
+            )
+        };
+        match w {
+            Some(w) => {
+                let mut xw = xc.to_owned();
+                for (j, &wj) in w[r].iter().enumerate() {
+                    xw.col_mut(j).iter_mut().for_each(|t| *t *= wj);
+                }
+                lower(&mut out, xw.as_ref());
+            }
+            None => lower(&mut out, xc),
         }
         out
     });
     let inv_n = 1.0 / n as f64;
-    // Symmetrise exactly: GEMM rounding may differ between (i, j) and (j, i).
+    // The lower triangle was summed; mirror it (so the result is exactly symmetric).
     for j in 0..d {
         for i in j..d {
-            let v = 0.5 * (g[(i, j)] + g[(j, i)]) * inv_n;
+            let v = g[(i, j)] * inv_n;
             g[(i, j)] = v;
             g[(j, i)] = v;
         }

@@ -309,72 +309,112 @@ impl ExactRecovery {
             .collect();
         let linear_k = p.transpose() * &linear; // k×d
 
-        // The subset the search runs on: every sample when they are few.
-        let size = Self::default_subset(d, k)
+        // The subset the search runs on: a small one first (the search usually succeeds
+        // from ~3·d·k samples), the full one if the small one falls short; every sample
+        // when they are few. A search that succeeds is still certified on every sample.
+        let full = Self::default_subset(d, k)
             .min(self.subset.unwrap_or(usize::MAX))
             .max(needed);
-        let whole = source.whole().filter(|_| size >= n);
-        let owned;
-        let (xs, ys) = match whole {
-            Some(all) => (all.x(), all.y()),
-            None => {
-                let idx = spread_indices(n, size);
-                let mut xs = Mat::zeros(d, idx.len());
-                let mut ys = Mat::zeros(m, idx.len());
-                source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
-                owned = (xs, ys);
-                (owned.0.as_ref(), owned.1.as_ref())
-            }
-        };
-        let yk = p.transpose() * ys;
-        let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
-        tick(&mut times.reduce);
+        let first = (12 * d * k).max(1 << 13).min(full);
+        let mut sizes = vec![first];
+        if first < full && first < n {
+            sizes.push(full);
+        }
+        let mut owned: Option<(Mat<f64>, Mat<f64>)> = None;
+        let mut found = None;
+        let mut tried = 0;
+        for (attempt, &size) in sizes.iter().enumerate() {
+            let last = attempt + 1 == sizes.len();
+            let whole = source.whole().filter(|_| size >= n);
+            owned = None;
+            let (xs, ys) = match whole {
+                Some(all) => (all.x(), all.y()),
+                None => {
+                    let idx = spread_indices(n, size);
+                    let mut xs = Mat::zeros(d, idx.len());
+                    let mut ys = Mat::zeros(m, idx.len());
+                    source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                    let o = owned.insert((xs, ys));
+                    (o.0.as_ref(), o.1.as_ref())
+                }
+            };
+            let yk = p.transpose() * ys;
+            let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
+            let mut reduce_s = 0.0;
+            tick(&mut reduce_s);
+            times.reduce += reduce_s;
 
-        // Step 2: span and candidate directions.
+            // Step 2: span and candidate directions.
+            let spectral = spectral_with_fit(
+                xs,
+                AffineFit {
+                    alpha: alpha_k.clone(),
+                    linear: linear_k.clone(),
+                    residual,
+                },
+                k,
+                &self.activation,
+                &JennrichParams {
+                    pencils: self.pencils,
+                    seed: self.seed,
+                },
+            );
+            let spectral = match spectral {
+                Ok(s) => s,
+                Err(e) if last => return Err(e),
+                Err(_) => continue,
+            };
+            let mut spectral_s = 0.0;
+            tick(&mut spectral_s);
+            times.moments += spectral_s - spectral.tensor_s;
+            // The pencils ran inside the spectral stage: their share goes to the tensor slot.
+            times.tensor += spectral.tensor_s;
+
+            // Steps 3–4: extreme sets, null vectors, verification. The search is a sequence
+            // of small problems (q×k SVDs, 4d×d QRs): on more than one thread their fork-join
+            // overhead costs more than it saves (measured 2× slower), so it runs on one.
+            let Spectral { q, xq, pencils, .. } = &spectral;
+            let search = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                Ok(pool) => pool
+                    .install(|| self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils)),
+                Err(_) => self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils),
+            };
+            tried += search.tried;
+            let mut units_s = 0.0;
+            tick(&mut units_s);
+            times.units += units_s;
+            if search.units.len() == k {
+                found = Some((search.units, spectral, xs.ncols()));
+                break;
+            }
+            if last {
+                return Err(RecoveryError::UnitsNotFound {
+                    found: search.units.len(),
+                    k,
+                    candidates: tried,
+                    best_null_ratio: search.best_null_ratio,
+                    recommended: Self::recommended_samples(d, k),
+                });
+            }
+        }
+        let (units, spectral, search_samples) = found.expect("the last attempt returns or breaks");
         let Spectral {
-            q,
-            xq,
             span_ratio,
             span_source,
             pencils,
-            tensor_s,
             ..
-        } = spectral_with_fit(
-            xs,
-            AffineFit {
-                alpha: alpha_k,
-                linear: linear_k,
-                residual,
-            },
-            k,
-            &self.activation,
-            &JennrichParams {
-                pencils: self.pencils,
-                seed: self.seed,
-            },
-        )?;
-        let mut spectral_s = 0.0;
-        tick(&mut spectral_s);
-        times.moments += spectral_s - tensor_s;
-        // The pencils ran inside the spectral stage: their share goes to the tensor slot.
-        times.tensor = tensor_s;
-
-        // Steps 3–4: extreme sets, null vectors, verification.
-        let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), &pencils);
-        if search.units.len() < k {
-            return Err(RecoveryError::UnitsNotFound {
-                found: search.units.len(),
-                k,
-                candidates: search.tried,
-                best_null_ratio: search.best_null_ratio,
-                recommended: Self::recommended_samples(d, k),
-            });
-        }
-        tick(&mut times.units);
+        } = spectral;
+        let (xs, ys) = match &owned {
+            Some((xs, ys)) => (xs.as_ref(), ys.as_ref()),
+            None => {
+                let all = source.whole().expect("the subset was the whole source");
+                (all.x(), all.y())
+            }
+        };
 
         // Step 5: U by least squares on the subset; the residual on every sample is the
         // certificate.
-        let v = Mat::from_fn(k, d, |i, j| search.units[i][j]);
+        let v = Mat::from_fn(k, d, |i, j| units[i][j]);
         let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys)?;
         let residual_rel = if xs.ncols() == n {
             subset_residual
@@ -409,8 +449,8 @@ impl ExactRecovery {
                 span_ratio,
                 span_source,
                 best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
-                candidates_tried: search.tried,
-                search_samples: xs.ncols(),
+                candidates_tried: tried,
+                search_samples,
                 time_s: start.elapsed().as_secs_f64(),
                 phase_time_s: times,
                 assumptions: vec![

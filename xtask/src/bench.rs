@@ -1,0 +1,291 @@
+//! `cargo xtask bench`: issue 7's performance ratios, each measured in one run on this
+//! machine and printed with what it is compared against.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef};
+use twolayer_hardness::PlantedNetwork;
+use twolayer_moments::{InMemory, SampleMoments, weighted_gram};
+use twolayer_recovery::baseline::Adam;
+use twolayer_recovery::{Activation, Recovery, SignPatternLs, align};
+
+/// Best of `reps` wall times of `f`, in seconds.
+fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn gemm(out: &mut Mat<f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a,
+        b,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+}
+
+pub fn run(quick: bool, sign_pattern_n: usize) -> Result<()> {
+    let threads = rayon::current_num_threads();
+    println!("# cargo xtask bench ({threads} threads; best of 3 unless noted)\n");
+
+    // 1. The moment contraction against faer's own matmul on the same data.
+    let (d, k, m, n) = (100, 20, 20, if quick { 200_000 } else { 1_000_000 });
+    let inst = PlantedNetwork::new(d, k, m, n).seed(1).generate()?;
+    let (xt, yt) = (inst.x.transpose(), inst.y.transpose());
+    let p = d + m + 1;
+    let z = Mat::from_fn(p, n, |i, j| {
+        if i < d {
+            xt[(i, j)]
+        } else if i < d + m {
+            yt[(i - d, j)]
+        } else {
+            1.0
+        }
+    });
+    let mut zz = Mat::zeros(p, p);
+    let t_faer = best(3, || gemm(&mut zz, z.as_ref(), z.transpose()));
+    let source = InMemory::new(xt, yt)?;
+    let t_moments = best(3, || SampleMoments::compute(&source).unwrap());
+    let flops = 2.0 * (p * p * n) as f64;
+    println!("## Moment contraction (Gram of (x, y, 1), p = {p}, n = {n})");
+    println!(
+        "faer matmul Z Zᵀ: {t_faer:.3} s ({:.1} GFLOP/s); SampleMoments pass: {t_moments:.3} s \
+         ({:.1} GFLOP/s on the same 2p²n count)",
+        flops / t_faer * 1e-9,
+        flops / t_moments * 1e-9
+    );
+    println!(
+        "throughput ratio (target ≥ 0.50): {:.2}  [the pass does half the flops: lower triangle only]",
+        t_faer / t_moments
+    );
+    let w: Vec<f64> = (0..n).map(|j| yt[(0, j)]).collect();
+    let mut xx = Mat::zeros(d, d);
+    let t_xx = best(3, || gemm(&mut xx, xt, xt.transpose()));
+    let t_wg = best(3, || weighted_gram(xt, Some(&w)).unwrap());
+    println!(
+        "weighted Gram G(w), d = {d}: {t_wg:.3} s vs faer X Xᵀ {t_xx:.3} s: ratio {:.2}\n",
+        t_xx / t_wg
+    );
+
+    // 2. End to end against (its moment pass + one certifying product V X), and n-scaling.
+    println!("## Exact recovery end to end, (d, k, m) = (100, 20, 20), in memory");
+    println!("| n | recover (s) | moments + V·X (s) | ratio (target ≤ 3) | certified |");
+    println!("|---|---|---|---|---|");
+    let sizes: &[usize] = if quick {
+        &[10_000, 30_000, 100_000]
+    } else {
+        &[10_000, 30_000, 100_000, 300_000, 1_000_000]
+    };
+    let mut points = Vec::new();
+    for &n in sizes {
+        let inst = PlantedNetwork::new(d, k, m, n).seed(2).generate()?;
+        let (xt, yt) = (inst.x.transpose(), inst.y.transpose());
+        let source = InMemory::new(xt, yt)?;
+        let mut certified = true;
+        let t_rec = best(3, || {
+            let (_, r) = Recovery::new()
+                .recover(inst.x.as_ref(), inst.y.as_ref())
+                .unwrap();
+            certified &= r.certified();
+        });
+        let t_mom = best(3, || SampleMoments::compute(&source).unwrap());
+        let mut vx = Mat::zeros(k, n);
+        let t_vx = best(3, || gemm(&mut vx, inst.network.v.as_ref(), xt));
+        println!(
+            "| {n} | {t_rec:.3} | {:.3} | {:.2} | {certified} |",
+            t_mom + t_vx,
+            t_rec / (t_mom + t_vx)
+        );
+        points.push(((n as f64).ln(), t_rec.ln()));
+    }
+    let slope = fit_slope(&points);
+    println!(
+        "fitted slope of log time on log n: {slope:.2} (target 0.9–1.1; below 0.9 means the \
+         fixed-size search subset dominates at small n)\n"
+    );
+
+    // 3. The two absolute targets.
+    for (d, k, m, n, limit) in [(100, 20, 20, 30_000, 0.5), (200, 50, 50, 400_000, 10.0)] {
+        if quick && n > 100_000 {
+            continue;
+        }
+        let inst = PlantedNetwork::new(d, k, m, n).seed(3).generate()?;
+        let mut certified = true;
+        let t = best(if n > 100_000 { 1 } else { 3 }, || {
+            let (_, r) = Recovery::new()
+                .recover(inst.x.as_ref(), inst.y.as_ref())
+                .unwrap();
+            certified &= r.certified();
+        });
+        println!("exact ({d},{k},{m},{n}): {t:.3} s (target < {limit} s), certified {certified}");
+    }
+
+    // 4. One sign-pattern iteration (noisy path).
+    let (d, k, m) = (100, 20, 20);
+    let n = sign_pattern_n;
+    let inst = PlantedNetwork::new(d, k, m, n)
+        .seed(4)
+        .noise(0.01)
+        .generate()?;
+    let t = best(1, || {
+        SignPatternLs::new()
+            .max_iter(1)
+            .fit(inst.x.as_ref(), inst.y.as_ref(), inst.network.v.as_ref())
+            .unwrap()
+    });
+    println!(
+        "one sign-pattern iteration ({d},{k},{m},{n}): {t:.3} s (target < 2 s at n = 1e6; \
+         cost is linear in n)\n"
+    );
+
+    if !quick {
+        bar()?;
+    }
+    Ok(())
+}
+
+fn fit_slope(points: &[(f64, f64)]) -> f64 {
+    let len = points.len() as f64;
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / len, b + y / len));
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+/// The issue's bar: numpy-written (100, 20, 20, 2e5) files, `twolayer recover` as a whole
+/// process against minibatch Adam (PyTorch defaults) to 1e-6 parameter error.
+fn bar() -> Result<()> {
+    let (d, k, m, n) = (100, 20, 20, 200_000);
+    let dir = tempfile_dir()?;
+    let script = format!(
+        "import numpy as np\nrng = np.random.default_rng(7)\nX = rng.standard_normal(({n}, {d}))\n\
+         V = rng.standard_normal(({k}, {d})); V /= np.linalg.norm(V, axis=1, keepdims=True)\n\
+         U = rng.standard_normal(({m}, {k}))\nY = np.maximum(X @ V.T, 0) @ U.T\n\
+         for name, a in [('X', X), ('Y', Y), ('U_true', U), ('V_true', V)]:\n    np.save('{}/' + name + '.npy', a)\n",
+        dir.display()
+    );
+    let written = Command::new("python3").args(["-c", &script]).status();
+    let by = if matches!(written, Ok(s) if s.success()) {
+        "numpy"
+    } else {
+        let bin = crate::root().join("target/release/twolayer");
+        let ok = Command::new(bin)
+            .args([
+                "generate", "--d", "100", "--k", "20", "--m", "20", "--n", "200000",
+            ])
+            .args(["--seed", "7", "--out"])
+            .arg(&dir)
+            .output()?
+            .status
+            .success();
+        if !ok {
+            bail!("cannot write the bar's data (no numpy, and twolayer generate failed)");
+        }
+        "twolayer generate (numpy unavailable)"
+    };
+    let bin = crate::root().join("target/release/twolayer");
+    let out = dir.join("fit");
+    let start = Instant::now();
+    let o = Command::new(&bin)
+        .args(["recover", "--x"])
+        .arg(dir.join("X.npy"))
+        .arg("--y")
+        .arg(dir.join("Y.npy"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .context("running twolayer recover")?;
+    let ours = start.elapsed().as_secs_f64();
+    if !o.status.success() {
+        bail!(
+            "twolayer recover failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let read = |name: &str| read_npy(&dir.join(name));
+    let (x, y) = (read("X.npy")?, read("Y.npy")?);
+    let truth = twolayer_recovery::Network::new(
+        read("U_true.npy")?,
+        read("V_true.npy")?,
+        Activation::Relu,
+    )?;
+    let found = twolayer_recovery::Network::new(
+        read_npy(&out.join("U.npy"))?,
+        read_npy(&out.join("V.npy"))?,
+        Activation::Relu,
+    )?;
+    let ours_err = align(&found, &truth)?.parameter_error();
+    let adam = Adam {
+        time_budget: Duration::from_secs(120),
+        ..Adam::default()
+    }
+    .fit(
+        x.as_ref(),
+        y.as_ref(),
+        k,
+        Activation::Relu,
+        Some(&truth),
+        1e-6,
+    )?;
+    let last = adam.log.last().expect("Adam logs its end");
+    let (adam_t, reached) = match adam.time_to_target {
+        Some(t) => (t, true),
+        None => (last.time_s, false),
+    };
+    println!("## Bar: files written by {by}, (100, 20, 20, 200000)");
+    println!(
+        "twolayer recover (whole process, reading included): {ours:.3} s, parameter error {ours_err:.2e}"
+    );
+    println!(
+        "Adam (PyTorch defaults, {} threads) to 1e-6: {adam_t:.2} s{} (final error {:.2e})",
+        rayon::current_num_threads(),
+        if reached {
+            ""
+        } else {
+            " — never reached: a lower bound"
+        },
+        last.param_err.unwrap_or(f64::NAN)
+    );
+    println!(
+        "speed-up: {}{:.0}× (target ≥ 50×)",
+        if reached { "" } else { "≥ " },
+        adam_t / ours
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = crate::root()
+        .join("target")
+        .join(format!("xtask-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Reads a 2-D float64 C-order .npy file (as numpy and twolayer write them).
+fn read_npy(path: &Path) -> Result<Mat<f64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let npy = npyz::NpyFile::new(&bytes[..])?;
+    let shape = npy.shape().to_vec();
+    let values: Vec<f64> = npy.into_vec()?;
+    let (r, c) = match shape[..] {
+        [r, c] => (r as usize, c as usize),
+        [r] => (r as usize, 1),
+        _ => bail!("{} is not 2-D", path.display()),
+    };
+    Ok(Mat::from_fn(r, c, |i, j| values[i * c + j]))
+}
