@@ -45,3 +45,40 @@ proptest! {
         prop_assert!(a.v_max <= 1e-8 && a.u_max_rel <= 1e-8, "(d,k,m,n)=({d},{k},{m},{n}): {a:?}");
     }
 }
+
+proptest! {
+    // Many samples: the search runs on a small evenly spread subset first (the full default
+    // subset if that falls short), and the certificate covers every sample.
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(5),
+        ..ProptestConfig::default()
+    })]
+    #[test]
+    fn subset_search_recovers_exactly(
+        d in 8usize..=30,
+        k_frac in 0.0f64..=1.0,
+        extra_outputs in 0usize..=3,
+        seed in any::<u64>(),
+    ) {
+        let k = 2 + ((d - 2) as f64 * k_frac * 0.5).round() as usize;
+        let m = k + extra_outputs;
+        let n = (ExactRecovery::default_subset(d, k) * 4).min(150_000);
+        let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate().unwrap();
+        let v = &inst.network.v;
+        let max_cos = (0..k)
+            .flat_map(|i| (0..i).map(move |j| (i, j)))
+            .map(|(i, j)| (v.row(i) * v.row(j).transpose()).abs())
+            .fold(0.0, f64::max);
+        prop_assume!(max_cos < 10f64.to_radians().cos(), "units closer than 10°");
+        let out = ExactRecovery::new().seed(seed).recover(inst.x.as_ref(), inst.y.as_ref());
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => return Err(TestCaseError::fail(format!("(d,k,m,n)=({d},{k},{m},{n}): {e}"))),
+        };
+        prop_assert!(out.report.certified, "{:?}", out.report);
+        prop_assert!(out.report.search_samples < n);
+        let a = align(&out.network, &inst.network).unwrap();
+        prop_assert!(a.v_max <= 1e-8 && a.u_max_rel <= 1e-8, "(d,k,m,n)=({d},{k},{m},{n}): {a:?}");
+    }
+}

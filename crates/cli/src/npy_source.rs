@@ -106,7 +106,7 @@ impl NpyRows {
             let at = self.offset + (start * self.cols * self.item) as u64;
             self.file.read_exact_at(&mut bytes, at).map_err(io)?;
         }
-        let value = |i: usize| -> f64 {
+        let decode = |i: usize| -> f64 {
             if self.item == 8 {
                 f64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"))
             } else {
@@ -115,23 +115,49 @@ impl NpyRows {
                 ))
             }
         };
+        let bad = |j: usize, a: usize| {
+            MomentsError::Source(format!(
+                "{} holds a non-finite value (NaN or ±inf) at row {}, column {a}; clean or \
+                 drop that sample",
+                self.path.display(),
+                start + j
+            ))
+        };
+        let cols = self.cols;
         for j in 0..len {
-            for a in 0..self.cols {
-                let i = if self.fortran {
-                    a * len + j
-                } else {
-                    j * self.cols + a
-                };
-                let v = value(i);
-                if !v.is_finite() {
-                    return Err(MomentsError::Source(format!(
-                        "{} holds a non-finite value (NaN or ±inf) at row {}, column {a}; \
-                         clean or drop that sample",
-                        self.path.display(),
-                        start + j
-                    )));
+            let mut dst = out.as_mut().col_mut(j);
+            match (self.fortran, dst.as_mut().try_as_col_major_mut()) {
+                // The common case: a C-order file into a column-major chunk, row by row.
+                (false, Some(dst)) => {
+                    let dst = dst.as_slice_mut();
+                    let row = &bytes[j * cols * self.item..(j + 1) * cols * self.item];
+                    if self.item == 8 {
+                        for (o, c) in dst.iter_mut().zip(row.chunks_exact(8)) {
+                            *o = f64::from_le_bytes(c.try_into().expect("8 bytes"));
+                        }
+                    } else {
+                        for (o, c) in dst.iter_mut().zip(row.chunks_exact(4)) {
+                            *o = f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes")));
+                        }
+                    }
+                    if let Some(a) = dst.iter().position(|v| !v.is_finite()) {
+                        return Err(bad(j, a));
+                    }
                 }
-                out[(a, j)] = v;
+                _ => {
+                    for a in 0..cols {
+                        let i = if self.fortran {
+                            a * len + j
+                        } else {
+                            j * cols + a
+                        };
+                        let v = decode(i);
+                        if !v.is_finite() {
+                            return Err(bad(j, a));
+                        }
+                        dst[a] = v;
+                    }
+                }
             }
         }
         Ok(())
@@ -161,30 +187,69 @@ impl NpySource {
         Ok(Self { x, y })
     }
 
-    /// Reads everything into memory, in parallel chunks: samples as columns, d×n and m×n.
+    /// Everything in memory, samples as columns (d×n and m×n): float64 C-order files are
+    /// memory-mapped and used in place (no copy, no decoding); others are read in parallel
+    /// chunks. Finiteness of mapped data is left to the caller (every `recovery` entry point
+    /// checks it).
     pub fn load(&self) -> Result<Loaded> {
-        let n = self.x.rows;
-        let (d, m) = (self.x.cols, self.y.cols);
-        let mut xv = vec![0.0; n * d];
-        let mut yv = vec![0.0; n * m];
-        xv.par_chunks_mut(CHUNK * d.max(1))
-            .zip(yv.par_chunks_mut(CHUNK * m.max(1)))
+        Ok(Loaded {
+            x: self.x.load()?,
+            y: self.y.load()?,
+            n: self.x.rows,
+            d: self.x.cols,
+            m: self.y.cols,
+        })
+    }
+}
+
+impl NpyRows {
+    fn load(&self) -> Result<Array> {
+        let (n, c) = (self.rows, self.cols);
+        if self.item == 8 && !self.fortran && cfg!(target_endian = "little") {
+            // SAFETY: the map is read-only and private to this process; the file being
+            // truncated or rewritten by another process while we run is the one hazard, as
+            // with numpy's mmap_mode.
+            let map = unsafe { memmap2::Mmap::map(&self.file) }
+                .with_context(|| format!("cannot map {}", self.path.display()))?;
+            let offset = self.offset as usize;
+            if (map.as_ptr() as usize + offset) % std::mem::align_of::<f64>() == 0
+                && map.len() >= offset + n * c * 8
+            {
+                return Ok(Array::Mapped { map, offset });
+            }
+        }
+        let mut v = vec![0.0; n * c];
+        v.par_chunks_mut(CHUNK * c.max(1))
             .enumerate()
-            .try_for_each(|(c, (xc, yc))| {
-                let len = xc.len() / d.max(1);
-                self.read(
-                    c * CHUNK,
-                    MatMut::from_column_major_slice_mut(xc, d, len),
-                    MatMut::from_column_major_slice_mut(yc, m, len),
+            .try_for_each(|(i, chunk)| {
+                let len = chunk.len() / c.max(1);
+                self.read_rows(
+                    i * CHUNK,
+                    MatMut::from_column_major_slice_mut(chunk, c, len),
                 )
             })?;
-        Ok(Loaded {
-            x: xv,
-            y: yv,
-            n,
-            d,
-            m,
-        })
+        Ok(Array::Owned(v))
+    }
+}
+
+/// One array's values in memory: a file mapped in place, or decoded into a vector.
+enum Array {
+    Mapped { map: memmap2::Mmap, offset: usize },
+    Owned(Vec<f64>),
+}
+
+impl Array {
+    fn values(&self, len: usize) -> &[f64] {
+        match self {
+            Array::Owned(v) => &v[..len],
+            Array::Mapped { map, offset } => {
+                let bytes = &map[*offset..*offset + len * 8];
+                // SAFETY: the bytes are in bounds (checked at mapping), 8-aligned (checked),
+                // little-endian f64 (the header's dtype, on a little-endian machine), and every
+                // bit pattern is a valid f64.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f64>(), len) }
+            }
+        }
     }
 }
 
@@ -209,10 +274,10 @@ impl SampleSource for NpySource {
     }
 }
 
-/// Samples and labels loaded into memory, samples as columns.
+/// Samples and labels in memory, samples as columns.
 pub struct Loaded {
-    x: Vec<f64>,
-    y: Vec<f64>,
+    x: Array,
+    y: Array,
     n: usize,
     d: usize,
     m: usize,
@@ -221,10 +286,10 @@ pub struct Loaded {
 impl Loaded {
     /// X as an n×d matrix (row-major: each sample contiguous).
     pub fn x(&self) -> MatRef<'_, f64> {
-        MatRef::from_column_major_slice(&self.x, self.d, self.n).transpose()
+        MatRef::from_column_major_slice(self.x.values(self.n * self.d), self.d, self.n).transpose()
     }
     /// Y as an n×m matrix (row-major).
     pub fn y(&self) -> MatRef<'_, f64> {
-        MatRef::from_column_major_slice(&self.y, self.m, self.n).transpose()
+        MatRef::from_column_major_slice(self.y.values(self.n * self.m), self.m, self.n).transpose()
     }
 }

@@ -70,15 +70,22 @@ impl SampleMoments {
                 Par::Seq,
             );
             let mut norm4 = 0.0;
+            let mut x4 = vec![0.0; d];
             for j in 0..len {
-                let col = z.col(j);
+                let col = z.col(j).subrows(0, d);
+                let col = col
+                    .try_as_col_major()
+                    .expect("a fresh matrix has unit row stride");
                 let mut sq = 0.0;
-                for a in 0..d {
-                    let t = col[a] * col[a];
+                for (acc, &v) in x4.iter_mut().zip(col.as_slice()) {
+                    let t = v * v;
                     sq += t;
-                    out[(a, p)] += t * t;
+                    *acc += t * t;
                 }
                 norm4 += sq * sq;
+            }
+            for (a, v) in x4.into_iter().enumerate() {
+                out[(a, p)] = v;
             }
             out[(d, p)] = norm4;
             Ok(out)
