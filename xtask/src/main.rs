@@ -6,9 +6,10 @@
 //!   (phase, runtime, noise, conditioning, versus; all by default), each writing
 //!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
 //!   already in a data.csv are skipped, so an interrupted sweep resumes.
-//! - `bench [--quick] [--sign-pattern-n N]`: the performance ratios of issue 7 (moment pass
+//! - `bench [--quick] [--sign-pattern-n N] [--huge]`: the performance ratios of issue 7 (moment pass
 //!   against faer's matmul, end to end against moments + V·X, slope in n, absolute targets,
-//!   one sign-pattern iteration) and its bar (numpy-written files against Adam).
+//!   one sign-pattern iteration) and its bar (numpy-written files against Adam); `--huge`
+//!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -43,11 +44,11 @@ fn main() -> Result<()> {
                 .transpose()
                 .context("--sign-pattern-n takes a whole number")?
                 .unwrap_or(if quick { 20_000 } else { 100_000 });
-            bench::run(quick, n)
+            bench::run(quick, n, args.iter().any(|a| a == "--huge"))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N]: issue 7's performance ratios and bar\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }
