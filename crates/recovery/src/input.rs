@@ -46,3 +46,48 @@ pub(crate) fn check_samples(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<()
     check_finite("X", x)?;
     check_finite("Y", y)
 }
+
+/// Samples as columns: `a` (n×c, one sample per row) as a c×n matrix with contiguous
+/// samples, copied only when needed.
+pub(crate) enum Columns<'a> {
+    Borrowed(MatRef<'a, f64>),
+    Owned(faer::Mat<f64>),
+}
+
+impl Columns<'_> {
+    pub fn as_ref(&self) -> MatRef<'_, f64> {
+        match self {
+            Columns::Borrowed(m) => *m,
+            Columns::Owned(m) => m.as_ref(),
+        }
+    }
+}
+
+/// Borrowed when `a` is already row-major (a C-order NumPy array); otherwise transposed in
+/// parallel blocks of samples, which keeps both sides of the copy in cache (a plain strided
+/// transposition of a large matrix is several times slower). Cost: O(n c) at most.
+pub(crate) fn samples_as_columns(a: MatRef<'_, f64>) -> Columns<'_> {
+    use rayon::prelude::*;
+    let (n, c) = a.shape();
+    if a.col_stride() == 1 || n <= 1 {
+        return Columns::Borrowed(a.transpose());
+    }
+    const BLOCK: usize = 256;
+    let mut out = faer::Mat::<f64>::zeros(c, n);
+    out.as_mut()
+        .par_col_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, mut block)| {
+            let src = a.subrows(b * BLOCK, block.ncols());
+            let cols: Vec<_> = (0..c).map(|col| src.col(col)).collect();
+            // Sample by sample: one contiguous write per sample, c read streams advancing
+            // together (each source column is contiguous when `a` is column-major).
+            for j in 0..block.ncols() {
+                let mut dst = block.as_mut().col_mut(j);
+                for (col, s) in cols.iter().enumerate() {
+                    dst[col] = s[j];
+                }
+            }
+        });
+    Columns::Owned(out)
+}

@@ -6,9 +6,10 @@ use serde::Serialize;
 use twolayer_moments::pattern_normal_equations;
 
 use crate::error::RecoveryError;
-use crate::input::check_samples;
+use crate::input::{check_samples, samples_as_columns};
 use crate::network::{Activation, Network};
-use crate::output_fit::{OutputFit, fit_output_weights};
+use crate::output_fit::{OutputFit, fit_output_exact, fit_output_weights};
+use crate::pattern_gn::gauss_newton_step;
 
 /// A fit is exact when its relative residual is below this.
 pub(crate) const EXACT_TOL: f64 = 1e-10;
@@ -53,7 +54,27 @@ pub struct SignPatternLs {
     intercept: bool,
     loss: Loss,
     warmup: Option<usize>,
+    step: StepSolver,
 }
+
+/// How each iteration solves for the weights once the patterns are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepSolver {
+    /// Gauss–Newton–CG when the joint normal equations would cost more than 2·10¹¹ flops
+    /// (n ((k+1) d)² > 2e11) and the loss is squared without intercept; joint otherwise.
+    Auto,
+    /// The joint least squares in (L, D_1..D_k): O(n (k+1)² d²) flops per iteration.
+    Joint,
+    /// Matrix-free Gauss–Newton on (U, V) with preconditioned conjugate gradients:
+    /// O(n k (d + m)) flops per CG iteration (squared loss without intercept; joint
+    /// otherwise).
+    GaussNewtonCg,
+}
+
+/// Above this many flops for the joint normal equations, [`StepSolver::Auto`] switches to
+/// Gauss–Newton–CG.
+const JOINT_FLOPS_MAX: f64 = 2e11;
 
 impl Default for SignPatternLs {
     fn default() -> Self {
@@ -84,7 +105,14 @@ impl SignPatternLs {
             intercept: false,
             loss: Loss::Squared,
             warmup: None,
+            step: StepSolver::Auto,
         }
+    }
+
+    /// How each iteration solves for the weights (default [`StepSolver::Auto`]).
+    pub fn step_solver(mut self, step: StepSolver) -> Self {
+        self.step = step;
+        self
     }
 
     /// Iterate first on an evenly spaced subsample of this many samples, then on all of them
@@ -124,8 +152,7 @@ impl SignPatternLs {
     ) -> Result<SignPatternFit, RecoveryError> {
         check_samples(x, y)?;
         check_start(start, x.ncols())?;
-        let xt = x.transpose().to_owned();
-        let yt = y.transpose().to_owned();
+        let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
         self.fit_t(xt.as_ref(), yt.as_ref(), start)
     }
 
@@ -159,8 +186,11 @@ impl SignPatternLs {
         let mut weights: Option<Vec<f64>> = None;
         let mut huber_delta: Option<f64> = None;
         let mut best: Option<(f64, SignPatternFit)> = None;
+        let mut u_prev: Option<Mat<f64>> = None;
         for it in 1..=self.max_iter {
-            let (v, out) = self.step(xt, yt, dirs.as_ref(), weights.as_deref())?;
+            let (v, out, inexact) =
+                self.step(xt, yt, dirs.as_ref(), weights.as_deref(), u_prev.as_ref())?;
+            u_prev = Some(out.u.clone());
             let objective = match self.loss {
                 Loss::Squared => out.residual_rel,
                 Loss::Huber => {
@@ -191,7 +221,9 @@ impl SignPatternLs {
                     },
                 ));
             }
-            if exact || !improved {
+            // An inexact (subsampled Newton) step reaches the exact threshold before the last
+            // digits: keep going while it still improves.
+            if (exact && !inexact) || !improved {
                 break;
             }
             if let (Loss::Huber, Some(delta)) = (self.loss, huber_delta) {
@@ -215,12 +247,46 @@ impl SignPatternLs {
         yt: MatRef<'_, f64>,
         dirs: MatRef<'_, f64>,
         w: Option<&[f64]>,
-    ) -> Result<(Mat<f64>, OutputFit), RecoveryError> {
+        u_prev: Option<&Mat<f64>>,
+    ) -> Result<(Mat<f64>, OutputFit, bool), RecoveryError> {
+        let (d, n) = xt.shape();
+        let k = dirs.nrows();
+        let joint_flops = n as f64 * (((k + 1) * d) as f64).powi(2);
+        let gauss_newton = w.is_none()
+            && !self.intercept
+            && match self.step {
+                StepSolver::Auto => joint_flops > JOINT_FLOPS_MAX,
+                StepSolver::Joint => false,
+                StepSolver::GaussNewtonCg => true,
+            };
+        if gauss_newton {
+            // Start from the directions and the output fit on their features (the previous
+            // iteration's, which was fitted to exactly these directions).
+            let u0 = match u_prev {
+                Some(u) => u.clone(),
+                None => fit_output_exact(&Activation::Relu, dirs, xt, yt)?.0,
+            };
+            let step = gauss_newton_step(xt, yt, dirs, u0.as_ref())?;
+            let norm2 = yt.squared_norm_l2();
+            let out = OutputFit {
+                u: step.u,
+                intercept: None,
+                residual_rel: if norm2 > 0.0 {
+                    (step.loss / norm2).sqrt()
+                } else {
+                    step.loss.sqrt()
+                },
+                // Only the Huber loss reads per-sample residuals, and it never takes this path.
+                sample_residuals: Vec::new(),
+            };
+            let v = step.v;
+            return Ok((v, out, true));
+        }
         let (g, r) = pattern_normal_equations(xt, dirs, yt, w, self.intercept)?;
         let theta = solve_spd(&g, &r)?; // p×m: rows [L; D_1; …; D_k] transposed
         let v = hidden_from_blocks(theta.as_ref(), dirs, xt.nrows());
         let out = fit_output_weights(&Activation::Relu, v.as_ref(), xt, yt, self.intercept, w)?;
-        Ok((v, out))
+        Ok((v, out, false))
     }
 }
 
@@ -261,6 +327,7 @@ impl OracleLs {
     ) -> Result<SignPatternFit, RecoveryError> {
         SignPatternLs::new()
             .max_iter(1)
+            .step_solver(StepSolver::Joint)
             .intercept(self.intercept)
             .fit(x, y, truth.v.as_ref())
     }

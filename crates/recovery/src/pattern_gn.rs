@@ -1,0 +1,488 @@
+//! The sign-pattern step at scale: matrix-free Gauss–Newton with preconditioned conjugate
+//! gradients (ALGORITHMS.md 4.5), for shapes where the joint normal equations of
+//! [`crate::SignPatternLs`] (O(n (k+1)² d²) flops) are too costly.
+//!
+//! With the patterns s_ij = 1{v̂_i·x_j > 0} fixed, the model y ≈ U (s ⊙ V x) is bilinear in
+//! (U, V). Each Gauss–Newton step solves JᵀJ δ = Jᵀ r by conjugate gradients; a product
+//! with JᵀJ is one pass over the samples (four GEMM-shaped products per chunk,
+//! O(n k (d + m)) flops) and never forms a k d × k d matrix. The preconditioner is exact
+//! on the U block (H Hᵀ, k×k) and per unit on the V block (|u_i|² Σ s_i x xᵀ, from an evenly
+//! spread subsample).
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef, Par, Side};
+use twolayer_moments::chunked_sum;
+
+use crate::error::RecoveryError;
+use crate::sign_pattern::strided_subsample;
+
+/// Conjugate-gradient iterations per step at most.
+const CG_ITERS: usize = 30;
+/// CG stops when rᵀM⁻¹r falls below this fraction of its start (the subsampled matrix is
+/// itself only accurate to about √(k d / subsample), so solving further buys nothing).
+const CG_TOL: f64 = 1e-12;
+
+/// A Gauss–Newton direction: (ΔU m×k, ΔV k×d).
+#[derive(Clone)]
+struct Dir {
+    u: Mat<f64>,
+    v: Mat<f64>,
+}
+
+impl Dir {
+    fn zeros(m: usize, k: usize, d: usize) -> Self {
+        Self {
+            u: Mat::zeros(m, k),
+            v: Mat::zeros(k, d),
+        }
+    }
+    fn dot(&self, o: &Dir) -> f64 {
+        let f = |a: &Mat<f64>, b: &Mat<f64>| {
+            (0..a.ncols())
+                .map(|j| (0..a.nrows()).map(|i| a[(i, j)] * b[(i, j)]).sum::<f64>())
+                .sum::<f64>()
+        };
+        f(&self.u, &o.u) + f(&self.v, &o.v)
+    }
+    fn axpy(&mut self, a: f64, o: &Dir) {
+        self.u += faer::Scale(a) * &o.u;
+        self.v += faer::Scale(a) * &o.v;
+    }
+}
+
+/// Samples with the fixed patterns of `dirs`. The patterns s = 1{dirs·x > 0} and the
+/// features h = s ⊙ (dirs·x) of the starting point V0 = dirs are recomputed chunk by chunk
+/// on all samples (no k×n arrays: allocating them costs more than the product) and stored
+/// for the small subsample the CG iterations run on.
+struct Problem<'a> {
+    xt: MatRef<'a, f64>,
+    yt: MatRef<'a, f64>,
+    dirs: MatRef<'a, f64>,
+    /// (s, h), k×n each, when stored.
+    stored: Option<(Mat<f64>, Mat<f64>)>,
+}
+
+impl Problem<'_> {
+    /// Patterns and starting features of samples `r`: (s, h), k×len each.
+    fn chunk(&self, r: std::ops::Range<usize>) -> (Mat<f64>, Mat<f64>) {
+        if let Some((s, h)) = &self.stored {
+            return (
+                s.subcols(r.start, r.len()).to_owned(),
+                h.subcols(r.start, r.len()).to_owned(),
+            );
+        }
+        patterns(self.dirs, self.xt.subcols(r.start, r.len()))
+    }
+
+    /// Stores the patterns and features of every sample (for a small problem).
+    fn store(mut self) -> Self {
+        self.stored = Some(patterns(self.dirs, self.xt));
+        self
+    }
+
+    /// ‖Y − U (s ⊙ V X)‖², in one pass.
+    fn loss(&self, u: &Mat<f64>, v: MatRef<'_, f64>) -> f64 {
+        let k = u.ncols();
+        chunked_sum(self.xt.ncols(), 1, 1, |r| {
+            let (s, len) = (r.start, r.len());
+            let (mask, _) = self.chunk(r);
+            let mut h = Mat::zeros(k, len);
+            matmul(
+                h.as_mut(),
+                Accum::Replace,
+                v,
+                self.xt.subcols(s, len),
+                1.0,
+                Par::Seq,
+            );
+            zip_mask_ref(&mut h, mask.as_ref());
+            let mut res = self.yt.subcols(s, len).to_owned();
+            matmul(
+                res.as_mut(),
+                Accum::Add,
+                u.as_ref(),
+                h.as_ref(),
+                -1.0,
+                Par::Seq,
+            );
+            Mat::from_fn(1, 1, |_, _| res.squared_norm_l2())
+        })[(0, 0)]
+    }
+
+    /// (Jᵀ r for r = Y − U H at V = dirs, ‖r‖²): the negative gradient, in one pass.
+    fn gradient(&self, u: &Mat<f64>) -> (Dir, f64) {
+        let (m, k, d) = (u.nrows(), u.ncols(), self.xt.nrows());
+        let total = chunked_sum(self.xt.ncols(), m + k + 1, k.max(d), |r| {
+            let (s, len) = (r.start, r.len());
+            let (mask, h) = self.chunk(r);
+            let mut res = self.yt.subcols(s, len).to_owned();
+            matmul(
+                res.as_mut(),
+                Accum::Add,
+                u.as_ref(),
+                h.as_ref(),
+                -1.0,
+                Par::Seq,
+            );
+            back_project(
+                self.xt.subcols(s, len),
+                mask.as_ref(),
+                u,
+                h.as_ref(),
+                res.as_ref(),
+                true,
+            )
+        });
+        (unpack(&total, m, k, d), total[(m + k, 0)])
+    }
+
+    /// JᵀJ p at V = dirs, in one pass.
+    fn normal(&self, u: &Mat<f64>, p: &Dir) -> Dir {
+        let (m, k, d) = (u.nrows(), u.ncols(), self.xt.nrows());
+        let total = chunked_sum(self.xt.ncols(), m + k + 1, k.max(d), |r| {
+            let (s, len) = (r.start, r.len());
+            let xc = self.xt.subcols(s, len);
+            let (mask, h) = self.chunk(r);
+            // q = J p = ΔU h + U (s ⊙ ΔV x)
+            let mut a = Mat::zeros(k, len);
+            matmul(a.as_mut(), Accum::Replace, p.v.as_ref(), xc, 1.0, Par::Seq);
+            zip_mask_ref(&mut a, mask.as_ref());
+            let mut q = Mat::zeros(m, len);
+            matmul(
+                q.as_mut(),
+                Accum::Replace,
+                u.as_ref(),
+                a.as_ref(),
+                1.0,
+                Par::Seq,
+            );
+            matmul(
+                q.as_mut(),
+                Accum::Add,
+                p.u.as_ref(),
+                h.as_ref(),
+                1.0,
+                Par::Seq,
+            );
+            back_project(xc, mask.as_ref(), u, h.as_ref(), q.as_ref(), false)
+        });
+        unpack(&total, m, k, d)
+    }
+}
+
+/// (s, h) for samples `xc` (d×len): s = 1{dirs·x > 0}, h = s ⊙ (dirs·x).
+fn patterns(dirs: MatRef<'_, f64>, xc: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
+    let (k, len) = (dirs.nrows(), xc.ncols());
+    let mut h = Mat::zeros(k, len);
+    matmul(h.as_mut(), Accum::Replace, dirs, xc, 1.0, Par::Seq);
+    let mut mask = Mat::zeros(k, len);
+    for j in 0..len {
+        for (t, s) in h.col_mut(j).iter_mut().zip(mask.col_mut(j).iter_mut()) {
+            if *t > 0.0 {
+                *s = 1.0;
+            } else {
+                *t = 0.0;
+            }
+        }
+    }
+    (mask, h)
+}
+
+/// Jᵀ q for one chunk, packed: rows 0..m cols 0..k the U part (q hᵀ), rows m..m+k cols 0..d
+/// the V part ((s ⊙ Uᵀ q) xᵀ), and (m + k, 0) = ‖q‖² when asked.
+fn back_project(
+    xc: MatRef<'_, f64>,
+    mc: MatRef<'_, f64>,
+    u: &Mat<f64>,
+    hc: MatRef<'_, f64>,
+    q: MatRef<'_, f64>,
+    norm: bool,
+) -> Mat<f64> {
+    let (m, k, d, len) = (u.nrows(), u.ncols(), xc.nrows(), xc.ncols());
+    let mut out = Mat::zeros(m + k + 1, k.max(d));
+    matmul(
+        out.as_mut().submatrix_mut(0, 0, m, k),
+        Accum::Replace,
+        q,
+        hc.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    let mut w = Mat::zeros(k, len);
+    matmul(w.as_mut(), Accum::Replace, u.transpose(), q, 1.0, Par::Seq);
+    zip_mask_ref(&mut w, mc);
+    matmul(
+        out.as_mut().submatrix_mut(m, 0, k, d),
+        Accum::Replace,
+        w.as_ref(),
+        xc.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    if norm {
+        out[(m + k, 0)] = q.squared_norm_l2();
+    }
+    out
+}
+
+fn unpack(total: &Mat<f64>, m: usize, k: usize, d: usize) -> Dir {
+    Dir {
+        u: total.submatrix(0, 0, m, k).to_owned(),
+        v: total.submatrix(m, 0, k, d).to_owned(),
+    }
+}
+
+fn zip_mask_ref(a: &mut Mat<f64>, mask: MatRef<'_, f64>) {
+    for j in 0..a.ncols() {
+        let (col, m) = (a.col_mut(j), mask.col(j));
+        for (t, &s) in col.iter_mut().zip(m.iter()) {
+            *t *= s;
+        }
+    }
+}
+
+/// New (V, U) for the patterns of `dirs`: one Gauss–Newton step from (dirs, U0) on
+/// ‖Y − U (s ⊙ V X)‖² over all samples, its linear system solved by preconditioned CG with
+/// the Gauss–Newton matrix of an evenly spread subsample (scaled to n): a subsampled Newton
+/// step, exact when the subsample is every sample. `xt` d×n, `yt` m×n.
+///
+/// The step is accepted when the network's own loss (patterns from the new V) drops, else
+/// halved (at most six times); the result carries that loss. Cost: one pass over all samples
+/// for the gradient, one per step-length trial (O(n k (d + m)) each); at most 30 CG iterations on the subsample (max(50 k d, 20 000)
+/// samples); k Gram matrices d×d on the subsample for the preconditioner.
+pub(crate) fn gauss_newton_step(
+    xt: MatRef<'_, f64>,
+    yt: MatRef<'_, f64>,
+    dirs: MatRef<'_, f64>,
+    u0: MatRef<'_, f64>,
+) -> Result<Step, RecoveryError> {
+    let (d, n) = xt.shape();
+    let (k, m) = (dirs.nrows(), yt.nrows());
+    let full = Problem {
+        xt,
+        yt,
+        dirs,
+        stored: None,
+    };
+    let u = u0.to_owned();
+    let (grad, loss) = full.gradient(&u);
+
+    // The subsample carrying the Gauss–Newton matrix.
+    let sub = (50 * k * d).max(20_000).min(n);
+    let (xs, ys) = strided_subsample(xt, yt, sub);
+    let ns = xs.ncols();
+    let scale = n as f64 / ns as f64;
+    let small = Problem {
+        xt: xs.as_ref(),
+        yt: ys.as_ref(),
+        dirs,
+        stored: None,
+    }
+    .store();
+    let (smask, hs) = small.stored.as_ref().expect("stored");
+
+    // Preconditioner: the U block of JᵀJ is I ⊗ H Hᵀ, the V block's diagonal blocks
+    // |u_i|² Σ s_i x xᵀ.
+    let mut hh = Mat::zeros(k, k);
+    matmul(
+        hh.as_mut(),
+        Accum::Replace,
+        hs.as_ref(),
+        hs.transpose(),
+        scale,
+        Par::Seq,
+    );
+    let ridge = |g: &mut Mat<f64>| {
+        let p = g.nrows();
+        let r = 1e-12 * (0..p).map(|a| g[(a, a)]).sum::<f64>() / p as f64 + f64::MIN_POSITIVE;
+        for a in 0..p {
+            g[(a, a)] += r;
+        }
+    };
+    ridge(&mut hh);
+    let hh = hh
+        .llt(Side::Lower)
+        .map_err(|_| RecoveryError::Numerical("the feature Gram matrix"))?;
+    // The per-unit Grams only precondition: a tenth of the subsample (at least 50 d samples)
+    // shapes them well enough.
+    let pre = (50 * d).max(5_000).min(ns);
+    let pre_stride = (ns / pre).max(1);
+    let pre_scale = n as f64 / (ns.div_ceil(pre_stride)) as f64;
+    let mut grams = Vec::with_capacity(k);
+    for i in 0..k {
+        let cols: Vec<usize> = (0..ns)
+            .step_by(pre_stride)
+            .filter(|&j| smask[(i, j)] > 0.0)
+            .collect();
+        let mut a = Mat::zeros(d, cols.len());
+        for (c, &j) in cols.iter().enumerate() {
+            a.col_mut(c).copy_from(xs.col(j));
+        }
+        let mut g = Mat::<f64>::zeros(d, d);
+        matmul(
+            g.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            a.transpose(),
+            pre_scale,
+            Par::Seq,
+        );
+        ridge(&mut g);
+        grams.push(
+            g.llt(Side::Lower)
+                .map_err(|_| RecoveryError::Numerical("a unit's Gram matrix"))?,
+        );
+    }
+    let unorm: Vec<f64> = (0..k)
+        .map(|i| u.col(i).squared_norm_l2().max(f64::MIN_POSITIVE))
+        .collect();
+    let precondition = |r: &Dir| -> Dir {
+        let zu = hh.solve(r.u.transpose()).transpose().to_owned();
+        let mut zv = Mat::zeros(k, d);
+        for i in 0..k {
+            let col = grams[i].solve(r.v.row(i).transpose().as_mat());
+            for a in 0..d {
+                zv[(i, a)] = col[(a, 0)] / unorm[i];
+            }
+        }
+        Dir { u: zu, v: zv }
+    };
+
+    // PCG on (JᵀJ)_sub δ = Jᵀ r.
+    let mut delta = Dir::zeros(m, k, d);
+    let mut r = grad;
+    let mut z = precondition(&r);
+    let mut p = z.clone();
+    let mut rz = r.dot(&z);
+    let rz0 = rz;
+    for _ in 0..CG_ITERS {
+        if rz <= CG_TOL * rz0 || rz <= 0.0 {
+            break;
+        }
+        let mut ap = small.normal(&u, &p);
+        ap.u *= faer::Scale(scale);
+        ap.v *= faer::Scale(scale);
+        let pap = p.dot(&ap);
+        if pap <= 0.0 {
+            break;
+        }
+        let alpha = rz / pap;
+        delta.axpy(alpha, &p);
+        r.axpy(-alpha, &ap);
+        z = precondition(&r);
+        let rz_new = r.dot(&z);
+        let beta = rz_new / rz;
+        rz = rz_new;
+        let mut next = z.clone();
+        next.axpy(beta, &p);
+        p = next;
+    }
+
+    // The model is bilinear and the patterns move with V: a full step can overshoot. Halve
+    // it until the network's own loss (each unit's pattern from its new weights) drops.
+    let mut t = 1.0;
+    for _ in 0..6 {
+        let mut v_try = dirs.to_owned();
+        v_try += faer::Scale(t) * &delta.v;
+        let mut u_try = u.clone();
+        u_try += faer::Scale(t) * &delta.u;
+        let own = Problem {
+            xt,
+            yt,
+            dirs: v_try.as_ref(),
+            stored: None,
+        }
+        .loss(&u_try, v_try.as_ref());
+        if own < loss {
+            return Ok(Step {
+                v: v_try,
+                u: u_try,
+                loss: own,
+            });
+        }
+        t *= 0.5;
+    }
+    Ok(Step {
+        v: dirs.to_owned(),
+        u,
+        loss,
+    })
+}
+
+/// The result of [`gauss_newton_step`].
+pub(crate) struct Step {
+    /// Hidden weights (k×d).
+    pub v: Mat<f64>,
+    /// Output weights (m×k).
+    pub u: Mat<f64>,
+    /// ‖Y − U relu(V X)‖² over all samples.
+    pub loss: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(rows: usize, cols: usize, salt: usize) -> Mat<f64> {
+        Mat::from_fn(rows, cols, |i, j| {
+            (((i * 7 + 3 + salt) * (j * 13 + 5) + j * j) % 101) as f64 / 50.0 - 1.0
+        })
+    }
+
+    fn dir(m: usize, k: usize, d: usize, salt: usize) -> Dir {
+        Dir {
+            u: grid(m, k, salt),
+            v: grid(k, d, salt + 1),
+        }
+    }
+
+    #[test]
+    fn gauss_newton_matrix_is_symmetric_and_positive() {
+        let (d, k, m, n) = (4, 3, 2, 300);
+        let xt = grid(d, n, 0);
+        let yt = grid(m, n, 1);
+        let dirs = grid(k, d, 2);
+        let u = grid(m, k, 3);
+        let prob = Problem {
+            xt: xt.as_ref(),
+            yt: yt.as_ref(),
+            dirs: dirs.as_ref(),
+            stored: None,
+        };
+        let (p, q) = (dir(m, k, d, 4), dir(m, k, d, 7));
+        let (ap, aq) = (prob.normal(&u, &p), prob.normal(&u, &q));
+        let (pq, qp) = (p.dot(&aq), q.dot(&ap));
+        assert!((pq - qp).abs() <= 1e-10 * pq.abs().max(1.0), "{pq} vs {qp}");
+        assert!(p.dot(&ap) > 0.0);
+        // Stored patterns give the same products as recomputed ones.
+        let stored = Problem {
+            xt: xt.as_ref(),
+            yt: yt.as_ref(),
+            dirs: dirs.as_ref(),
+            stored: None,
+        }
+        .store();
+        let bp = stored.normal(&u, &p);
+        assert!((&bp.v - &ap.v).norm_max() < 1e-12 && (&bp.u - &ap.u).norm_max() < 1e-12);
+    }
+
+    #[test]
+    fn one_step_from_the_truth_keeps_an_exact_fit() {
+        let (d, k, m, n) = (4, 3, 2, 400);
+        let xt = grid(d, n, 0);
+        let v = grid(k, d, 2);
+        let u = grid(m, k, 3);
+        let mut h = &v * &xt;
+        for j in 0..n {
+            for i in 0..k {
+                h[(i, j)] = h[(i, j)].max(0.0);
+            }
+        }
+        let yt = &u * &h;
+        let step = gauss_newton_step(xt.as_ref(), yt.as_ref(), v.as_ref(), u.as_ref()).unwrap();
+        // Already optimal: the step is rejected or tiny, and the loss stays at zero.
+        assert!(step.loss <= 1e-20 * yt.squared_norm_l2(), "{}", step.loss);
+        assert!((&step.v - &v).norm_max() < 1e-8);
+    }
+}
