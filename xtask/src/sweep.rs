@@ -529,7 +529,7 @@ fn noise(dir: &Path, opts: &Options) -> Result<()> {
     let mut err_series = Vec::new();
     let mut ratio_series = Vec::new();
     let mut summary = String::from(
-        "# noise: parameter error against n and σ\n\nσ is the noise standard deviation relative to the label RMS. Parameter error √(‖ΔV‖_F² + (‖ΔU‖_F/‖U‖_F)²) after alignment; the oracle is least squares with the true sign patterns.\n\n| σ | n | error | oracle | ratio | prediction error (fresh samples) |\n|---|---|---|---|---|---|\n",
+        "# noise: parameter error against n and σ\n\nσ is the noise standard deviation relative to the label RMS. Parameter error √(‖ΔV‖_F² + (‖ΔU‖_F/‖U‖_F)²) after alignment; the oracle is least squares with the true sign patterns in the (L, D) parametrisation (k+1)·d·m coefficients; twolayer's final fit is least squares in the network's own k·(d+m) parameters, hence ratios below 1.\n\n| σ | n | error | oracle | ratio | prediction error (fresh samples) |\n|---|---|---|---|---|---|\n",
     );
     for &sigma in &sigmas {
         let mut by: BTreeMap<usize, Vec<&Vec<String>>> = BTreeMap::new();
