@@ -10,6 +10,8 @@
 //!   against faer's matmul, end to end against moments + V·X, slope in n, absolute targets,
 //!   one sign-pattern iteration) and its bar (numpy-written files against Adam); `--huge`
 //!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
+//! - `pycheck`: loads a recovered model.safetensors with Python's `safetensors` and `numpy`
+//!   (when installed) and checks its predictions against `twolayer eval`.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -25,6 +27,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod plot;
+mod pycheck;
 mod sweep;
 
 fn main() -> Result<()> {
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bar") => bar(),
         Some("sweep") => sweep_command(&args[1..]),
+        Some("pycheck") => pycheck::run(),
         Some("bench") => {
             let quick = args.iter().any(|a| a == "--quick");
             let n = args
@@ -46,7 +50,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }

@@ -9,6 +9,7 @@ mod moments_cmd;
 mod npy;
 mod npy_source;
 mod output;
+mod safetensors_out;
 mod tensor_cmd;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use crate::moments_cmd::MomentsCommand;
 use crate::npy::{encode_matrix, read_matrix};
 use crate::npy_source::NpySource;
 use crate::output::Outputs;
+use crate::safetensors_out::WeightDtype;
 use crate::tensor_cmd::TensorCommand;
 use twolayer_moments::SampleSource;
 
@@ -92,6 +94,9 @@ enum Command {
         /// automatically when the data (as float64) exceed the memory budget.
         #[arg(long)]
         stream: bool,
+        /// Float type of model.safetensors (U.npy and V.npy are always float64).
+        #[arg(long, value_enum, default_value_t = WeightDtype::F32)]
+        dtype: WeightDtype,
         /// Memory budget, e.g. 512M or 8G (default: half the available memory). Above it the
         /// data are streamed, and the search subset gets at most a quarter of it.
         #[arg(long, value_parser = parse_bytes)]
@@ -145,6 +150,13 @@ enum NoiseArg {
 }
 
 fn main() -> ExitCode {
+    // `twolayer eval … | head` closes the pipe early: end quietly as Unix tools do, instead of
+    // panicking in println! (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
@@ -175,6 +187,7 @@ fn main() -> ExitCode {
             activation,
             seed,
             stream,
+            dtype,
             memory_budget,
             out,
         } => {
@@ -198,7 +211,7 @@ fn main() -> ExitCode {
                 .restarts(restarts)
                 .intercept(intercept)
                 .seed(seed);
-            recover(&x, &y, &method, stream, memory_budget, &out)
+            recover(&x, &y, &method, stream, memory_budget, dtype, &out)
         }
         Command::Moments(cmd) => moments_cmd::run(cmd),
         Command::Eval {
@@ -289,6 +302,7 @@ fn recover(
     method: &Recovery,
     stream: bool,
     memory_budget: Option<u64>,
+    dtype: WeightDtype,
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
@@ -330,10 +344,29 @@ fn recover(
     let mut files = Outputs::default();
     files.add("U.npy", encode_matrix(&network.u)?);
     files.add("V.npy", encode_matrix(&network.v)?);
+    let metadata = [
+        ("format", "pt".to_string()),
+        (
+            "layout",
+            "torch.nn.Sequential(nn.Linear(d, k, bias=False), activation, nn.Linear(k, m, bias=False))"
+                .to_string(),
+        ),
+        ("activation", network.activation.name()),
+        ("method", report.method().to_string()),
+        ("certified", report.certified().to_string()),
+        ("residual_rel", format!("{:e}", report.residual_rel())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    files.add(
+        "model.safetensors",
+        safetensors_out::encode(&network, dtype, metadata)?,
+    );
     files.add("report.json", serde_json::to_vec_pretty(&rep)?);
     files.commit(out)?;
     println!(
-        "{}: k={} residual_rel={:.2e} certified={} restarts_used={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, report.json to {}",
+        "{}: k={} residual_rel={:.2e} certified={} restarts_used={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, model.safetensors, report.json to {}",
         report.method(),
         report.k(),
         report.residual_rel(),

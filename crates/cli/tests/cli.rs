@@ -874,3 +874,144 @@ fn moments_of_shards_merge_to_the_whole() {
         "is not a moments file",
     );
 }
+
+/// model.safetensors holds V and U under PyTorch's nn.Sequential keys, in float32 by default
+/// and float64 on request, with the certificate in its metadata.
+#[test]
+fn safetensors_output_holds_the_weights_under_pytorch_keys() {
+    use safetensors::SafeTensors;
+    use safetensors::tensor::Dtype;
+    let t = Planted::new(&[
+        "--d", "8", "--k", "3", "--m", "5", "--n", "2000", "--seed", "6",
+    ]);
+    for (flag, dtype, width) in [("f32", Dtype::F32, 4usize), ("f64", Dtype::F64, 8)] {
+        let out = t.path(&format!("fit-{flag}"));
+        let o = twolayer(&[
+            "recover",
+            "--x",
+            p(&t.file("X.npy")),
+            "--y",
+            p(&t.file("Y.npy")),
+            "--dtype",
+            flag,
+            "--out",
+            p(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let info = meta.metadata().as_ref().expect("metadata");
+        assert_eq!(info["certified"], "true");
+        assert_eq!(info["activation"], "relu");
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        for (key, file, shape) in [
+            ("0.weight", "V.npy", vec![3usize, 8]),
+            ("2.weight", "U.npy", vec![5, 3]),
+        ] {
+            let tensor = st.tensor(key).unwrap();
+            assert_eq!(tensor.dtype(), dtype);
+            assert_eq!(tensor.shape(), &shape[..]);
+            let (_, want) = read_f64(&out.join(file));
+            let got: Vec<f64> = tensor
+                .data()
+                .chunks_exact(width)
+                .map(|c| match width {
+                    4 => f64::from(f32::from_le_bytes(c.try_into().unwrap())),
+                    _ => f64::from_le_bytes(c.try_into().unwrap()),
+                })
+                .collect();
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                let tol = if width == 4 {
+                    1e-6 * w.abs().max(1e-30)
+                } else {
+                    0.0
+                };
+                assert!((g - w).abs() <= tol, "{key}: {g} vs {w}");
+            }
+        }
+    }
+}
+
+/// Inputs that claim more than they hold, hold nothing, or describe degenerate data: one
+/// line, exit code 2, nothing written.
+#[test]
+fn malformed_and_degenerate_inputs_fail_cleanly() {
+    let t = Planted::new(&[
+        "--d", "6", "--k", "2", "--m", "2", "--n", "800", "--seed", "1",
+    ]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let out = t.path("never");
+    let recover = |xp: &Path, yp: &Path, expect: &str| {
+        fails(
+            &["recover", "--x", p(xp), "--y", p(yp), "--out", p(&out)],
+            &out,
+            expect,
+        );
+    };
+    // A valid header that claims 10^12 rows over a few bytes: refused before any allocation.
+    let huge = t.path("huge.npy");
+    let mut bytes = Vec::new();
+    let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 6), }";
+    let pad = 64 - (10 + dict.len() + 1) % 64;
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&((dict.len() + pad + 1) as u16).to_le_bytes());
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.extend(std::iter::repeat_n(b' ', pad));
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&[0u8; 48]);
+    std::fs::write(&huge, &bytes).unwrap();
+    recover(&huge, &y, "claims shape [1000000000000, 6]");
+    // With --stream too (the streaming path opens files the same way).
+    fails(
+        &[
+            "recover",
+            "--x",
+            p(&huge),
+            "--y",
+            p(&y),
+            "--stream",
+            "--out",
+            p(&out),
+        ],
+        &out,
+        "truncated or its header is corrupt",
+    );
+    // A header whose dictionary is garbage, and an empty file.
+    let corrupt = t.path("corrupt.npy");
+    let mut c = std::fs::read(&x).unwrap();
+    for b in &mut c[12..40] {
+        *b = b'#';
+    }
+    std::fs::write(&corrupt, &c).unwrap();
+    recover(&corrupt, &y, "not a readable .npy file");
+    let empty = t.path("empty.npy");
+    std::fs::write(&empty, b"").unwrap();
+    recover(&empty, &y, "not a readable .npy file");
+    // A constant input column, and every sample the same: singular covariance.
+    let (xs, xv) = read_f64(&x);
+    let mut constant = xv.clone();
+    for j in 0..800 {
+        constant[j * 6 + 4] = 0.5;
+    }
+    let cpath = t.path("constant.npy");
+    write_npy(&cpath, &xs, &constant, Order::C);
+    recover(&cpath, &y, "covariance is singular");
+    let same: Vec<f64> = (0..800 * 6).map(|i| xv[i % 6]).collect();
+    let spath = t.path("same.npy");
+    write_npy(&spath, &xs, &same, Order::C);
+    recover(&spath, &y, "covariance is singular");
+    // Labels without rank (all zero): no hidden unit to recover.
+    let zeros = t.path("zeros.npy");
+    write_npy(&zeros, &[800, 2], &vec![0.0f64; 1600], Order::C);
+    recover(&x, &zeros, "rank");
+    // An output folder that cannot be created.
+    let blocker = t.path("plain_file");
+    std::fs::write(&blocker, "x").unwrap();
+    let nested = blocker.join("sub");
+    fails(
+        &["recover", "--x", p(&x), "--y", p(&y), "--out", p(&nested)],
+        &nested,
+        "cannot create the output folder",
+    );
+}

@@ -5,6 +5,12 @@
 //! parallel (rayon) and the chunk results are reduced in a fixed tree order, so a result is
 //! identical to the last bit for any number of threads.
 //!
+//! Streaming: every pass reads samples through a [`SampleSource`] ([`InMemory`], or a file read
+//! chunk by chunk, as the `twolayer` binary's `.npy` source does), and sums chunk results with
+//! [`TreeSum`] in the same order as the in-memory reduction: a pass over a file larger than
+//! memory holds O(d² + chunk) and gives the in-memory bits. [`SampleMoments`] is the first
+//! pass (every moment of order ≤ 2 of (x, y)) as a mergeable, serialisable accumulator.
+//!
 //! Layout: the math (and this crate) takes samples as **columns**: `x` is d×n, labels `w` are
 //! length-n slices, `y` is m×n. A C-order `(n, d)` NumPy array is exactly such a column-major
 //! d×n matrix, so no copy is needed at the boundary.

@@ -53,6 +53,19 @@ pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, R
     let n = moments.n;
     let second = moments.second_x();
     let mean = moments.mean_x();
+    // A constant coordinate (or all samples alike) first: its mean would otherwise look
+    // infinitely significant, and the message would blame a bias.
+    for (a, &mu) in mean.iter().enumerate() {
+        let var = second[(a, a)] - mu * mu;
+        if var <= 1e-12 * second[(a, a)] || second[(a, a)] == 0.0 {
+            return Err(RecoveryError::Moments(
+                twolayer_moments::MomentsError::SingularCovariance {
+                    min_eig: var.max(0.0),
+                    max_eig: second[(a, a)],
+                },
+            ));
+        }
+    }
     for (a, &mu) in mean.iter().enumerate() {
         let var = second[(a, a)] - mu * mu;
         let se = (var.max(0.0) / nf).sqrt();
