@@ -82,14 +82,14 @@ fn partition(inst: &PartitionInstance, out: &Path) -> Result<()> {
     files.add("partition.json", serde_json::to_vec_pretty(&meta)?);
     files.commit(out)?;
     match signs {
-        Some(s) => println!(
+        Some(s) => say!(
             "yes-instance: signs {s:?}; wrote X.npy ({}, {}), Y.npy, U.npy (1, 2), V.npy (2, {}) (the certificate) and partition.json to {}",
             x.nrows(),
             x.ncols(),
             inst.len(),
             out.display()
         ),
-        None => println!(
+        None => say!(
             "no-instance: no signs balance the values, so no two-unit network fits the gadget exactly; wrote X.npy, Y.npy and partition.json to {}",
             out.display()
         ),
@@ -118,8 +118,8 @@ fn decode_cmd(u: &Path, v: &Path, inst: &PartitionInstance, tol: f64) -> Result<
         .filter(|(_, e)| **e < 0)
         .map(|(v, _)| *v)
         .collect();
-    println!("signs {signs:?}");
-    println!(
+    say!("signs {signs:?}");
+    say!(
         "partition {plus:?} | {minus:?} (both sum to {})",
         plus.iter().sum::<u64>()
     );

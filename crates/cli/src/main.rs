@@ -3,6 +3,8 @@
 //! Subcommands: `demo` (the embedded default), `generate`, `recover`, `eval`. Any error is one
 //! line on stderr and exit code 2; no output file is written unless all of them are.
 
+#[macro_use]
+mod ui;
 mod generate;
 mod hardness_cmd;
 mod moments_cmd;
@@ -34,6 +36,7 @@ use crate::npy_source::NpySource;
 use crate::output::Outputs;
 use crate::safetensors_out::WeightDtype;
 use crate::tensor_cmd::TensorCommand;
+use crate::ui::{UI, Ui, ui};
 use twolayer_moments::SampleSource;
 
 #[derive(Parser)]
@@ -48,6 +51,13 @@ use twolayer_moments::SampleSource;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print the result as JSON on stdout (recover: the report; eval: the metrics) instead of
+    /// the human summary.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing on success (errors still go to stderr, with exit code 2).
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +115,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the JSON schema of report.json (docs/report.schema.json).
+    #[command(hide = true)]
+    ReportSchema,
     /// The moments of order ≤ 2 of (x, y) as a mergeable JSON accumulator: run it on shards
     /// of a data set (on separate machines, say) and combine them with `moments merge`.
     Moments(MomentsCommand),
@@ -172,6 +185,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let _ = UI.set(Ui {
+        json: cli.json,
+        quiet: cli.quiet,
+    });
     let result = match cli.command {
         Command::Demo { seed } => demo(seed),
         Command::Generate(args) => args.planted().and_then(|p| generate(&p, &args.out)),
@@ -214,6 +231,7 @@ fn main() -> ExitCode {
             recover(&x, &y, &method, stream, memory_budget, dtype, &out)
         }
         Command::Moments(cmd) => moments_cmd::run(cmd),
+        Command::ReportSchema => report_schema().map(|s| print!("{s}")),
         Command::Eval {
             x,
             y,
@@ -237,7 +255,7 @@ fn main() -> ExitCode {
 
 fn demo(seed: u64) -> Result<()> {
     let (d, k, m, n) = (20, 10, 10, 3000);
-    println!("twolayer demo: planted y = U relu(V x), d={d} k={k} m={m} n={n}, seed {seed}");
+    say!("twolayer demo: planted y = U relu(V x), d={d} k={k} m={m} n={n}, seed {seed}");
     let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate()?;
     let start = Instant::now();
     let found = ExactRecovery::new()
@@ -246,15 +264,15 @@ fn demo(seed: u64) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let a = align(&found.network, &inst.network)?;
     let r = &found.report;
-    println!("method           {}", r.method);
-    println!("k (detected)     {}", r.k);
-    println!(
+    say!("method           {}", r.method);
+    say!("k (detected)     {}", r.k);
+    say!(
         "max |V - V*|     {:.2e}  (unit rows, matched units)",
         a.v_max
     );
-    println!("max |U - U*|/|U*| {:.2e}", a.u_max_rel);
-    println!("residual_rel     {:.2e}", r.residual_rel);
-    println!(
+    say!("max |U - U*|/|U*| {:.2e}", a.u_max_rel);
+    say!("residual_rel     {:.2e}", r.residual_rel);
+    say!(
         "certified        {}",
         if r.certified {
             "yes (exact fit on every sample)"
@@ -262,7 +280,7 @@ fn demo(seed: u64) -> Result<()> {
             "no"
         }
     );
-    println!("time             {:.3} s", elapsed);
+    say!("time             {:.3} s", elapsed);
     if !r.certified {
         bail!(
             "the demo did not certify an exact fit (residual {:.2e})",
@@ -289,7 +307,7 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
     });
     files.add("meta.json", serde_json::to_vec_pretty(&meta)?);
     files.commit(out)?;
-    println!(
+    say!(
         "wrote X.npy ({n}, {d}), Y.npy ({n}, {m}), U_true.npy ({m}, {k}), V_true.npy ({k}, {d}), meta.json to {}",
         out.display()
     );
@@ -327,20 +345,22 @@ fn recover(
             .with_context(context)?;
         (network, report, read_s)
     };
-    if let Some(inputs) = report.inputs() {
+    if let Some(inputs) = report.inputs()
+        && !ui().quiet
+    {
         for w in &inputs.warnings {
             eprintln!("warning: {w}");
         }
     }
-    let mut rep = serde_json::to_value(&report)?;
-    rep["restarts_used"] = json!(report.restarts_used());
-    rep["activation"] = json!(network.activation.name());
-    rep["read_time_s"] = json!(read_s);
-    rep["streamed"] = json!(streamed);
-    rep["memory_budget_bytes"] = json!(budget);
-    rep["peak_memory_bytes"] = json!(peak_memory_bytes());
-    rep["x"] = json!(x.display().to_string());
-    rep["y"] = json!(y.display().to_string());
+    let rep = ReportFile {
+        report: report.clone(),
+        read_time_s: read_s,
+        streamed,
+        memory_budget_bytes: budget,
+        peak_memory_bytes: peak_memory_bytes(),
+        x: x.display().to_string(),
+        y: y.display().to_string(),
+    };
     let mut files = Outputs::default();
     files.add("U.npy", encode_matrix(&network.u)?);
     files.add("V.npy", encode_matrix(&network.v)?);
@@ -365,7 +385,10 @@ fn recover(
     );
     files.add("report.json", serde_json::to_vec_pretty(&rep)?);
     files.commit(out)?;
-    println!(
+    if ui().json && !ui().quiet {
+        println!("{}", serde_json::to_string(&rep)?);
+    }
+    say!(
         "{}: k={} residual_rel={:.2e} certified={} restarts_used={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, model.safetensors, report.json to {}",
         report.method(),
         report.k(),
@@ -398,14 +421,15 @@ fn eval(
             x.display()
         )
     })?;
-    println!("prediction_error_rel {err:.3e}");
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("prediction_error_rel".into(), json!(err));
     if let Some((ut, vt)) = truth {
         let t = load_network(ut, vt, f)?;
         let a = align(&net, &t).context("comparing with the true weights")?;
-        println!("v_max_err            {:.3e}", a.v_max);
-        println!("u_max_rel_err        {:.3e}", a.u_max_rel);
+        metrics.insert("v_max_err".into(), json!(a.v_max));
+        metrics.insert("u_max_rel_err".into(), json!(a.u_max_rel));
         let ours = a.parameter_error();
-        println!("param_err            {ours:.3e}");
+        metrics.insert("param_err".into(), json!(ours));
         // The least-squares floor: the same fit given the true sign patterns (ReLU).
         if *f == Activation::Relu {
             let oracle = OracleLs::new(false)
@@ -413,9 +437,21 @@ fn eval(
                 .context("fitting with the true sign patterns")?;
             let o = align(&oracle.network, &t)?;
             let floor = o.parameter_error();
-            println!("oracle_param_err     {floor:.3e}");
+            metrics.insert("oracle_param_err".into(), json!(floor));
             if floor > 1e-12 {
-                println!("ratio_to_oracle      {:.3}", ours / floor);
+                metrics.insert("ratio_to_oracle".into(), json!(ours / floor));
+            }
+        }
+    }
+    if ui().json && !ui().quiet {
+        println!("{}", serde_json::Value::Object(metrics));
+    } else {
+        for (key, value) in &metrics {
+            let v = value.as_f64().unwrap_or(f64::NAN);
+            if key == "ratio_to_oracle" {
+                say!("{key:<20} {v:.3}");
+            } else {
+                say!("{key:<20} {v:.3e}");
             }
         }
     }
@@ -427,6 +463,31 @@ fn load_network(u: &Path, v: &Path, f: &Activation) -> Result<Network> {
     let vm: Mat<f64> = read_matrix(v)?;
     Network::new(um, vm, f.clone())
         .with_context(|| format!("{} and {} do not form a network", u.display(), v.display()))
+}
+
+/// report.json: the method's report (exact or sign-pattern)
+/// and what the command line adds.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ReportFile {
+    #[serde(flatten)]
+    report: twolayer_recovery::Report,
+    /// Seconds spent reading the files (0 when streamed: reading is part of every pass).
+    read_time_s: f64,
+    /// Whether the samples were streamed from the files instead of loaded.
+    streamed: bool,
+    /// The memory budget in bytes (see --memory-budget).
+    memory_budget_bytes: u64,
+    /// Peak resident memory of the process in bytes (Linux; null elsewhere).
+    peak_memory_bytes: Option<u64>,
+    /// Path of the samples.
+    x: String,
+    /// Path of the labels.
+    y: String,
+}
+
+/// The JSON schema of report.json, as committed in docs/report.schema.json.
+fn report_schema() -> Result<String> {
+    Ok(serde_json::to_string_pretty(&schemars::schema_for!(ReportFile))? + "\n")
 }
 
 /// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).

@@ -64,7 +64,7 @@ fn compute(x: &Path, y: &Path, out: &Path) -> Result<()> {
     let moments = SampleMoments::compute(&source)
         .with_context(|| format!("reading {} and {}", x.display(), y.display()))?;
     write_file(out, &serde_json::to_vec(&moments)?)?;
-    println!(
+    say!(
         "moments of n={} samples (d={}, m={}) in {:.3}s; wrote {}",
         moments.n,
         moments.d,
@@ -97,7 +97,7 @@ fn merge(parts: &[PathBuf], out: &Path) -> Result<()> {
             .with_context(|| format!("merging {}", p.display()))?;
     }
     write_file(out, &serde_json::to_vec(&total)?)?;
-    println!(
+    say!(
         "merged {} parts: n={} samples (d={}, m={}); wrote {}",
         parts.len(),
         total.n,

@@ -98,7 +98,7 @@ pub fn run(cmd: TensorCommand) -> Result<()> {
                 encode_array(&[rank as u64, d as u64], &flat)?,
             );
             files.commit(&out)?;
-            println!(
+            say!(
                 "wrote T.npy ({d}^{order}), weights_true.npy ({rank},), factors_true.npy ({rank}, {d}) to {}",
                 out.display()
             );
@@ -175,7 +175,7 @@ fn decompose_cmd(
     );
     files.add("report.json", serde_json::to_vec_pretty(&report)?);
     files.commit(out)?;
-    println!(
+    say!(
         "{}: rank {rank}, residual_rel {:.3e}, {} polish iterations ({}), {:.3} s (+{read_s:.3} s reading); wrote weights.npy, factors.npy, report.json to {}",
         r.method,
         r.residual_rel,

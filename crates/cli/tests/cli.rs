@@ -1015,3 +1015,121 @@ fn malformed_and_degenerate_inputs_fail_cleanly() {
         "cannot create the output folder",
     );
 }
+
+/// --json prints the report (recover) or the metrics (eval) as JSON on stdout; --quiet prints
+/// nothing on success.
+#[test]
+fn json_and_quiet_output() {
+    let t = Planted::new(&[
+        "--d", "8", "--k", "3", "--m", "3", "--n", "1500", "--seed", "2",
+    ]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let out = t.path("fit");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(report["certified"], true);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report, written);
+
+    let o = twolayer(&[
+        "--quiet",
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+
+    let o = twolayer(&[
+        "eval",
+        "--json",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert!(metrics["prediction_error_rel"].as_f64().unwrap() < 1e-10);
+}
+
+/// report.json follows docs/report.schema.json: the committed schema is the one the binary
+/// generates (so it changes only on purpose), and real reports of both methods carry exactly
+/// the properties of one variant plus the command line's own, with every required one.
+#[test]
+fn report_json_follows_the_committed_schema() {
+    let o = twolayer(&["report-schema"]);
+    assert!(o.status.success());
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        committed,
+        "regenerate with: twolayer report-schema > docs/report.schema.json"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let keys = |v: &serde_json::Value, field: &str| -> Vec<String> {
+        match &v[field] {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(a) => {
+                a.iter().map(|s| s.as_str().unwrap().to_string()).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let check = |report: &serde_json::Value, variant: &str| {
+        let def = &schema["$defs"][variant];
+        let mut allowed = keys(&schema, "properties");
+        allowed.extend(keys(def, "properties"));
+        let obj = report.as_object().unwrap();
+        for key in obj.keys() {
+            assert!(
+                allowed.contains(key),
+                "{variant}: {key} is not in the schema"
+            );
+        }
+        let mut required = keys(&schema, "required");
+        required.extend(keys(def, "required"));
+        for key in required {
+            assert!(obj.contains_key(&key), "{variant}: required {key} missing");
+        }
+    };
+    let t = Planted::new(&[
+        "--d", "6", "--k", "2", "--m", "2", "--n", "1500", "--seed", "3",
+    ]);
+    let (x, y) = (t.file("X.npy"), t.file("Y.npy"));
+    let run = |extra: &[&str], name: &str| -> serde_json::Value {
+        let out = t.path(name);
+        let mut args = vec!["recover", "--x", p(&x), "--y", p(&y), "--out", p(&out)];
+        args.extend_from_slice(extra);
+        let o = twolayer(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+    };
+    check(&run(&[], "exact"), "ExactReport");
+    check(
+        &run(&["--noise", "gaussian", "--k", "2"], "noisy"),
+        "NoisyReport",
+    );
+}

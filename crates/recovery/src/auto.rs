@@ -29,7 +29,7 @@ pub enum NoiseModel {
 }
 
 /// The report of whichever method produced the answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Report {
     /// From [`ExactRecovery`].

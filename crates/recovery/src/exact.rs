@@ -71,7 +71,7 @@ impl Default for ExactRecovery {
 }
 
 /// What [`ExactRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ExactReport {
     /// Always `"exact"`.
     pub method: &'static str,
@@ -99,6 +99,8 @@ pub struct ExactReport {
     pub best_pencil_gap: f64,
     /// Candidate directions (with orientation) examined before k units were verified.
     pub candidates_tried: usize,
+    /// Always 0: the exact method has no restarts (the field keeps report.json uniform).
+    pub restarts_used: usize,
     /// Samples the search for units ran on (an evenly spread subset when n is large; the
     /// certificate always uses all n).
     pub search_samples: usize,
@@ -119,7 +121,7 @@ pub struct ExactReport {
 }
 
 /// Wall time of each phase of [`ExactRecovery`], in seconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct PhaseTimes {
     /// Rank detection, the search subset and the reduction of its labels to k rows.
     pub reduce: f64,
@@ -450,6 +452,7 @@ impl ExactRecovery {
                 span_source,
                 best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
                 candidates_tried: tried,
+                restarts_used: 0,
                 search_samples,
                 time_s: start.elapsed().as_secs_f64(),
                 phase_time_s: times,

@@ -64,7 +64,7 @@ impl Default for NoisyRecovery {
 }
 
 /// What [`NoisyRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct NoisyReport {
     /// Always `"sign-pattern"`.
     pub method: &'static str,

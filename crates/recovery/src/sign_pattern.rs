@@ -15,7 +15,7 @@ use crate::pattern_gn::gauss_newton_step;
 pub(crate) const EXACT_TOL: f64 = 1e-10;
 
 /// The loss minimised over the samples.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// Σ_j ‖r_j‖²: the maximum-likelihood loss for Gaussian noise.
