@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod ui;
+mod csv_input;
 mod generate;
 mod hardness_cmd;
 mod moments_cmd;
@@ -28,11 +29,12 @@ use twolayer_recovery::{
     relative_prediction_error,
 };
 
+use crate::csv_input::{is_csv, read_csv};
 use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
 use crate::moments_cmd::MomentsCommand;
-use crate::npy::{encode_matrix, read_matrix};
-use crate::npy_source::NpySource;
+use crate::npy::encode_matrix;
+use crate::npy_source::{Loaded, NpyRows, NpySource};
 use crate::output::Outputs;
 use crate::safetensors_out::WeightDtype;
 use crate::tensor_cmd::TensorCommand;
@@ -72,12 +74,17 @@ enum Command {
     Generate(GenerateArgs),
     /// Recover U and V from X.npy and Y.npy; writes U.npy, V.npy and report.json.
     Recover {
-        /// Samples, (n, d) float32/float64, C or Fortran order.
+        /// Samples, (n, d): a float32/float64 .npy (C or Fortran order), an array of an .npz
+        /// archive (ARCHIVE.npz:NAME), or a .csv file (one sample per row, header optional).
         #[arg(long)]
         x: PathBuf,
-        /// Labels, (n, m) or (n,) for one output.
-        #[arg(long)]
-        y: PathBuf,
+        /// Labels, (n, m) or (n,) for one output: .npy, .npz (ARCHIVE.npz:NAME) or .csv.
+        #[arg(long, required_unless_present = "y_cols")]
+        y: Option<PathBuf>,
+        /// Take the labels from these columns of the --x CSV file (comma-separated 0-based
+        /// indices or header names) instead of a --y file.
+        #[arg(long, conflicts_with = "y")]
+        y_cols: Option<String>,
         /// Hidden units (default: the numerical rank of Y; give it when m < k or the labels
         /// are noisy and m ≠ k).
         #[arg(long)]
@@ -130,7 +137,7 @@ enum Command {
     /// Prediction error of U, V on X, Y and, given the truth, the aligned weight errors and
     /// the ratio to the least-squares floor (the fit given the true sign patterns).
     Eval {
-        /// Samples, (n, d).
+        /// Samples, (n, d): .npy, ARCHIVE.npz:NAME or .csv.
         #[arg(long)]
         x: PathBuf,
         /// Labels, (n, m) or (n,).
@@ -197,6 +204,7 @@ fn main() -> ExitCode {
         Command::Recover {
             x,
             y,
+            y_cols,
             k,
             noise,
             restarts,
@@ -228,7 +236,16 @@ fn main() -> ExitCode {
                 .restarts(restarts)
                 .intercept(intercept)
                 .seed(seed);
-            recover(&x, &y, &method, stream, memory_budget, dtype, &out)
+            recover(
+                &x,
+                y.as_deref(),
+                y_cols.as_deref(),
+                &method,
+                stream,
+                memory_budget,
+                dtype,
+                &out,
+            )
         }
         Command::Moments(cmd) => moments_cmd::run(cmd),
         Command::ReportSchema => report_schema().map(|s| print!("{s}")),
@@ -314,9 +331,11 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn recover(
     x: &Path,
-    y: &Path,
+    y: Option<&Path>,
+    y_cols: Option<&str>,
     method: &Recovery,
     stream: bool,
     memory_budget: Option<u64>,
@@ -324,26 +343,47 @@ fn recover(
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
-    let source = NpySource::open(x, y)?;
+    let inputs = open_inputs(x, y, y_cols)?;
+    let y_shown = match (y, y_cols) {
+        (Some(y), _) => y.display().to_string(),
+        (None, cols) => format!("{}[columns {}]", x.display(), cols.unwrap_or_default()),
+    };
     let budget = memory_budget.unwrap_or_else(default_memory_budget);
-    let data_bytes = source.x.bytes_f64() + source.y.bytes_f64();
-    let streamed = stream || data_bytes > budget;
-    let context = || format!("recovering from {} and {}", x.display(), y.display());
-    let (network, report, read_s) = if streamed {
-        // A quarter of the budget for the search subset; the passes need one chunk per thread.
-        let per_sample = 8 * (source.d() + source.m()) as u64;
-        let subset = (budget / 4 / per_sample.max(1)) as usize;
-        let (network, report) = method
-            .recover_source(&source, Some(subset))
-            .with_context(context)?;
-        (network, report, 0.0)
-    } else {
-        let loaded = source.load()?;
-        let read_s = start.elapsed().as_secs_f64();
-        let (network, report) = method
-            .recover(loaded.x(), loaded.y())
-            .with_context(context)?;
-        (network, report, read_s)
+    let context = || format!("recovering from {} and {}", x.display(), y_shown);
+    let (network, report, read_s, streamed) = match inputs {
+        Inputs::Files(source) => {
+            let data_bytes = source.x.bytes_f64() + source.y.bytes_f64();
+            if stream || data_bytes > budget {
+                // A quarter of the budget for the search subset; the passes need one chunk
+                // per thread.
+                let per_sample = 8 * (source.d() + source.m()) as u64;
+                let subset = (budget / 4 / per_sample.max(1)) as usize;
+                let (network, report) = method
+                    .recover_source(&source, Some(subset))
+                    .with_context(context)?;
+                (network, report, 0.0, true)
+            } else {
+                let loaded = source.load()?;
+                let read_s = start.elapsed().as_secs_f64();
+                let (network, report) = method
+                    .recover(loaded.x(), loaded.y())
+                    .with_context(context)?;
+                (network, report, read_s, false)
+            }
+        }
+        Inputs::Memory(loaded) => {
+            if stream {
+                bail!(
+                    "--stream reads .npy files; CSV and .npz inputs are loaded into memory \
+                     (convert them to .npy to stream)"
+                );
+            }
+            let read_s = start.elapsed().as_secs_f64();
+            let (network, report) = method
+                .recover(loaded.x(), loaded.y())
+                .with_context(context)?;
+            (network, report, read_s, false)
+        }
     };
     if let Some(inputs) = report.inputs()
         && !ui().quiet
@@ -359,7 +399,7 @@ fn recover(
         memory_budget_bytes: budget,
         peak_memory_bytes: peak_memory_bytes(),
         x: x.display().to_string(),
-        y: y.display().to_string(),
+        y: y_shown,
     };
     let mut files = Outputs::default();
     files.add("U.npy", encode_matrix(&network.u)?);
@@ -410,8 +450,8 @@ fn eval(
     truth: Option<(&Path, &Path)>,
     f: &Activation,
 ) -> Result<()> {
-    let xm = read_matrix(x)?;
-    let ym = read_matrix(y)?;
+    let xm = read_any(x)?;
+    let ym = read_any(y)?;
     let net = load_network(u, v, f)?;
     let err = relative_prediction_error(&net, xm.as_ref(), ym.as_ref()).with_context(|| {
         format!(
@@ -459,10 +499,70 @@ fn eval(
 }
 
 fn load_network(u: &Path, v: &Path, f: &Activation) -> Result<Network> {
-    let um: Mat<f64> = read_matrix(u)?;
-    let vm: Mat<f64> = read_matrix(v)?;
+    let um: Mat<f64> = read_any(u)?;
+    let vm: Mat<f64> = read_any(v)?;
     Network::new(um, vm, f.clone())
         .with_context(|| format!("{} and {} do not form a network", u.display(), v.display()))
+}
+
+/// The samples and labels named on the command line: .npy files stay on disk until read (so
+/// they can be streamed); CSV and .npz inputs are read into memory.
+enum Inputs {
+    Files(NpySource),
+    Memory(Loaded),
+}
+
+fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<Inputs> {
+    let in_memory = |p: &Path| is_csv(p) || p.to_str().is_some_and(|s| s.contains(".npz"));
+    match (y, y_cols) {
+        (None, Some(spec)) => {
+            if !is_csv(x) {
+                bail!("--y-cols splits a CSV file; with .npy or .npz samples pass --y");
+            }
+            let (xt, yt) = read_csv(x)?.split(spec, x)?;
+            Ok(Inputs::Memory(Loaded::from_rows(
+                xt.values, yt.values, xt.rows, xt.cols, yt.cols,
+            )))
+        }
+        (Some(y), None) if in_memory(x) || in_memory(y) => {
+            let (xr, xc, xv) = read_rows(x)?;
+            let (yr, yc, yv) = read_rows(y)?;
+            if xr != yr {
+                bail!(
+                    "{} has {xr} samples (rows) but {} has {yr}: pass labels for the same samples",
+                    x.display(),
+                    y.display()
+                );
+            }
+            Ok(Inputs::Memory(Loaded::from_rows(xv, yv, xr, xc, yc)))
+        }
+        (Some(y), None) => Ok(Inputs::Files(NpySource::open(x, y)?)),
+        _ => bail!("pass the labels: --y FILE, or --y-cols COLUMNS for a CSV holding both"),
+    }
+}
+
+/// Any supported array file as (rows, columns, row-major values).
+fn read_rows(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    if is_csv(path) {
+        let t = read_csv(path)?;
+        return Ok((t.rows, t.cols, t.values));
+    }
+    let a = NpyRows::open(path)?;
+    let (rows, cols) = (a.rows(), a.cols());
+    let mut m = Mat::<f64>::zeros(cols, rows);
+    a.read_rows(0, m.as_mut())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let values = (0..rows)
+        .flat_map(|j| (0..cols).map(move |c| (c, j)))
+        .map(|(c, j)| m[(c, j)])
+        .collect();
+    Ok((rows, cols, values))
+}
+
+/// Any supported array file (.npy, ARCHIVE.npz:NAME, .csv) as an n×c matrix.
+fn read_any(path: &Path) -> Result<Mat<f64>> {
+    let (rows, cols, v) = read_rows(path)?;
+    Ok(Mat::from_fn(rows, cols, |i, j| v[i * cols + j]))
 }
 
 /// report.json: the method's report (exact or sign-pattern)

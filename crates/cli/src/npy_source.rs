@@ -12,10 +12,36 @@ use npyz::{NpyFile, Order};
 use rayon::prelude::*;
 use twolayer_moments::{CHUNK, MomentsError, SampleSource};
 
-/// One 2-D (n, c) or 1-D (n,) little-endian float32/float64 `.npy` file, read by rows.
+/// Where an array's bytes live: a file (read with positioned reads, or mapped), or a buffer
+/// (an array decompressed from an `.npz` archive).
+#[derive(Debug)]
+enum Backing {
+    File(File),
+    Bytes(Vec<u8>),
+}
+
+impl Backing {
+    fn read_exact_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+        match self {
+            Backing::File(f) => f.read_exact_at(buf, at),
+            Backing::Bytes(b) => {
+                let start = usize::try_from(at).unwrap_or(usize::MAX);
+                let src = start
+                    .checked_add(buf.len())
+                    .and_then(|end| b.get(start..end))
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One 2-D (n, c) or 1-D (n,) little-endian float32/float64 array, read by rows: a `.npy`
+/// file, or a member of an `.npz` archive (`path.npz:name`).
 #[derive(Debug)]
 pub struct NpyRows {
-    file: File,
+    backing: Backing,
     path: PathBuf,
     /// Byte offset of the data.
     offset: u64,
@@ -26,11 +52,40 @@ pub struct NpyRows {
     fortran: bool,
 }
 
+/// Splits `archive.npz:name` into the archive and the array name (`None`: not an npz spec).
+fn npz_spec(spec: &Path) -> Option<(PathBuf, Option<String>)> {
+    let text = spec.to_str()?;
+    if let Some((file, name)) = text.rsplit_once(".npz:") {
+        return Some((PathBuf::from(format!("{file}.npz")), Some(name.to_string())));
+    }
+    text.ends_with(".npz").then(|| (spec.to_owned(), None))
+}
+
 impl NpyRows {
-    /// Opens `path` and checks its header against the file size (a header claiming more
-    /// data than the file holds is an error, and nothing is allocated for it).
+    /// Opens a `.npy` file or an `.npz` member (`archive.npz:name`; the name may be left out
+    /// when the archive holds one array) and checks its header against the data present (a
+    /// header claiming more data than there is is an error, and nothing is allocated for it).
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display();
+        if let Some((archive, name)) = npz_spec(path) {
+            let (bytes, label) = read_npz_member(&archive, name.as_deref())?;
+            let len = bytes.len() as u64;
+            let header = NpyFile::new(std::io::Cursor::new(&bytes[..]))
+                .with_context(|| format!("{label} is not a readable .npy array (bad header)"))?;
+            let (shape, descr, order) = (
+                header.shape().to_vec(),
+                header.dtype().descr(),
+                header.order(),
+            );
+            return Self::with_header(
+                Backing::Bytes(bytes),
+                PathBuf::from(label),
+                len,
+                shape,
+                &descr,
+                order,
+            );
+        }
         let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
         if !meta.is_file() {
             bail!("{shown} is not a regular file; pass the path of a .npy file");
@@ -39,13 +94,31 @@ impl NpyRows {
         let npy = NpyFile::new(BufReader::new(file.try_clone()?)).with_context(|| {
             format!("{shown} is not a readable .npy file (bad magic or header)")
         })?;
-        let shape = npy.shape().to_vec();
-        let descr = npy.dtype().descr();
+        let (shape, descr, order) = (npy.shape().to_vec(), npy.dtype().descr(), npy.order());
+        Self::with_header(
+            Backing::File(file),
+            path.to_owned(),
+            meta.len(),
+            shape,
+            &descr,
+            order,
+        )
+    }
+
+    fn with_header(
+        backing: Backing,
+        path: PathBuf,
+        len: u64,
+        shape: Vec<u64>,
+        descr: &str,
+        order: Order,
+    ) -> Result<Self> {
+        let shown = path.display();
         let item = match descr.trim_matches(['\'', '"']) {
             "<f8" => 8,
             "<f4" => 4,
             _ => bail!(
-                "{shown} has dtype {descr}; twolayer streams little-endian float32 or float64 \
+                "{shown} has dtype {descr}; twolayer reads little-endian float32 or float64 \
                  arrays: convert it, e.g. np.save(path, a.astype('<f8'))"
             ),
         };
@@ -61,22 +134,31 @@ impl NpyRows {
             .checked_mul(cols)
             .and_then(|c| c.checked_mul(item as u64))
             .unwrap_or(u64::MAX);
-        if needed > meta.len() {
+        if needed > len {
             bail!(
-                "{shown} claims shape {shape:?} ({needed} bytes of data) but the file has only \
-                 {} bytes: it is truncated or its header is corrupt",
-                meta.len()
+                "{shown} claims shape {shape:?} ({needed} bytes of data) but holds only {len} \
+                 bytes: it is truncated or its header is corrupt"
             );
         }
         Ok(Self {
-            file,
-            path: path.to_owned(),
-            offset: meta.len() - needed,
+            backing,
+            offset: len - needed,
             rows: rows as usize,
             cols: cols as usize,
             item,
-            fortran: npy.order() == Order::Fortran && shape.len() == 2,
+            fortran: order == Order::Fortran && shape.len() == 2,
+            path,
         })
+    }
+
+    /// Rows (samples).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns (features).
+    pub fn cols(&self) -> usize {
+        self.cols
     }
 
     /// Bytes of data as float64 in memory.
@@ -100,11 +182,11 @@ impl NpyRows {
             let per = len * self.item;
             for (a, dst) in bytes.chunks_exact_mut(per).enumerate() {
                 let at = self.offset + ((a * self.rows + start) * self.item) as u64;
-                self.file.read_exact_at(dst, at).map_err(io)?;
+                self.backing.read_exact_at(dst, at).map_err(io)?;
             }
         } else {
             let at = self.offset + (start * self.cols * self.item) as u64;
-            self.file.read_exact_at(&mut bytes, at).map_err(io)?;
+            self.backing.read_exact_at(&mut bytes, at).map_err(io)?;
         }
         let decode = |i: usize| -> f64 {
             if self.item == 8 {
@@ -175,6 +257,11 @@ impl NpySource {
     /// Opens both files and checks that they hold the same number of samples.
     pub fn open(x: &Path, y: &Path) -> Result<Self> {
         let (x, y) = (NpyRows::open(x)?, NpyRows::open(y)?);
+        Self::pair(x, y)
+    }
+
+    /// Samples and labels already opened; checks that they hold the same number of samples.
+    fn pair(x: NpyRows, y: NpyRows) -> Result<Self> {
         if x.rows != y.rows {
             bail!(
                 "{} has {} samples (rows) but {} has {}: pass labels for the same samples",
@@ -205,11 +292,16 @@ impl NpySource {
 impl NpyRows {
     fn load(&self) -> Result<Array> {
         let (n, c) = (self.rows, self.cols);
-        if self.item == 8 && !self.fortran && cfg!(target_endian = "little") {
+        if let (Backing::File(file), 8, false, true) = (
+            &self.backing,
+            self.item,
+            self.fortran,
+            cfg!(target_endian = "little"),
+        ) {
             // SAFETY: the map is read-only and private to this process; the file being
             // truncated or rewritten by another process while we run is the one hazard, as
             // with numpy's mmap_mode.
-            let map = unsafe { memmap2::Mmap::map(&self.file) }
+            let map = unsafe { memmap2::Mmap::map(file) }
                 .with_context(|| format!("cannot map {}", self.path.display()))?;
             let offset = self.offset as usize;
             if (map.as_ptr() as usize + offset) % std::mem::align_of::<f64>() == 0
@@ -284,6 +376,17 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Samples and labels given row-major (one sample per row): X (n, d), Y (n, m).
+    pub fn from_rows(x: Vec<f64>, y: Vec<f64>, n: usize, d: usize, m: usize) -> Self {
+        Self {
+            x: Array::Owned(x),
+            y: Array::Owned(y),
+            n,
+            d,
+            m,
+        }
+    }
+
     /// X as an n×d matrix (row-major: each sample contiguous).
     pub fn x(&self) -> MatRef<'_, f64> {
         MatRef::from_column_major_slice(self.x.values(self.n * self.d), self.d, self.n).transpose()
@@ -292,4 +395,41 @@ impl Loaded {
     pub fn y(&self) -> MatRef<'_, f64> {
         MatRef::from_column_major_slice(self.y.values(self.n * self.m), self.m, self.n).transpose()
     }
+}
+
+/// Reads one array of an `.npz` archive into memory: (the member's bytes, a label naming the
+/// archive and the array). Memory grows with the data actually decompressed, never with
+/// what a header claims.
+fn read_npz_member(archive: &Path, name: Option<&str>) -> Result<(Vec<u8>, String)> {
+    use std::io::Read;
+    let shown = archive.display();
+    let file = File::open(archive).with_context(|| format!("cannot open {shown}"))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .with_context(|| format!("{shown} is not a readable .npz archive (zip)"))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|f| f.strip_suffix(".npy").map(str::to_string))
+        .collect();
+    let name = match name {
+        Some(n) => n.to_string(),
+        None if names.len() == 1 => names[0].clone(),
+        None => bail!(
+            "{shown} holds {} arrays ({}); name one, e.g. --x {shown}:{}",
+            names.len(),
+            names.join(", "),
+            names.first().map_or("X", String::as_str)
+        ),
+    };
+    let label = format!("{shown}:{name}");
+    let mut member = zip.by_name(&format!("{name}.npy")).map_err(|_| {
+        anyhow::anyhow!(
+            "{shown} has no array named {name:?} (it holds: {}); pass archive.npz:NAME",
+            names.join(", ")
+        )
+    })?;
+    let mut bytes = Vec::new();
+    member
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{label}: the archive is corrupt"))?;
+    Ok((bytes, label))
 }
