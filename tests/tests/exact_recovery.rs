@@ -192,3 +192,56 @@ fn bit_identical_for_one_and_two_threads() {
     };
     assert_eq!(bits(&one), bits(&two));
 }
+
+/// The numerical guards: quiet on a well-posed instance; a nearly rank-deficient U* (σ_k/σ_1
+/// of Y far below 1e-4) and noisy labels (no certificate) each raise a warning that names
+/// the remedy.
+#[test]
+fn numerical_guards_warn_with_a_remedy() {
+    let clean = PlantedNetwork::new(12, 4, 6, 3000)
+        .seed(1)
+        .generate()
+        .unwrap();
+    let out = ExactRecovery::new()
+        .recover(clean.x.as_ref(), clean.y.as_ref())
+        .unwrap();
+    assert!(out.report.warnings.is_empty(), "{:?}", out.report.warnings);
+
+    let skewed = PlantedNetwork::new(12, 4, 6, 3000)
+        .seed(1)
+        .u_condition(Some(1e5))
+        .generate()
+        .unwrap();
+    let out = ExactRecovery::new()
+        .k(Some(4))
+        .recover(skewed.x.as_ref(), skewed.y.as_ref())
+        .unwrap();
+    assert!(
+        out.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("nearly rank deficient")),
+        "{:?}",
+        out.report.warnings
+    );
+
+    let noisy = PlantedNetwork::new(12, 4, 6, 3000)
+        .seed(1)
+        .noise(0.01)
+        .generate()
+        .unwrap();
+    if let Ok(out) = ExactRecovery::new()
+        .k(Some(4))
+        .recover(noisy.x.as_ref(), noisy.y.as_ref())
+    {
+        assert!(!out.report.certified);
+        assert!(
+            out.report
+                .warnings
+                .iter()
+                .any(|w| w.contains("use the least-squares")),
+            "{:?}",
+            out.report.warnings
+        );
+    }
+}

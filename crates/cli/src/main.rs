@@ -392,6 +392,11 @@ fn recover(
             eprintln!("warning: {w}");
         }
     }
+    if !ui().quiet {
+        for w in report.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
     let rep = ReportFile {
         report: report.clone(),
         read_time_s: read_s,

@@ -88,6 +88,14 @@ impl Report {
     }
 
     /// Wall time in seconds.
+    /// Numerical guards that fired (see the reports' `warnings`).
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            Report::Exact(r) => &r.warnings,
+            Report::SignPattern(r) => &r.warnings,
+        }
+    }
+
     pub fn time_s(&self) -> f64 {
         match self {
             Report::Exact(r) => r.time_s,

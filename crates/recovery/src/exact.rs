@@ -24,6 +24,39 @@ use crate::unit_fit::fit_unit;
 const NULL_TOL: f64 = 1e-9;
 /// …and the next singular value is above this (the null space is one-dimensional).
 const SECOND_TOL: f64 = 1e-6;
+/// Below this relative gap the best Jennrich pencil's eigenvalues count as nearly repeated.
+const WEAK_PENCIL_GAP: f64 = 1e-3;
+/// Below this σ_k/σ_1 of Y the output weights count as badly conditioned.
+const WEAK_LABEL_SV: f64 = 1e-4;
+
+/// Warnings about the label spectrum: σ_k/σ_1 tiny (U* nearly rank deficient) or no clear
+/// gap after σ_k (k doubtful). `rel_sv` holds σ_1..σ_{k+1} relative to σ_1.
+pub(crate) fn label_spectrum_warnings(rel_sv: &[f64], k: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(&sk) = rel_sv.get(k.saturating_sub(1))
+        && k >= 1
+        && sk < WEAK_LABEL_SV
+    {
+        out.push(format!(
+            "the k-th singular value of Y is only {sk:.1e} of the largest: the output weights \
+             are nearly rank deficient and the recovered weights may lose accuracy; if k was \
+             detected, try a smaller --k"
+        ));
+    }
+    if let (Some(&sk), Some(&next)) = (rel_sv.get(k.saturating_sub(1)), rel_sv.get(k))
+        && k >= 1
+        && next > 0.1 * sk
+    {
+        out.push(format!(
+            "no clear gap after the k-th singular value of Y (σ_{}/σ_{k} = {:.2}): k may be \
+             wrong, or the labels are noisy; check k (--k) and the noise model",
+            k + 1,
+            next / sk
+        ));
+    }
+    out
+}
+
 /// A unit is verified when ‖f(v·X) − z‖ / ‖z‖ over all samples is below this.
 const UNIT_TOL: f64 = 1e-7;
 /// Two verified units with |cos| above 1 − this are the same unit.
@@ -97,6 +130,9 @@ pub struct ExactReport {
     pub span_source: &'static str,
     /// Relative eigenvalue gap of the best Jennrich pencil.
     pub best_pencil_gap: f64,
+    /// Numerical guards that fired, each with its remedy (weak label spectrum, nearly
+    /// repeated Jennrich eigenvalues, a failed certificate). Empty when all is well.
+    pub warnings: Vec<String>,
     /// Candidate directions (with orientation) examined before k units were verified.
     pub candidates_tried: usize,
     /// Always 0: the exact method has no restarts (the field keeps report.json uniform).
@@ -436,6 +472,22 @@ impl ExactRecovery {
             activation: self.activation.clone(),
         }
         .canonical();
+        let best_pencil_gap = pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap);
+        let mut warnings = label_spectrum_warnings(&shown, k);
+        if !pencils.is_empty() && best_pencil_gap < WEAK_PENCIL_GAP {
+            warnings.push(format!(
+                "the Jennrich eigenvalues are nearly repeated (best relative gap {best_pencil_gap:.1e}): \
+                 some hidden units look alike to the second moment; if recovery fails, pass more \
+                 samples"
+            ));
+        }
+        if residual_rel >= EXACT_TOL {
+            warnings.push(format!(
+                "the exact fit leaves a relative residual of {residual_rel:.2e} (certified needs \
+                 < 1e-10): the labels are noisy or an assumption fails; use the least-squares \
+                 methods (the front door does: --noise auto or gaussian)"
+            ));
+        }
         Ok(Recovered {
             network,
             report: ExactReport {
@@ -450,7 +502,8 @@ impl ExactRecovery {
                 label_singular_values: shown,
                 span_ratio,
                 span_source,
-                best_pencil_gap: pencils.first().map_or(0.0, |p: &Pencil| p.min_rel_gap),
+                best_pencil_gap,
+                warnings,
                 candidates_tried: tried,
                 restarts_used: 0,
                 search_samples,

@@ -95,6 +95,8 @@ pub struct NoisyReport {
     pub intercept: Option<Vec<f64>>,
     /// Singular values of Y relative to the largest (up to k + 1).
     pub label_singular_values: Vec<f64>,
+    /// Numerical guards that fired, each with its remedy. Empty when all is well.
+    pub warnings: Vec<String>,
     /// Conditioning of the span estimate, σ_k/σ_1.
     pub span_ratio: f64,
     /// `"first-order"` or `"second-order"`.
@@ -366,6 +368,11 @@ impl NoisyRecovery {
                 iterations: fit.iterations,
                 loss: self.loss,
                 intercept: fit.intercept,
+                warnings: if m >= k {
+                    crate::exact::label_spectrum_warnings(&shown, k)
+                } else {
+                    Vec::new()
+                },
                 label_singular_values: shown,
                 span_ratio,
                 span_source,
