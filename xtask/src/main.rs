@@ -12,6 +12,8 @@
 //!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
 //! - `pycheck`: loads a recovered model.safetensors with Python's `safetensors` and `numpy`
 //!   (when installed) and checks its predictions against `twolayer eval`.
+//! - `fuzz [--seconds N]`: the .npy/.npz/CSV readers' cargo-fuzz target for N seconds
+//!   (default 60); needs `cargo install cargo-fuzz`.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -26,6 +28,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod fuzz;
 mod plot;
 mod pycheck;
 mod sweep;
@@ -36,6 +39,17 @@ fn main() -> Result<()> {
         Some("bar") => bar(),
         Some("sweep") => sweep_command(&args[1..]),
         Some("pycheck") => pycheck::run(),
+        Some("fuzz") => {
+            let seconds = args
+                .iter()
+                .position(|a| a == "--seconds")
+                .and_then(|i| args.get(i + 1))
+                .map(|v| v.parse())
+                .transpose()
+                .context("--seconds takes a whole number")?
+                .unwrap_or(60);
+            fuzz::run(seconds)
+        }
         Some("bench") => {
             let quick = args.iter().any(|a| a == "--quick");
             let n = args
@@ -50,7 +64,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }

@@ -30,12 +30,18 @@ pub fn read_csv(path: &Path) -> Result<Table> {
     if !meta.is_file() {
         bail!("{shown} is not a regular file; pass the path of a .csv file");
     }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    read_csv_from(std::io::BufReader::new(file), path)
+}
+
+/// [`read_csv`] from any reader; `path` names the source in errors.
+pub fn read_csv_from<R: std::io::Read>(source: R, path: &Path) -> Result<Table> {
+    let shown = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot open {shown}"))?;
+        .from_reader(source);
     let mut names = None;
     let mut values = Vec::new();
     let mut cols = 0;

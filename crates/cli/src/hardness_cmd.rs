@@ -8,8 +8,8 @@ use serde_json::json;
 use twolayer_hardness::{PartitionInstance, certificate, decode, encode};
 use twolayer_recovery::{Activation, Network};
 
-use crate::npy::{encode_matrix, read_matrix};
 use crate::output::Outputs;
+use twolayer_cli::npy::{encode_matrix, read_matrix};
 
 #[derive(Subcommand)]
 pub enum HardnessCommand {

@@ -5,12 +5,9 @@
 
 #[macro_use]
 mod ui;
-mod csv_input;
 mod generate;
 mod hardness_cmd;
 mod moments_cmd;
-mod npy;
-mod npy_source;
 mod output;
 mod safetensors_out;
 mod tensor_cmd;
@@ -29,16 +26,15 @@ use twolayer_recovery::{
     relative_prediction_error,
 };
 
-use crate::csv_input::{is_csv, read_csv};
 use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
 use crate::moments_cmd::MomentsCommand;
-use crate::npy::encode_matrix;
-use crate::npy_source::{Loaded, NpyRows, NpySource};
 use crate::output::Outputs;
 use crate::safetensors_out::WeightDtype;
 use crate::tensor_cmd::TensorCommand;
-use crate::ui::{UI, Ui, ui};
+use crate::ui::{Step, UI, Ui, ui};
+use twolayer_cli::npy::encode_matrix;
+use twolayer_cli::npy_source::{Inputs, open_inputs, read_any};
 use twolayer_moments::SampleSource;
 
 #[derive(Parser)]
@@ -343,7 +339,9 @@ fn recover(
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
+    let step = Step::start(format!("reading {}", x.display()));
     let inputs = open_inputs(x, y, y_cols)?;
+    drop(step);
     let y_shown = match (y, y_cols) {
         (Some(y), _) => y.display().to_string(),
         (None, cols) => format!("{}[columns {}]", x.display(), cols.unwrap_or_default()),
@@ -358,13 +356,18 @@ fn recover(
                 // per thread.
                 let per_sample = 8 * (source.d() + source.m()) as u64;
                 let subset = (budget / 4 / per_sample.max(1)) as usize;
+                let _step = Step::start("recovering, streaming the samples from disk");
                 let (network, report) = method
                     .recover_source(&source, Some(subset))
                     .with_context(context)?;
                 (network, report, 0.0, true)
             } else {
-                let loaded = source.load()?;
+                let loaded = {
+                    let _step = Step::start(format!("reading {}", x.display()));
+                    source.load()?
+                };
                 let read_s = start.elapsed().as_secs_f64();
+                let _step = Step::start("recovering (exact, else least squares)");
                 let (network, report) = method
                     .recover(loaded.x(), loaded.y())
                     .with_context(context)?;
@@ -379,6 +382,7 @@ fn recover(
                 );
             }
             let read_s = start.elapsed().as_secs_f64();
+            let _step = Step::start("recovering (exact, else least squares)");
             let (network, report) = method
                 .recover(loaded.x(), loaded.y())
                 .with_context(context)?;
@@ -508,66 +512,6 @@ fn load_network(u: &Path, v: &Path, f: &Activation) -> Result<Network> {
     let vm: Mat<f64> = read_any(v)?;
     Network::new(um, vm, f.clone())
         .with_context(|| format!("{} and {} do not form a network", u.display(), v.display()))
-}
-
-/// The samples and labels named on the command line: .npy files stay on disk until read (so
-/// they can be streamed); CSV and .npz inputs are read into memory.
-enum Inputs {
-    Files(NpySource),
-    Memory(Loaded),
-}
-
-fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<Inputs> {
-    let in_memory = |p: &Path| is_csv(p) || p.to_str().is_some_and(|s| s.contains(".npz"));
-    match (y, y_cols) {
-        (None, Some(spec)) => {
-            if !is_csv(x) {
-                bail!("--y-cols splits a CSV file; with .npy or .npz samples pass --y");
-            }
-            let (xt, yt) = read_csv(x)?.split(spec, x)?;
-            Ok(Inputs::Memory(Loaded::from_rows(
-                xt.values, yt.values, xt.rows, xt.cols, yt.cols,
-            )))
-        }
-        (Some(y), None) if in_memory(x) || in_memory(y) => {
-            let (xr, xc, xv) = read_rows(x)?;
-            let (yr, yc, yv) = read_rows(y)?;
-            if xr != yr {
-                bail!(
-                    "{} has {xr} samples (rows) but {} has {yr}: pass labels for the same samples",
-                    x.display(),
-                    y.display()
-                );
-            }
-            Ok(Inputs::Memory(Loaded::from_rows(xv, yv, xr, xc, yc)))
-        }
-        (Some(y), None) => Ok(Inputs::Files(NpySource::open(x, y)?)),
-        _ => bail!("pass the labels: --y FILE, or --y-cols COLUMNS for a CSV holding both"),
-    }
-}
-
-/// Any supported array file as (rows, columns, row-major values).
-fn read_rows(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
-    if is_csv(path) {
-        let t = read_csv(path)?;
-        return Ok((t.rows, t.cols, t.values));
-    }
-    let a = NpyRows::open(path)?;
-    let (rows, cols) = (a.rows(), a.cols());
-    let mut m = Mat::<f64>::zeros(cols, rows);
-    a.read_rows(0, m.as_mut())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let values = (0..rows)
-        .flat_map(|j| (0..cols).map(move |c| (c, j)))
-        .map(|(c, j)| m[(c, j)])
-        .collect();
-    Ok((rows, cols, values))
-}
-
-/// Any supported array file (.npy, ARCHIVE.npz:NAME, .csv) as an n×c matrix.
-fn read_any(path: &Path) -> Result<Mat<f64>> {
-    let (rows, cols, v) = read_rows(path)?;
-    Ok(Mat::from_fn(rows, cols, |i, j| v[i * cols + j]))
 }
 
 /// report.json: the method's report (exact or sign-pattern)

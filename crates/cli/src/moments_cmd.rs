@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use twolayer_moments::SampleMoments;
 
-use crate::npy_source::NpySource;
 use crate::output::write_file;
+use twolayer_cli::npy_source::NpySource;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -61,6 +61,7 @@ pub fn run(cmd: MomentsCommand) -> Result<()> {
 fn compute(x: &Path, y: &Path, out: &Path) -> Result<()> {
     let start = Instant::now();
     let source = NpySource::open(x, y)?;
+    let _step = crate::ui::Step::start("streaming the moments");
     let moments = SampleMoments::compute(&source)
         .with_context(|| format!("reading {} and {}", x.display(), y.display()))?;
     write_file(out, &serde_json::to_vec(&moments)?)?;

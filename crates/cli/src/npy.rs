@@ -4,13 +4,12 @@
 //! Fortran order. Everything is checked before a matrix is handed on: a bad file is an error
 //! that names the file and says what to do, never a panic or a huge allocation.
 
-use std::fs::File;
-use std::io::{BufReader, Cursor};
+use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use faer::Mat;
-use npyz::{NpyFile, Order, WriterBuilder};
+use npyz::WriterBuilder;
 
 /// Reads a 1-D (n,) or 2-D (n, c) float32/float64 array as an n×c matrix (1-D: one column),
 /// refusing non-finite values.
@@ -37,64 +36,41 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     if !meta.is_file() {
         bail!("{shown} is not a regular file; pass the path of a .npy file");
     }
-    let file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
-    let npy = NpyFile::new(BufReader::new(file))
-        .with_context(|| format!("{shown} is not a readable .npy file (bad magic or header)"))?;
-    let shape = npy.shape().to_vec();
-    let fortran = npy.order() == Order::Fortran;
-    let fast = matches!(npy.dtype().descr().trim_matches(['\'', '"']), "<f8" | "<f4");
-    let descr = npy.dtype().descr();
-    let item = npy.dtype().num_bytes().unwrap_or(8) as u64;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+    let header = crate::npy_header::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("{shown} is not a readable .npy file ({e})"))?;
+    let shape = header.shape.clone();
+    let fortran = header.fortran;
+    let item: usize = match header.descr.as_str() {
+        "<f8" => 8,
+        "<f4" => 4,
+        descr => bail!(
+            "{shown} has dtype {descr}; twolayer reads little-endian float32 or float64 \
+             arrays: convert it, e.g. np.save(path, a.astype('<f8'))"
+        ),
+    };
     let count = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n));
-    let needed = count.and_then(|c| c.checked_mul(item)).unwrap_or(u64::MAX);
-    if needed > meta.len() {
+    let needed = count
+        .and_then(|c| c.checked_mul(item as u64))
+        .unwrap_or(u64::MAX);
+    let available = (bytes.len() - header.data_offset) as u64;
+    if needed > available {
         bail!(
-            "{shown} claims shape {shape:?} ({needed} bytes of data) but the file has only {} \
-             bytes: it is truncated or its header is corrupt",
-            meta.len()
+            "{shown} claims shape {shape:?} ({needed} bytes of data) but the file has only \
+             {available} bytes of data: it is truncated or its header is corrupt"
         );
     }
     let count = count.expect("checked above") as usize;
-    let values: Vec<f64> = if fast {
-        // Little-endian floats: the data are the file's last count·item bytes; decode them in
-        // one read rather than value by value.
-        drop(npy);
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-        let data = &bytes[bytes.len() - count * item as usize..];
-        if item == 8 {
-            data.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect()
-        } else {
-            data.chunks_exact(4)
-                .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
-                .collect()
-        }
+    let data = &bytes[header.data_offset..header.data_offset + count * item];
+    let values: Vec<f64> = if item == 8 {
+        data.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()
     } else {
-        match npy.try_data::<f64>() {
-            Ok(reader) => reader
-                .into_iter()
-                .collect::<std::io::Result<_>>()
-                .with_context(|| format!("{shown}: the data ends early or cannot be read"))?,
-            Err(npy) => match npy.try_data::<f32>() {
-                Ok(reader) => reader
-                    .into_iter()
-                    .map(|v| v.map(f64::from))
-                    .collect::<std::io::Result<_>>()
-                    .with_context(|| format!("{shown}: the data ends early or cannot be read"))?,
-                Err(_) => bail!(
-                    "{shown} has dtype {descr}; twolayer reads float32 or float64 arrays: convert \
-                 it, e.g. np.save(path, a.astype(np.float64))"
-                ),
-            },
-        }
+        data.chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
+            .collect()
     };
-    if values.len() != count {
-        bail!(
-            "{shown}: expected {count} values for shape {shape:?}, read {}",
-            values.len()
-        );
-    }
     let dims: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
     let values = if fortran && dims.len() > 1 {
         fortran_to_c(&values, &dims)

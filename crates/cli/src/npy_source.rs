@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use faer::{MatMut, MatRef};
-use npyz::{NpyFile, Order};
 use rayon::prelude::*;
 use twolayer_moments::{CHUNK, MomentsError, SampleSource};
+
+use crate::csv_input::{is_csv, read_csv};
+use crate::npy_header;
 
 /// Where an array's bytes live: a file (read with positioned reads, or mapped), or a buffer
 /// (an array decompressed from an `.npz` archive).
@@ -69,52 +71,54 @@ impl NpyRows {
         let shown = path.display();
         if let Some((archive, name)) = npz_spec(path) {
             let (bytes, label) = read_npz_member(&archive, name.as_deref())?;
-            let len = bytes.len() as u64;
-            let header = NpyFile::new(std::io::Cursor::new(&bytes[..]))
-                .with_context(|| format!("{label} is not a readable .npy array (bad header)"))?;
-            let (shape, descr, order) = (
-                header.shape().to_vec(),
-                header.dtype().descr(),
-                header.order(),
-            );
-            return Self::with_header(
-                Backing::Bytes(bytes),
-                PathBuf::from(label),
-                len,
-                shape,
-                &descr,
-                order,
-            );
+            return Self::from_bytes(bytes, PathBuf::from(label));
         }
         let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
         if !meta.is_file() {
             bail!("{shown} is not a regular file; pass the path of a .npy file");
         }
         let file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
-        let npy = NpyFile::new(BufReader::new(file.try_clone()?)).with_context(|| {
-            format!("{shown} is not a readable .npy file (bad magic or header)")
+        let prefix = (meta.len() as usize).min(12 + npy_header::MAX_HEADER);
+        let mut head = vec![0u8; prefix];
+        file.read_exact_at(&mut head, 0)
+            .with_context(|| format!("cannot read {shown}"))?;
+        let header = npy_header::parse(&head)
+            .map_err(|e| anyhow::anyhow!("{shown} is not a readable .npy file ({e})"))?;
+        Self::with_header(Backing::File(file), path.to_owned(), meta.len(), header)
+    }
+
+    /// An array held in memory (an `.npz` member, or untrusted bytes): the same checks as a
+    /// file. `label` names it in errors.
+    pub fn from_bytes(bytes: Vec<u8>, label: PathBuf) -> Result<Self> {
+        let len = bytes.len() as u64;
+        let header = npy_header::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!("{} is not a readable .npy array ({e})", label.display())
         })?;
-        let (shape, descr, order) = (npy.shape().to_vec(), npy.dtype().descr(), npy.order());
-        Self::with_header(
-            Backing::File(file),
-            path.to_owned(),
-            meta.len(),
-            shape,
-            &descr,
-            order,
-        )
+        Self::with_header(Backing::Bytes(bytes), label, len, header)
+    }
+
+    /// Every row, as a cols×rows matrix (samples as columns).
+    pub fn read_all(&self) -> Result<faer::Mat<f64>> {
+        let mut m = faer::Mat::<f64>::zeros(self.cols, self.rows);
+        self.read_rows(0, m.as_mut())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(m)
     }
 
     fn with_header(
         backing: Backing,
         path: PathBuf,
         len: u64,
-        shape: Vec<u64>,
-        descr: &str,
-        order: Order,
+        header: npy_header::Header,
     ) -> Result<Self> {
+        let npy_header::Header {
+            descr,
+            fortran,
+            shape,
+            data_offset,
+        } = header;
         let shown = path.display();
-        let item = match descr.trim_matches(['\'', '"']) {
+        let item = match descr.as_str() {
             "<f8" => 8,
             "<f4" => 4,
             _ => bail!(
@@ -130,23 +134,27 @@ impl NpyRows {
                  with one sample per row"
             ),
         };
+        if rows == 0 || cols == 0 {
+            bail!("{shown} is empty (shape {shape:?}); pass at least one sample and one column");
+        }
         let needed = rows
             .checked_mul(cols)
             .and_then(|c| c.checked_mul(item as u64))
             .unwrap_or(u64::MAX);
-        if needed > len {
+        let available = len.saturating_sub(data_offset as u64);
+        if needed > available {
             bail!(
-                "{shown} claims shape {shape:?} ({needed} bytes of data) but holds only {len} \
-                 bytes: it is truncated or its header is corrupt"
+                "{shown} claims shape {shape:?} ({needed} bytes of data) but holds only \
+                 {available} bytes of data: it is truncated or its header is corrupt"
             );
         }
         Ok(Self {
             backing,
-            offset: len - needed,
+            offset: data_offset as u64,
             rows: rows as usize,
             cols: cols as usize,
             item,
-            fortran: order == Order::Fortran && shape.len() == 2,
+            fortran: fortran && shape.len() == 2,
             path,
         })
     }
@@ -170,6 +178,9 @@ impl NpyRows {
     /// refusing non-finite values (the error names the row and column).
     pub fn read_rows(&self, start: usize, mut out: MatMut<'_, f64>) -> Result<(), MomentsError> {
         let len = out.ncols();
+        if len == 0 || self.cols == 0 {
+            return Ok(());
+        }
         let io = |e: std::io::Error| {
             MomentsError::Source(format!(
                 "{}: cannot read the data: {e}",
@@ -401,10 +412,29 @@ impl Loaded {
 /// archive and the array). Memory grows with the data actually decompressed, never with
 /// what a header claims.
 fn read_npz_member(archive: &Path, name: Option<&str>) -> Result<(Vec<u8>, String)> {
-    use std::io::Read;
-    let shown = archive.display();
+    let shown = archive.display().to_string();
     let file = File::open(archive).with_context(|| format!("cannot open {shown}"))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+    read_npz_member_from(BufReader::new(file), name, &shown)
+}
+
+/// The names of the arrays in an `.npz` archive.
+pub fn npz_array_names<R: std::io::Read + std::io::Seek>(reader: R) -> Result<Vec<String>> {
+    let zip = zip::ZipArchive::new(reader).context("not a readable .npz archive (zip)")?;
+    Ok(zip
+        .file_names()
+        .filter_map(|f| f.strip_suffix(".npy").map(str::to_string))
+        .collect())
+}
+
+/// Reads one array of an `.npz` archive from any reader (as the file reader does); `shown`
+/// names the archive in errors.
+pub fn read_npz_member_from<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    name: Option<&str>,
+    shown: &str,
+) -> Result<(Vec<u8>, String)> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(reader)
         .with_context(|| format!("{shown} is not a readable .npz archive (zip)"))?;
     let names: Vec<String> = zip
         .file_names()
@@ -432,4 +462,66 @@ fn read_npz_member(archive: &Path, name: Option<&str>) -> Result<(Vec<u8>, Strin
         .read_to_end(&mut bytes)
         .with_context(|| format!("{label}: the archive is corrupt"))?;
     Ok((bytes, label))
+}
+
+/// The samples and labels named on the command line: .npy files stay on disk until read (so
+/// they can be streamed); CSV and .npz inputs are read into memory.
+pub enum Inputs {
+    /// .npy files, opened.
+    Files(NpySource),
+    /// Read into memory.
+    Memory(Loaded),
+}
+
+pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<Inputs> {
+    let in_memory = |p: &Path| is_csv(p) || p.to_str().is_some_and(|s| s.contains(".npz"));
+    match (y, y_cols) {
+        (None, Some(spec)) => {
+            if !is_csv(x) {
+                bail!("--y-cols splits a CSV file; with .npy or .npz samples pass --y");
+            }
+            let (xt, yt) = read_csv(x)?.split(spec, x)?;
+            Ok(Inputs::Memory(Loaded::from_rows(
+                xt.values, yt.values, xt.rows, xt.cols, yt.cols,
+            )))
+        }
+        (Some(y), None) if in_memory(x) || in_memory(y) => {
+            let (xr, xc, xv) = read_rows(x)?;
+            let (yr, yc, yv) = read_rows(y)?;
+            if xr != yr {
+                bail!(
+                    "{} has {xr} samples (rows) but {} has {yr}: pass labels for the same samples",
+                    x.display(),
+                    y.display()
+                );
+            }
+            Ok(Inputs::Memory(Loaded::from_rows(xv, yv, xr, xc, yc)))
+        }
+        (Some(y), None) => Ok(Inputs::Files(NpySource::open(x, y)?)),
+        _ => bail!("pass the labels: --y FILE, or --y-cols COLUMNS for a CSV holding both"),
+    }
+}
+
+/// Any supported array file as (rows, columns, row-major values).
+pub fn read_rows(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    if is_csv(path) {
+        let t = read_csv(path)?;
+        return Ok((t.rows, t.cols, t.values));
+    }
+    let a = NpyRows::open(path)?;
+    let (rows, cols) = (a.rows(), a.cols());
+    let mut m = faer::Mat::<f64>::zeros(cols, rows);
+    a.read_rows(0, m.as_mut())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let values = (0..rows)
+        .flat_map(|j| (0..cols).map(move |c| (c, j)))
+        .map(|(c, j)| m[(c, j)])
+        .collect();
+    Ok((rows, cols, values))
+}
+
+/// Any supported array file (.npy, ARCHIVE.npz:NAME, .csv) as an n×c matrix.
+pub fn read_any(path: &Path) -> Result<faer::Mat<f64>> {
+    let (rows, cols, v) = read_rows(path)?;
+    Ok(faer::Mat::from_fn(rows, cols, |i, j| v[i * cols + j]))
 }

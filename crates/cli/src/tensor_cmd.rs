@@ -9,8 +9,8 @@ use serde_json::json;
 use twolayer_hardness::planted_tensor;
 use twolayer_tensor::{DecomposeParams, Method, SymmetricTensor, decompose};
 
-use crate::npy::{encode_array, read_array};
 use crate::output::Outputs;
+use twolayer_cli::npy::{encode_array, read_array};
 
 #[derive(Subcommand)]
 pub enum TensorCommand {

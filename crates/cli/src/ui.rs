@@ -24,3 +24,34 @@ macro_rules! say {
         }
     };
 }
+
+/// A spinner on stderr naming the step in progress, for steps that can take more than a
+/// second. Hidden when stdout is not a terminal (piped output, scripts, CI) and with --quiet
+/// or --json; cleared when dropped.
+pub struct Step(Option<indicatif::ProgressBar>);
+
+impl Step {
+    pub fn start(message: impl Into<String>) -> Self {
+        use std::io::IsTerminal;
+        let ui = ui();
+        if ui.quiet || ui.json || !std::io::stdout().is_terminal() {
+            return Step(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message.into());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Step(Some(bar))
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

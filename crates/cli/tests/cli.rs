@@ -1259,3 +1259,64 @@ fn npz_and_csv_inputs() {
     std::fs::write(&empty, "").unwrap();
     bad(&["--x", p(&empty), "--y", p(&yp)], "holds no samples");
 }
+
+/// Every input the fuzzer kept (fuzz/corpus/readers, regressions included) still goes
+/// through the readers without a panic; the seeds that are valid files are accepted.
+#[test]
+fn fuzz_corpus_reads_without_panicking() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/readers");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let accepted = twolayer_cli::read_untrusted(&bytes);
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("seed_") {
+            assert!(
+                accepted >= 1,
+                "{name} is a valid input but no reader accepted it"
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen >= 9, "the corpus is missing ({seen} files)");
+}
+
+/// An empty array (here Fortran-ordered with 0 rows, found by the fuzzer) is a clear error.
+#[test]
+fn empty_arrays_are_refused() {
+    let t = Planted::new(&[
+        "--d", "3", "--k", "1", "--m", "1", "--n", "200", "--seed", "1",
+    ]);
+    let empty = t.path("empty_f.npy");
+    write_npy(&empty, &[0, 3], &Vec::<f64>::new(), Order::Fortran);
+    let out = t.path("never");
+    fails(
+        &[
+            "recover",
+            "--x",
+            p(&empty),
+            "--y",
+            p(&t.file("Y.npy")),
+            "--out",
+            p(&out),
+        ],
+        &out,
+        "is empty (shape [0, 3])",
+    );
+    fails(
+        &[
+            "eval",
+            "--x",
+            p(&empty),
+            "--y",
+            p(&t.file("Y.npy")),
+            "--u",
+            p(&t.file("U_true.npy")),
+            "--v",
+            p(&t.file("V_true.npy")),
+        ],
+        &out,
+        "is empty",
+    );
+}

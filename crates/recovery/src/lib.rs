@@ -10,6 +10,10 @@
 //! - [`NoisyRecovery`] (section 4): any number of outputs, noisy labels; iterated
 //!   [`SignPatternLs`] for ReLU, structured Gauss–Newton for other activations, from spectral
 //!   and random starts. [`OracleLs`] is the least-squares floor it is measured against.
+//! - Data larger than memory: [`Recovery::recover_source`] and
+//!   [`ExactRecovery::recover_source`] read samples through a
+//!   [`twolayer_moments::SampleSource`] (a file read chunk by chunk): two passes over all
+//!   samples, the search on a bounded subset.
 //! - [`Activation`]: ReLU, ReLU^p, log(1 + relu) and user-supplied rectified functions.
 //! - [`align`]: the permutation- and scale-aware error metric; [`baseline::Adam`]: the
 //!   gradient-descent baseline.
