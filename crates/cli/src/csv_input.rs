@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail};
 pub struct Table {
     /// Column names, when the file has a header.
     pub names: Option<Vec<String>>,
+    /// Rows (samples).
     pub rows: usize,
+    /// Columns.
     pub cols: usize,
     /// Row-major values.
     pub values: Vec<f64>,

@@ -23,6 +23,8 @@
 //! assert!(err.to_string().contains("truncated or its header is corrupt"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod csv_input;
 pub mod npy;
 pub mod npy_header;

@@ -260,7 +260,9 @@ impl NpyRows {
 /// Samples X.npy (n, d) and labels Y.npy (n, m) as a [`SampleSource`].
 #[derive(Debug)]
 pub struct NpySource {
+    /// The samples, (n, d).
     pub x: NpyRows,
+    /// The labels, (n, m) or (n,).
     pub y: NpyRows,
 }
 
@@ -473,6 +475,8 @@ pub enum Inputs {
     Memory(Loaded),
 }
 
+/// Opens the samples `x` and the labels (a file `y`, or the `y_cols` columns of a CSV `x`),
+/// checking that they describe the same samples.
 pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<Inputs> {
     let in_memory = |p: &Path| is_csv(p) || p.to_str().is_some_and(|s| s.contains(".npz"));
     match (y, y_cols) {

@@ -58,6 +58,8 @@
 //! # Reference
 //! Bakshi, Jayaram, Woodruff, COLT 2019 (the k = 2 hardness result); ALGORITHMS.md section 7.
 
+#![warn(missing_docs)]
+
 mod error;
 mod partition;
 mod planted;

@@ -7,15 +7,21 @@ pub enum MomentsError {
     /// Two inputs disagree on the number of samples (or another dimension).
     #[error("{what}: expected {expected}, got {got}; pass arrays that describe the same samples")]
     ShapeMismatch {
+        /// What was being checked.
         what: &'static str,
+        /// The value required.
         expected: usize,
+        /// The value found.
         got: usize,
     },
     /// There are no samples, or fewer than the statistic needs.
     #[error("only {n} samples, but {what} needs at least {needed}; pass more samples")]
     TooFewSamples {
+        /// What was being checked.
         what: &'static str,
+        /// Samples given.
         n: usize,
+        /// The minimum required.
         needed: usize,
     },
     /// The sample covariance of the inputs is singular, so the affine fit is not unique.
@@ -24,7 +30,12 @@ pub enum MomentsError {
          largest {max_eig:.3e}): some input coordinates are constant or linearly dependent; \
          drop or combine them"
     )]
-    SingularCovariance { min_eig: f64, max_eig: f64 },
+    SingularCovariance {
+        /// Smallest eigenvalue.
+        min_eig: f64,
+        /// Largest eigenvalue.
+        max_eig: f64,
+    },
     /// Reading samples from their source failed (I/O error, non-finite value, bad file).
     #[error("{0}")]
     Source(String),
@@ -34,9 +45,13 @@ pub enum MomentsError {
          m = {m_right}); merge only shards of the same data set"
     )]
     MergeMismatch {
+        /// Input dimension of the left operand.
         d_left: usize,
+        /// Output dimension of the left operand.
         m_left: usize,
+        /// Input dimension of the right operand.
         d_right: usize,
+        /// Output dimension of the right operand.
         m_right: usize,
     },
 }

@@ -35,6 +35,8 @@
 //! Bakshi, Jayaram, Woodruff, "Learning Two Layer Rectified Neural Networks in Polynomial
 //! Time", COLT 2019; `shared/design/ALGORITHMS.md` section 1.
 
+#![warn(missing_docs)]
+
 mod centre;
 mod chunked;
 mod error;

@@ -96,6 +96,7 @@ impl Report {
         }
     }
 
+    /// Wall time of the whole recovery in seconds.
     pub fn time_s(&self) -> f64 {
         match self {
             Report::Exact(r) => r.time_s,

@@ -9,15 +9,21 @@ pub enum RecoveryError {
     /// An array has no rows or no columns.
     #[error("{what} is empty ({rows}×{cols}); pass at least one sample and one feature")]
     Empty {
+        /// What was being checked.
         what: &'static str,
+        /// Rows found.
         rows: usize,
+        /// Columns found.
         cols: usize,
     },
     /// Two arrays disagree on a dimension.
     #[error("{what}: expected {expected}, got {got}")]
     Shape {
+        /// What was being checked.
         what: &'static str,
+        /// The value required.
         expected: usize,
+        /// The value found.
         got: usize,
     },
     /// An array holds NaN or an infinity.
@@ -26,8 +32,11 @@ pub enum RecoveryError {
          clean or drop that sample"
     )]
     NotFinite {
+        /// What was being checked.
         what: &'static str,
+        /// Row of the first bad entry.
         row: usize,
+        /// Column of the first bad entry.
         col: usize,
     },
     /// Zero hidden units were requested.
@@ -38,17 +47,27 @@ pub enum RecoveryError {
         "k = {k} hidden units but the inputs have d = {d} dimensions; exact recovery needs \
          k ≤ d (pass a smaller k, or check that the labels are noiseless: noise makes Y full rank)"
     )]
-    KTooLarge { k: usize, d: usize },
+    KTooLarge {
+        /// Hidden units.
+        k: usize,
+        /// Input dimension.
+        d: usize,
+    },
     /// Not enough samples for the method to run at all.
     #[error(
         "only {n} samples; exact recovery at d = {d}, k = {k} needs at least {needed} \
          (about {recommended} for reliable success): pass more samples or a smaller k"
     )]
     TooFewSamples {
+        /// Samples given.
         n: usize,
+        /// Input dimension.
         d: usize,
+        /// Hidden units.
         k: usize,
+        /// The minimum required.
         needed: usize,
+        /// Samples recommended.
         recommended: usize,
     },
     /// The labels span fewer dimensions than the requested number of units.
@@ -57,8 +76,11 @@ pub enum RecoveryError {
          but k = {k}; exact recovery needs rank U* = k: pass k = {rank}, or use more outputs"
     )]
     RankDeficient {
+        /// The rank found.
         rank: usize,
+        /// Hidden units.
         k: usize,
+        /// Singular values of Y relative to the largest.
         singular_values: Vec<f64>,
     },
     /// The exact step verified fewer units than k.
@@ -69,10 +91,15 @@ pub enum RecoveryError {
          size), or check that Y = U f(V x) holds without noise"
     )]
     UnitsNotFound {
+        /// How many were found.
         found: usize,
+        /// Hidden units.
         k: usize,
+        /// Candidate directions tried.
         candidates: usize,
+        /// Best null-space ratio reached (below 1e-9 certifies).
         best_null_ratio: f64,
+        /// Samples recommended.
         recommended: usize,
     },
     /// The labels were declared noiseless but no method found an exact fit.
@@ -81,14 +108,20 @@ pub enum RecoveryError {
          {residual_rel:.2e} (exact needs < 1e-10): pass more samples or more restarts, or \
          declare the noise (--noise gaussian)"
     )]
-    NotCertified { residual_rel: f64 },
+    NotCertified {
+        /// Relative residual reached.
+        residual_rel: f64,
+    },
     /// Streamed data: the exact method did not certify.
     #[error(
         "the exact method leaves a relative residual of {residual_rel:.2e} on the streamed \
          data (exact needs < 1e-10): the labels look noisy, and the noisy methods need the \
          data in memory; rerun without --stream (or on a subsample that fits in memory)"
     )]
-    StreamedNotExact { residual_rel: f64 },
+    StreamedNotExact {
+        /// Relative residual reached.
+        residual_rel: f64,
+    },
     /// Streaming was asked for with options only the in-memory methods support.
     #[error(
         "streamed data gets the exact method only; --noise gaussian/huber and --intercept \
@@ -101,16 +134,28 @@ pub enum RecoveryError {
          y = U f(V x) has no biases, and a nonzero input mean is a bias in disguise; centre X \
          only if your network has no biases, otherwise this model does not apply"
     )]
-    NonzeroInputMean { column: usize, mean: f64, z: f64 },
+    NonzeroInputMean {
+        /// The offending column.
+        column: usize,
+        /// The sample mean.
+        mean: f64,
+        /// Standard errors from zero.
+        z: f64,
+    },
     /// An option the chosen activation does not support.
     #[error("{option} is available for relu only (got {activation}); drop the option")]
     UnsupportedOption {
+        /// The option given.
         option: &'static str,
+        /// The activation given.
         activation: String,
     },
     /// An activation name that is not known.
     #[error("unknown activation {given:?}: use relu, relu2, relupow:P (P > 0) or logrelu")]
-    BadActivation { given: String },
+    BadActivation {
+        /// The text given.
+        given: String,
+    },
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),

@@ -43,6 +43,8 @@
 //! A. Bakshi, R. Jayaram, D. P. Woodruff, "Learning Two Layer Rectified Neural Networks in
 //! Polynomial Time", COLT 2019.
 
+#![warn(missing_docs)]
+
 mod activation;
 mod align;
 mod auto;

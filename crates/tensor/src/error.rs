@@ -12,46 +12,82 @@ pub enum TensorError {
         "slice {index} is {rows}×{cols}, expected {dim}×{dim}; all slices must be square and of one size"
     )]
     SliceShape {
+        /// The offending index.
         index: usize,
+        /// Rows found.
         rows: usize,
+        /// Columns found.
         cols: usize,
+        /// The dimension.
         dim: usize,
     },
     /// The requested rank is zero or larger than the slice dimension.
     #[error(
         "rank {rank} is not in 1..={dim}; Jennrich's method recovers at most as many factors as the dimension"
     )]
-    BadRank { rank: usize, dim: usize },
+    BadRank {
+        /// The rank found.
+        rank: usize,
+        /// The dimension.
+        dim: usize,
+    },
     /// A slice holds NaN or an infinity.
     #[error("slice {index} holds NaN or an infinite value; check the data the slices came from")]
-    NotFinite { index: usize },
+    NotFinite {
+        /// The offending index.
+        index: usize,
+    },
     /// The slices do not span `rank` dimensions.
     #[error(
         "the slices span fewer than {rank} dimensions (eigenvalue ratio {ratio:.3e} of the \
          rank-th to the largest); pass a smaller rank or better-estimated slices"
     )]
-    RankDeficient { rank: usize, ratio: f64 },
+    RankDeficient {
+        /// The rank found.
+        rank: usize,
+        /// The ratio found.
+        ratio: f64,
+    },
     /// A dense tensor of an order other than 3 or 4.
     #[error("tensors of order {order} are not supported; pass order 3 or 4")]
-    BadOrder { order: usize },
+    BadOrder {
+        /// Tensor order.
+        order: usize,
+    },
     /// A dense tensor whose value count is not d^order.
     #[error(
         "a symmetric tensor of order {order} and dimension {d} has d^order values, got {len}; check the shape"
     )]
-    BadTensorShape { d: usize, order: usize, len: usize },
+    BadTensorShape {
+        /// Input dimension.
+        d: usize,
+        /// Tensor order.
+        order: usize,
+        /// The length found.
+        len: usize,
+    },
     /// A dense tensor value is NaN or infinite.
     #[error("the tensor holds NaN or an infinite value at flat index {index}")]
-    TensorNotFinite { index: usize },
+    TensorNotFinite {
+        /// The offending index.
+        index: usize,
+    },
     /// A dense tensor that is not symmetric.
     #[error(
         "the tensor is not symmetric (largest difference under an index swap {worst:.3e}); symmetrise it first"
     )]
-    NotSymmetric { worst: f64 },
+    NotSymmetric {
+        /// The worst value found.
+        worst: f64,
+    },
     /// The rank asked for is 0 or above what the method handles.
     #[error("rank {rank} is not in 1..={max}; {why}")]
     RankOutOfRange {
+        /// The rank found.
         rank: usize,
+        /// The largest value accepted.
         max: usize,
+        /// Why it failed.
         why: &'static str,
     },
     /// The power method found no definite whitening slice.
@@ -59,11 +95,17 @@ pub enum TensorError {
         "no definite whitening slice in {tries} random tries, so the whitened tensor is not \
          orthogonally decomposable (weights of both signs?); use the Jennrich method"
     )]
-    NotOrthogonallyDecomposable { tries: usize },
+    NotOrthogonallyDecomposable {
+        /// Attempts made.
+        tries: usize,
+    },
     /// Every random pencil was singular or its eigen-decomposition failed.
     #[error(
         "no pencil could be diagonalised ({tried} tried): the slices may not share a \
          diagonalisable structure; pass more or better-estimated slices"
     )]
-    NoPencil { tried: usize },
+    NoPencil {
+        /// Candidates tried.
+        tried: usize,
+    },
 }

@@ -29,6 +29,8 @@
 //! R. Harshman (1970) and S. Leurgans, R. Ross, R. Abel (1993) for simultaneous
 //! diagonalisation ("Jennrich's algorithm"); `shared/design/ALGORITHMS.md` section 2.
 
+#![warn(missing_docs)]
+
 mod decompose;
 mod error;
 mod jennrich;
