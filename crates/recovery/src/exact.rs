@@ -453,7 +453,7 @@ impl ExactRecovery {
         // Step 5: U by least squares on the subset; the residual on every sample is the
         // certificate.
         let v = Mat::from_fn(k, d, |i, j| units[i][j]);
-        let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys)?;
+        let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys, true)?;
         let residual_rel = if xs.ncols() == n {
             subset_residual
         } else {

@@ -135,14 +135,16 @@ pub(crate) fn residual_sum_of_squares(
 /// summed chunk by chunk in a fixed order (so the same bits on any thread count), then one
 /// step of iterative refinement on the residual, which brings the κ² rounding error of the
 /// normal equations back to κ ε. Returns U (m×k) and the relative residual on these samples.
-/// Falls back to [`fit_output_weights`] when f(V X) is rank deficient.
+/// Falls back to [`fit_output_weights`] when f(V X) is rank deficient. Without
+/// `with_residual` the last pass is skipped and the residual is NaN.
 ///
-/// Cost: three passes over the samples, O(n k (d + k + m)) flops.
+/// Cost: three passes over the samples (two without the residual), O(n k (d + k + m)) flops.
 pub(crate) fn fit_output_exact(
     f: &Activation,
     v: MatRef<'_, f64>,
     xt: MatRef<'_, f64>,
     yt: MatRef<'_, f64>,
+    with_residual: bool,
 ) -> Result<(Mat<f64>, f64), RecoveryError> {
     let (k, n, m) = (v.nrows(), xt.ncols(), yt.nrows());
     let hidden = |r: std::ops::Range<usize>| {
@@ -218,13 +220,16 @@ pub(crate) fn fit_output_exact(
     };
     let correction = pass(&ut);
     ut += llt.solve(correction.subrows(0, k));
-    let fin = pass(&ut);
-    let denom = yt.squared_norm_l2();
-    let total = fin[(k, 0)];
-    let residual_rel = if denom > 0.0 {
-        (total / denom).sqrt()
+    let residual_rel = if with_residual {
+        let total = pass(&ut)[(k, 0)];
+        let denom = yt.squared_norm_l2();
+        if denom > 0.0 {
+            (total / denom).sqrt()
+        } else {
+            total.sqrt()
+        }
     } else {
-        total.sqrt()
+        f64::NAN
     };
     if !ut.is_all_finite() {
         return Err(RecoveryError::Numerical("the least-squares fit of U"));
