@@ -1320,3 +1320,71 @@ fn empty_arrays_are_refused() {
         "is empty",
     );
 }
+
+/// Streamed noisy labels: the exact method does not certify, so least squares runs on an
+/// in-memory subset the budget allows, and the report says so; declared noiseless (--noise
+/// none), the exact method's failure is the answer.
+#[test]
+fn streamed_noisy_labels_fall_back_to_a_subset() {
+    let data = Planted::new(&[
+        "--d", "10", "--k", "3", "--m", "3", "--n", "120000", "--noise", "0.01", "--seed", "5",
+    ]);
+    let (x, y) = (data.file("X.npy"), data.file("Y.npy"));
+    let out = data.path("fit");
+    let o = twolayer(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--stream",
+        "--memory-budget",
+        "4M",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["streamed"], true);
+    assert_eq!(report["method"], "sign-pattern");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("evenly spread subset"), "{warnings}");
+    assert!(report["n"].as_u64().unwrap() < 120_000);
+    let e = twolayer(&[
+        "eval",
+        "--json",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--u",
+        p(&out.join("U.npy")),
+        "--v",
+        p(&out.join("V.npy")),
+        "--u-true",
+        p(&data.file("U_true.npy")),
+        "--v-true",
+        p(&data.file("V_true.npy")),
+    ]);
+    let metrics: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert!(metrics["param_err"].as_f64().unwrap() < 0.02, "{metrics}");
+
+    let never = data.path("never");
+    fails(
+        &[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--stream",
+            "--noise",
+            "none",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "the labels may be noisy",
+    );
+}

@@ -3,7 +3,7 @@
 
 use faer::{Mat, MatRef};
 use serde::Serialize;
-use twolayer_moments::{InMemory, SampleMoments, SampleSource};
+use twolayer_moments::{InMemory, SampleMoments, SampleSource, spread_indices};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
@@ -210,28 +210,20 @@ impl Recovery {
         Ok((net, report))
     }
 
-    /// Exact recovery from a [`SampleSource`] too large to hold in memory: the input analysis
-    /// and whitening as in [`Recovery::recover`], then [`ExactRecovery::recover_source`]
-    /// (moments and certificate streamed, the search on a subset of at most `subset`
-    /// samples). Streamed data gets the exact method only: labels that it cannot fit exactly
-    /// are an error that says to load the data (or a subsample) in memory, where the noisy
-    /// methods run. Memory: O((d + m)² + subset · (d + m)).
+    /// Recovery from a [`SampleSource`] too large to hold in memory: the input analysis and
+    /// whitening as in [`Recovery::recover`], then [`ExactRecovery::recover_source`]
+    /// (moments and certificate streamed, the search on a subset). When the labels are not
+    /// fit exactly (or noise is declared, or an intercept asked for), least squares runs on an
+    /// evenly spread subset of at most `subset` samples (default 2^20) read into memory, and
+    /// the report says so. Memory: O((d + m)² + subset · (d + m)).
     pub fn recover_source(
         &self,
         source: &dyn SampleSource,
         subset: Option<usize>,
     ) -> Result<(Network, Report), RecoveryError> {
         let start = std::time::Instant::now();
-        if self.intercept || matches!(self.noise, NoiseModel::Gaussian | NoiseModel::Huber) {
-            return Err(RecoveryError::StreamingNeedsExact);
-        }
         let moments = SampleMoments::compute(source)?;
         let analysis = analyse_inputs(&moments)?;
-        let exact = ExactRecovery::new()
-            .k(self.k)
-            .activation(self.activation.clone())
-            .seed(self.seed)
-            .subset(subset);
         let mapped;
         let (source, moments) = match &analysis.whitening {
             Some(w) => {
@@ -246,16 +238,78 @@ impl Recovery {
             }
             None => (source, &moments),
         };
-        let mut found = exact.recover_source(source, Some(moments))?;
-        if !found.report.certified {
-            return Err(RecoveryError::StreamedNotExact {
-                residual_rel: found.report.residual_rel,
-            });
+        let try_exact =
+            matches!(self.noise, NoiseModel::Auto | NoiseModel::None) && !self.intercept;
+        let mut why_not_exact = String::from("noise was declared");
+        if try_exact {
+            let exact = ExactRecovery::new()
+                .k(self.k)
+                .activation(self.activation.clone())
+                .seed(self.seed)
+                .subset(subset);
+            match exact.recover_source(source, Some(moments)) {
+                Ok(mut found) if found.report.certified => {
+                    found.report.inputs = Some(analysis.diagnostics);
+                    found.report.time_s = start.elapsed().as_secs_f64();
+                    let net = unwhiten(found.network, analysis.whitening.as_ref());
+                    return Ok((net, Report::Exact(found.report)));
+                }
+                Ok(found) if self.noise == NoiseModel::None => {
+                    return Err(RecoveryError::StreamedNotExact {
+                        residual_rel: found.report.residual_rel,
+                    });
+                }
+                Ok(found) => {
+                    why_not_exact = format!(
+                        "the exact method left a relative residual of {:.2e}",
+                        found.report.residual_rel
+                    );
+                }
+                Err(
+                    e @ (RecoveryError::Empty { .. }
+                    | RecoveryError::Shape { .. }
+                    | RecoveryError::NotFinite { .. }
+                    | RecoveryError::ZeroK
+                    | RecoveryError::Moments(_)),
+                ) => return Err(e),
+                Err(e) if self.noise == NoiseModel::None => return Err(e),
+                Err(e) => why_not_exact = format!("the exact method failed ({e})"),
+            }
         }
-        found.report.inputs = Some(analysis.diagnostics);
-        found.report.time_s = start.elapsed().as_secs_f64();
-        let net = unwhiten(found.network, analysis.whitening.as_ref());
-        Ok((net, Report::Exact(found.report)))
+        // Least squares on a subset held in memory (the passes of the noisy methods are not
+        // streamed).
+        let n = source.n();
+        let idx = spread_indices(n, subset.unwrap_or(1 << 20).max(1));
+        let mut xs = Mat::zeros(source.d(), idx.len());
+        let mut ys = Mat::zeros(source.m(), idx.len());
+        source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+        let noise = match self.noise {
+            NoiseModel::Auto | NoiseModel::None => NoiseModel::Gaussian,
+            other => other,
+        };
+        let (net, mut report) = self
+            .clone()
+            .noise(noise)
+            .recover(xs.transpose(), ys.transpose())?;
+        let note = format!(
+            "streamed data: {why_not_exact}, so least squares ran on an evenly spread subset of \
+             {} of the {n} samples held in memory; raise --memory-budget to use more",
+            idx.len()
+        );
+        let time_s = start.elapsed().as_secs_f64();
+        match &mut report {
+            Report::Exact(r) => {
+                r.inputs = Some(analysis.diagnostics);
+                r.time_s = time_s;
+                r.warnings.push(note);
+            }
+            Report::SignPattern(r) => {
+                r.inputs = Some(analysis.diagnostics);
+                r.time_s = time_s;
+                r.warnings.push(note);
+            }
+        }
+        Ok((unwhiten(net, analysis.whitening.as_ref()), report))
     }
 
     fn recover_prepared(

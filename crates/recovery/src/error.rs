@@ -112,22 +112,17 @@ pub enum RecoveryError {
         /// Relative residual reached.
         residual_rel: f64,
     },
-    /// Streamed data: the exact method did not certify.
+    /// Streamed data declared noiseless (`NoiseModel::None`) that the exact method does not
+    /// fit.
     #[error(
         "the exact method leaves a relative residual of {residual_rel:.2e} on the streamed \
-         data (exact needs < 1e-10): the labels look noisy, and the noisy methods need the \
-         data in memory; rerun without --stream (or on a subsample that fits in memory)"
+         data (exact needs < 1e-10) but the labels were declared noiseless (--noise none): \
+         drop --noise none to fit them by least squares on a subsample"
     )]
     StreamedNotExact {
         /// Relative residual reached.
         residual_rel: f64,
     },
-    /// Streaming was asked for with options only the in-memory methods support.
-    #[error(
-        "streamed data gets the exact method only; --noise gaussian/huber and --intercept \
-         need the data in memory: drop --stream, or drop those options"
-    )]
-    StreamingNeedsExact,
     /// The inputs have a mean significantly different from zero.
     #[error(
         "column {column} of X has mean {mean:.3e}, {z:.1} standard errors from 0: the model \
