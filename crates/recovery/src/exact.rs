@@ -762,8 +762,10 @@ impl<'a> UnitSearch<'a> {
         if support.len() < d {
             return;
         }
-        // About 4d samples spread over the support determine v; all samples then verify it.
-        let rows = support.len().min(4 * d);
+        // About 2d samples spread over the support determine v (exact labels: any d
+        // independent ones would; the margin keeps the solve well conditioned); all samples
+        // then verify it.
+        let rows = support.len().min(2 * d + 8);
         let step = support.len() as f64 / rows as f64;
         let pick: Vec<usize> = (0..rows)
             .map(|i| support[(i as f64 * step) as usize])
