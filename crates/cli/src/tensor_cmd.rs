@@ -123,7 +123,7 @@ fn decompose_cmd(
         other => bail!("--method {other:?} is not one of auto, jennrich, power"),
     };
     let (shape, values) = read_array(path)?;
-    let d = shape[0] as usize;
+    let d = shape.first().copied().unwrap_or(0) as usize;
     if !(shape.len() == 3 || shape.len() == 4) || shape.iter().any(|&n| n as usize != d) {
         bail!(
             "{} has shape {shape:?}; a symmetric tensor has shape (d, d, d) or (d, d, d, d)",

@@ -762,6 +762,23 @@ fn tensor_generate_and_decompose() {
         &never,
         "rank 13",
     );
+    // A 0-d array (a scalar) has no first dimension to read d from.
+    let scalar = dir.path().join("scalar.npy");
+    write_npy(&scalar, &[], &[3.0f64], Order::C);
+    fails(
+        &[
+            "tensor",
+            "decompose",
+            "--t",
+            p(&scalar),
+            "--rank",
+            "1",
+            "--out",
+            p(&never),
+        ],
+        &never,
+        "(d, d, d)",
+    );
 }
 
 /// Data larger than the memory budget are streamed: the answer is certified and the process
