@@ -11,6 +11,15 @@ use proptest::prelude::*;
 use twolayer_hardness::PlantedNetwork;
 use twolayer_recovery::{ExactRecovery, align};
 
+/// The largest |cos| between two rows of V (unit rows): how close the closest units are.
+fn max_abs_cos(v: &faer::Mat<f64>) -> f64 {
+    let k = v.nrows();
+    (0..k)
+        .flat_map(|i| (0..i).map(move |j| (i, j)))
+        .map(|(i, j)| (v.row(i) * v.row(j).transpose()).abs())
+        .fold(0.0, f64::max)
+}
+
 proptest! {
     // A fixed seed: every CI run checks the same cases (failures reproduce exactly).
         #![proptest_config(ProptestConfig {
@@ -29,12 +38,7 @@ proptest! {
         let m = k + extra_outputs;
         let n = ExactRecovery::recommended_samples(d, k);
         let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate().unwrap();
-        let v = &inst.network.v; // unit rows
-        let max_cos = (0..k)
-            .flat_map(|i| (0..i).map(move |j| (i, j)))
-            .map(|(i, j)| (v.row(i) * v.row(j).transpose()).abs())
-            .fold(0.0, f64::max);
-        prop_assume!(max_cos < 10f64.to_radians().cos(), "units closer than 10°");
+        prop_assume!(max_abs_cos(&inst.network.v) < 10f64.to_radians().cos(), "units closer than 10°");
         let out = ExactRecovery::new().seed(seed).recover(inst.x.as_ref(), inst.y.as_ref());
         let out = match out {
             Ok(out) => out,
@@ -65,12 +69,7 @@ proptest! {
         let m = k + extra_outputs;
         let n = (ExactRecovery::default_subset(d, k) * 4).min(150_000);
         let inst = PlantedNetwork::new(d, k, m, n).seed(seed).generate().unwrap();
-        let v = &inst.network.v;
-        let max_cos = (0..k)
-            .flat_map(|i| (0..i).map(move |j| (i, j)))
-            .map(|(i, j)| (v.row(i) * v.row(j).transpose()).abs())
-            .fold(0.0, f64::max);
-        prop_assume!(max_cos < 10f64.to_radians().cos(), "units closer than 10°");
+        prop_assume!(max_abs_cos(&inst.network.v) < 10f64.to_radians().cos(), "units closer than 10°");
         let out = ExactRecovery::new().seed(seed).recover(inst.x.as_ref(), inst.y.as_ref());
         let out = match out {
             Ok(out) => out,

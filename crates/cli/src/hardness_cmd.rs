@@ -9,7 +9,8 @@ use twolayer_hardness::{PartitionInstance, certificate, decode, encode};
 use twolayer_recovery::{Activation, Network};
 
 use crate::output::Outputs;
-use twolayer_cli::npy::{encode_matrix, read_matrix};
+use twolayer_cli::npy::encode_matrix;
+use twolayer_cli::npy_source::read_any;
 
 #[derive(Subcommand)]
 pub enum HardnessCommand {
@@ -98,7 +99,7 @@ fn partition(inst: &PartitionInstance, out: &Path) -> Result<()> {
 }
 
 fn decode_cmd(u: &Path, v: &Path, inst: &PartitionInstance, tol: f64) -> Result<()> {
-    let net = Network::new(read_matrix(u)?, read_matrix(v)?, Activation::Relu)
+    let net = Network::new(read_any(u)?, read_any(v)?, Activation::Relu)
         .with_context(|| format!("{} and {} do not form a network", u.display(), v.display()))?;
     let signs = decode(&net, inst, tol)?;
     if inst.imbalance(&signs) != 0 {

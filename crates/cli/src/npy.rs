@@ -11,22 +11,6 @@ use anyhow::{Context, Result, bail};
 use faer::Mat;
 use npyz::WriterBuilder;
 
-/// Reads a 1-D (n,) or 2-D (n, c) float32/float64 array as an n×c matrix (1-D: one column),
-/// refusing non-finite values.
-pub fn read_matrix(path: &Path) -> Result<Mat<f64>> {
-    let (shape, values) = read_array(path)?;
-    let (rows, cols) = match shape[..] {
-        [n] => (n as usize, 1),
-        [n, c] => (n as usize, c as usize),
-        _ => bail!(
-            "{} has shape {shape:?}; twolayer reads 1-D (n,) or 2-D (n, d) arrays with one \
-             sample per row",
-            path.display()
-        ),
-    };
-    Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
-}
-
 /// Reads a float32/float64 array of any shape, C or Fortran order, as its shape and its
 /// values in C (row-major) order, refusing non-finite values. The header's claimed size is
 /// checked against the file before anything is allocated.
@@ -39,29 +23,14 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
     let header = crate::npy_header::parse(&bytes)
         .map_err(|e| anyhow::anyhow!("{shown} is not a readable .npy file ({e})"))?;
-    let shape = header.shape.clone();
-    let fortran = header.fortran;
-    let item: usize = match header.descr.as_str() {
-        "<f8" => 8,
-        "<f4" => 4,
-        descr => bail!(
-            "{shown} has dtype {descr}; twolayer reads little-endian float32 or float64 \
-             arrays: convert it, e.g. np.save(path, a.astype('<f8'))"
-        ),
-    };
-    let count = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n));
-    let needed = count
-        .and_then(|c| c.checked_mul(item as u64))
-        .unwrap_or(u64::MAX);
-    let available = (bytes.len() - header.data_offset) as u64;
-    if needed > available {
-        bail!(
-            "{shown} claims shape {shape:?} ({needed} bytes of data) but the file has only \
-             {available} bytes of data: it is truncated or its header is corrupt"
-        );
-    }
-    let count = count.expect("checked above") as usize;
-    let data = &bytes[header.data_offset..header.data_offset + count * item];
+    let item = header
+        .item_size()
+        .map_err(|e| anyhow::anyhow!("{shown} {e}"))?;
+    let needed = header
+        .data_len(item, (bytes.len() - header.data_offset) as u64)
+        .map_err(|e| anyhow::anyhow!("{shown} {e}"))? as usize;
+    let (shape, fortran) = (header.shape.clone(), header.fortran);
+    let data = &bytes[header.data_offset..header.data_offset + needed];
     let values: Vec<f64> = if item == 8 {
         data.chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))

@@ -23,6 +23,40 @@ pub struct Header {
     pub data_offset: usize,
 }
 
+impl Header {
+    /// Bytes per value, for the dtypes twolayer reads (little-endian float32 and float64);
+    /// otherwise the end of a message ("has dtype …; … convert it") to follow the file name.
+    pub fn item_size(&self) -> Result<usize, String> {
+        match self.descr.as_str() {
+            "<f8" => Ok(8),
+            "<f4" => Ok(4),
+            descr => Err(format!(
+                "has dtype {descr}; twolayer reads little-endian float32 or float64 arrays: \
+                 convert it, e.g. np.save(path, a.astype('<f8'))"
+            )),
+        }
+    }
+
+    /// Bytes of data the shape claims, checked against the `available` bytes after the
+    /// header (nothing is allocated for a claim the file cannot back); otherwise the end of a
+    /// message to follow the file name.
+    pub fn data_len(&self, item: usize, available: u64) -> Result<u64, String> {
+        let needed = self
+            .shape
+            .iter()
+            .try_fold(item as u64, |acc, &n| acc.checked_mul(n))
+            .unwrap_or(u64::MAX);
+        if needed > available {
+            return Err(format!(
+                "claims shape {:?} ({needed} bytes of data) but holds only {available} bytes \
+                 of data: it is truncated or its header is corrupt",
+                self.shape
+            ));
+        }
+        Ok(needed)
+    }
+}
+
 /// Parses the header at the start of `bytes` (which must hold at least the whole header).
 pub fn parse(bytes: &[u8]) -> Result<Header, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {

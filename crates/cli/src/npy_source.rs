@@ -111,21 +111,11 @@ impl NpyRows {
         len: u64,
         header: npy_header::Header,
     ) -> Result<Self> {
-        let npy_header::Header {
-            descr,
-            fortran,
-            shape,
-            data_offset,
-        } = header;
         let shown = path.display();
-        let item = match descr.as_str() {
-            "<f8" => 8,
-            "<f4" => 4,
-            _ => bail!(
-                "{shown} has dtype {descr}; twolayer reads little-endian float32 or float64 \
-                 arrays: convert it, e.g. np.save(path, a.astype('<f8'))"
-            ),
-        };
+        let item = header
+            .item_size()
+            .map_err(|e| anyhow::anyhow!("{shown} {e}"))?;
+        let shape = &header.shape;
         let (rows, cols) = match shape[..] {
             [n] => (n, 1),
             [n, c] => (n, c),
@@ -137,24 +127,16 @@ impl NpyRows {
         if rows == 0 || cols == 0 {
             bail!("{shown} is empty (shape {shape:?}); pass at least one sample and one column");
         }
-        let needed = rows
-            .checked_mul(cols)
-            .and_then(|c| c.checked_mul(item as u64))
-            .unwrap_or(u64::MAX);
-        let available = len.saturating_sub(data_offset as u64);
-        if needed > available {
-            bail!(
-                "{shown} claims shape {shape:?} ({needed} bytes of data) but holds only \
-                 {available} bytes of data: it is truncated or its header is corrupt"
-            );
-        }
+        header
+            .data_len(item, len.saturating_sub(header.data_offset as u64))
+            .map_err(|e| anyhow::anyhow!("{shown} {e}"))?;
         Ok(Self {
             backing,
-            offset: data_offset as u64,
+            offset: header.data_offset as u64,
             rows: rows as usize,
             cols: cols as usize,
             item,
-            fortran: fortran && shape.len() == 2,
+            fortran: header.fortran && shape.len() == 2,
             path,
         })
     }

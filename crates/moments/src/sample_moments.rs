@@ -163,56 +163,55 @@ impl SampleMoments {
         Ok(())
     }
 
+    /// (1/n) Σ z_a z_b for coordinates a, b of z = (x, y, 1), read from the packed lower
+    /// triangle. Cost O(1).
+    fn entry(&self, a: usize, b: usize) -> f64 {
+        let p = self.d + self.m + 1;
+        let (a, b) = if a >= b { (a, b) } else { (b, a) };
+        // Columns 0..b of the lower triangle hold p + (p − 1) + … + (p − b + 1) values.
+        let offset = b * (2 * p - b + 1) / 2;
+        self.gram_lower[offset + (a - b)] / self.n.max(1) as f64
+    }
+
+    /// The block (1/n) Σ z_{r0+i} z_{c0+j}, rows×cols.
+    fn block(&self, r0: usize, c0: usize, rows: usize, cols: usize) -> Mat<f64> {
+        Mat::from_fn(rows, cols, |i, j| self.entry(r0 + i, c0 + j))
+    }
+
     /// The full symmetric (1/n) Σ z zᵀ, p×p with p = d + m + 1 (z = (x, y, 1)).
     pub fn second_moment(&self) -> Mat<f64> {
         let p = self.d + self.m + 1;
-        let inv_n = 1.0 / self.n.max(1) as f64;
-        let mut g = Mat::zeros(p, p);
-        let mut it = self.gram_lower.iter();
-        for b in 0..p {
-            for a in b..p {
-                let v = it.next().expect("validated length") * inv_n;
-                g[(a, b)] = v;
-                g[(b, a)] = v;
-            }
-        }
-        g
+        self.block(0, 0, p, p)
     }
 
     /// Mean of x (length d).
     pub fn mean_x(&self) -> Vec<f64> {
-        let g = self.second_moment();
-        let p = self.d + self.m;
-        (0..self.d).map(|a| g[(p, a)]).collect()
+        let one = self.d + self.m;
+        (0..self.d).map(|a| self.entry(one, a)).collect()
     }
 
     /// Mean of y (length m).
     pub fn mean_y(&self) -> Vec<f64> {
-        let g = self.second_moment();
-        let p = self.d + self.m;
-        (0..self.m).map(|r| g[(p, self.d + r)]).collect()
+        let one = self.d + self.m;
+        (0..self.m).map(|r| self.entry(one, self.d + r)).collect()
     }
 
     /// Raw second moment (1/n) Σ y yᵀ (m×m).
     pub fn second_y(&self) -> Mat<f64> {
-        let (d, m) = (self.d, self.m);
-        self.second_moment().submatrix(d, d, m, m).to_owned()
+        self.block(self.d, self.d, self.m, self.m)
     }
 
     /// Raw second moment (1/n) Σ x xᵀ (d×d).
     pub fn second_x(&self) -> Mat<f64> {
-        self.second_moment()
-            .submatrix(0, 0, self.d, self.d)
-            .to_owned()
+        self.block(0, 0, self.d, self.d)
     }
 
     /// Covariance of x (d×d) and cross covariance of x and y (d×m), both centred.
     pub fn covariances(&self) -> (Mat<f64>, Mat<f64>) {
         let (d, m) = (self.d, self.m);
-        let g = self.second_moment();
-        let mu = g.row(d + m).transpose().to_owned();
-        let cxx = Mat::from_fn(d, d, |a, b| g[(a, b)] - mu[a] * mu[b]);
-        let cxy = Mat::from_fn(d, m, |a, r| g[(a, d + r)] - mu[a] * mu[d + r]);
+        let (mx, my) = (self.mean_x(), self.mean_y());
+        let cxx = Mat::from_fn(d, d, |a, b| self.entry(a, b) - mx[a] * mx[b]);
+        let cxy = Mat::from_fn(d, m, |a, r| self.entry(a, d + r) - mx[a] * my[r]);
         (cxx, cxy)
     }
 

@@ -9,7 +9,7 @@ use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
 use crate::input::check_samples;
-use crate::inputs::{MappedInputs, analyse_inputs};
+use crate::inputs::{InputDiagnostics, MappedInputs, analyse_inputs};
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
 use crate::sign_pattern::Loss;
@@ -88,6 +88,18 @@ impl Report {
     }
 
     /// Wall time in seconds.
+    /// What the front door adds to either report: the input diagnostics, the wall time of
+    /// the whole recovery and, optionally, one more warning.
+    fn finish(&mut self, inputs: InputDiagnostics, time_s: f64, warning: Option<String>) {
+        let (slot, time, warnings) = match self {
+            Report::Exact(r) => (&mut r.inputs, &mut r.time_s, &mut r.warnings),
+            Report::SignPattern(r) => (&mut r.inputs, &mut r.time_s, &mut r.warnings),
+        };
+        *slot = Some(inputs);
+        *time = time_s;
+        warnings.extend(warning);
+    }
+
     /// Numerical guards that fired (see the reports' `warnings`).
     pub fn warnings(&self) -> &[String] {
         match self {
@@ -196,17 +208,7 @@ impl Recovery {
         };
         let net = unwhiten(net, analysis.whitening.as_ref());
         // The whole recovery: the input analysis's pass over the data included.
-        let time_s = start.elapsed().as_secs_f64();
-        match &mut report {
-            Report::Exact(r) => {
-                r.inputs = Some(analysis.diagnostics);
-                r.time_s = time_s;
-            }
-            Report::SignPattern(r) => {
-                r.inputs = Some(analysis.diagnostics);
-                r.time_s = time_s;
-            }
-        }
+        report.finish(analysis.diagnostics, start.elapsed().as_secs_f64(), None);
         Ok((net, report))
     }
 
@@ -296,19 +298,11 @@ impl Recovery {
              {} of the {n} samples held in memory; raise --memory-budget to use more",
             idx.len()
         );
-        let time_s = start.elapsed().as_secs_f64();
-        match &mut report {
-            Report::Exact(r) => {
-                r.inputs = Some(analysis.diagnostics);
-                r.time_s = time_s;
-                r.warnings.push(note);
-            }
-            Report::SignPattern(r) => {
-                r.inputs = Some(analysis.diagnostics);
-                r.time_s = time_s;
-                r.warnings.push(note);
-            }
-        }
+        report.finish(
+            analysis.diagnostics,
+            start.elapsed().as_secs_f64(),
+            Some(note),
+        );
         Ok((unwhiten(net, analysis.whitening.as_ref()), report))
     }
 

@@ -55,8 +55,8 @@ pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, R
     let mean = moments.mean_x();
     // A constant coordinate (or all samples alike) first: its mean would otherwise look
     // infinitely significant, and the message would blame a bias.
-    for (a, &mu) in mean.iter().enumerate() {
-        let var = second[(a, a)] - mu * mu;
+    let var: Vec<f64> = (0..d).map(|a| second[(a, a)] - mean[a] * mean[a]).collect();
+    for (a, &var) in var.iter().enumerate() {
         if var <= 1e-12 * second[(a, a)] || second[(a, a)] == 0.0 {
             return Err(RecoveryError::Moments(
                 twolayer_moments::MomentsError::SingularCovariance {
@@ -66,8 +66,7 @@ pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, R
             ));
         }
     }
-    for (a, &mu) in mean.iter().enumerate() {
-        let var = second[(a, a)] - mu * mu;
+    for (a, (&mu, &var)) in mean.iter().zip(&var).enumerate() {
         let se = (var.max(0.0) / nf).sqrt();
         if n > 1 && mu.abs() > MEAN_Z_MAX * se && se > 0.0 {
             return Err(RecoveryError::NonzeroInputMean {
