@@ -21,8 +21,9 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
         bail!("{shown} is not a regular file; pass the path of a .npy file");
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-    let header = crate::npy_header::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("{shown} is not a readable .npy file ({e})"))?;
+    let header = crate::npy_header::parse(&bytes).map_err(|e| {
+        anyhow::anyhow!("{shown} is not a readable .npy file ({e}); write it with numpy.save")
+    })?;
     let item = header
         .item_size()
         .map_err(|e| anyhow::anyhow!("{shown} {e}"))?;

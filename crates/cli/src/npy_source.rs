@@ -82,8 +82,9 @@ impl NpyRows {
         let mut head = vec![0u8; prefix];
         file.read_exact_at(&mut head, 0)
             .with_context(|| format!("cannot read {shown}"))?;
-        let header = npy_header::parse(&head)
-            .map_err(|e| anyhow::anyhow!("{shown} is not a readable .npy file ({e})"))?;
+        let header = npy_header::parse(&head).map_err(|e| {
+            anyhow::anyhow!("{shown} is not a readable .npy file ({e}); write it with numpy.save")
+        })?;
         Self::with_header(Backing::File(file), path.to_owned(), meta.len(), header)
     }
 
@@ -92,7 +93,10 @@ impl NpyRows {
     pub fn from_bytes(bytes: Vec<u8>, label: PathBuf) -> Result<Self> {
         let len = bytes.len() as u64;
         let header = npy_header::parse(&bytes).map_err(|e| {
-            anyhow::anyhow!("{} is not a readable .npy array ({e})", label.display())
+            anyhow::anyhow!(
+                "{} is not a readable .npy array ({e}); write it with numpy.savez",
+                label.display()
+            )
         })?;
         Self::with_header(Backing::Bytes(bytes), label, len, header)
     }
