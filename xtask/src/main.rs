@@ -12,6 +12,9 @@
 //!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
 //! - `pycheck`: loads a recovered model.safetensors with Python's `safetensors` and `numpy`
 //!   (when installed) and checks its predictions against `twolayer eval`.
+//! - `tensorly`: the bar of the `tensor` crate: on a numpy-written symmetric order-3 tensor
+//!   (d = 150, R = 30, noise 1e-3), `twolayer tensor decompose` (whole process) against
+//!   TensorLy's `parafac` (in-process, default settings), both compared with the clean tensor.
 //! - `fuzz [--seconds N]`: the .npy/.npz/CSV readers' cargo-fuzz target for N seconds
 //!   (default 60); needs `cargo install cargo-fuzz`.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
@@ -32,6 +35,7 @@ mod fuzz;
 mod plot;
 mod pycheck;
 mod sweep;
+mod tensorly;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +43,7 @@ fn main() -> Result<()> {
         Some("bar") => bar(),
         Some("sweep") => sweep_command(&args[1..]),
         Some("pycheck") => pycheck::run(),
+        Some("tensorly") => tensorly::run(),
         Some("fuzz") => {
             let seconds = args
                 .iter()
@@ -64,7 +69,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }

@@ -161,6 +161,8 @@ fn decompose_cmd(
         "min_rel_gap": r.min_rel_gap,
         "iterations": r.iterations,
         "converged": r.converged,
+        "start_converged": r.start_converged,
+        "residual_estimated": r.residual_estimated,
         "time_s": r.time_s,
         "read_time_s": read_s,
         "d": d,

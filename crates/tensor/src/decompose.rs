@@ -1,5 +1,5 @@
-//! Symmetric CP decomposition T ≈ Σ_r w_r a_r^{⊗p} of dense tensors: the front door and the
-//! methods behind it.
+//! Symmetric CP decomposition T ≈ Σ_r w_r a_r^{⊗p} of stored or implicit tensors: the front
+//! door and the methods behind it.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+use crate::contractions::{Contractions, Probes, checked};
 use crate::error::TensorError;
 use crate::jennrich::{JennrichParams, jennrich};
 use crate::symmetric::SymmetricTensor;
@@ -18,8 +19,14 @@ use crate::symmetric::SymmetricTensor;
 pub struct DecompositionReport {
     /// `"jennrich"` or `"power"`: the method that produced the starting point.
     pub method: &'static str,
-    /// ‖T − T̂‖ / ‖T‖.
+    /// ‖T − T̂‖ / ‖T‖: exact for a stored tensor, estimated from random probe slices for an
+    /// implicit one (see `residual_estimated`).
     pub residual_rel: f64,
+    /// Whether `residual_rel` is an estimate: the tensor was given only through contractions,
+    /// and the residual is measured on S = max(8, ⌈256/d⌉) fixed Gaussian probe slices
+    /// T(I, I, g[, h]), whose squared norms are unbiased for the squared Frobenius norms
+    /// (spread about 1/√(S d) ≈ 1/16 or less).
+    pub residual_estimated: bool,
     /// Smallest relative eigenvalue gap of the pencil used (Jennrich), or of the whitened
     /// eigenvalues found (power method).
     pub min_rel_gap: f64,
@@ -27,6 +34,10 @@ pub struct DecompositionReport {
     pub iterations: usize,
     /// Whether the polish met its tolerance within its budgets.
     pub converged: bool,
+    /// Whether the starting point's own iterations converged: always true for Jennrich (a
+    /// direct method); for the power method, whether every component's best restart met its
+    /// tolerance within 100 iterations.
+    pub start_converged: bool,
     /// Wall time in seconds.
     pub time_s: f64,
 }
@@ -85,14 +96,22 @@ pub struct Decomposition {
     pub report: DecompositionReport,
 }
 
-/// Decomposes a dense symmetric tensor of order 3 or 4 into R rank-one terms.
+/// Decomposes a symmetric tensor of order 3 or 4, stored ([`SymmetricTensor`]) or given only
+/// through contractions ([`Contractions`], e.g. an [`ImplicitTensor`](crate::ImplicitTensor)),
+/// into R rank-one terms.
 ///
-/// A starting point from [`Method::Jennrich`] (random slices T(I, I, g), whitened
+/// A starting point from [`Method::Jennrich`] (R + 2 random slices T(I, I, g), whitened
 /// simultaneous diagonalisation, best of 10 pencils) or [`Method::Power`] (whitening by one
 /// slice, then power iterations with deflation and 10 restarts per component on the
-/// whitened R×…×R tensor); weights by least squares; then a symmetric alternating
-/// least-squares polish whose every iteration is one GEMM of the tensor with the factors
-/// (the MTTKRP), kept only while the residual decreases.
+/// whitened R×…×R tensor); a symmetric alternating least-squares polish inside the span of
+/// the start (on the compressed R^p tensor T(Q, …, Q)), then on the whole tensor, each
+/// iteration one MTTKRP [T(I, a_r, …, a_r)]_r with least-squares weights, kept only while the
+/// residual decreases.
+///
+/// A stored tensor reports its exact residual; an implicit one an estimate from fixed
+/// Gaussian probe slices ([`DecompositionReport::residual_estimated`]). Every iterative stage
+/// runs within `max_iter` and `time_budget`: the polish reports `converged = false` when a
+/// budget stops it, the power method answers [`TensorError::OutOfTime`].
 ///
 /// ## Requirements
 /// R ≤ d and linearly independent factors. The power method also needs a definite whitening
@@ -107,14 +126,19 @@ pub struct Decomposition {
 /// Anandkumar, Ge, Hsu, Kakade, Telgarsky (2014) for the whitened power method;
 /// ALGORITHMS.md section 2.
 ///
-/// Cost: O(R d^p) for the slices and each polish iteration (one (d^{p−1}×d)·(d×R) GEMM),
-/// O(d³) for the whitening.
-pub fn decompose(
-    t: &SymmetricTensor,
+/// Cost, stored: O(R d^p) for the slices and each full polish iteration (one
+/// (d^{p−1}×d)·(d×R) GEMM), O(d³) for the whitening. Implicit: R + 2 contractions for the
+/// start, R (order 3) or R(R + 1)/2 (order 4) for the compression, R per full polish
+/// iteration and max(8, ⌈256/d⌉) for the probes; the rest is O(d³ + R d²) per iteration.
+pub fn decompose<T: Contractions + ?Sized>(
+    t: &T,
     params: &DecomposeParams,
 ) -> Result<Decomposition, TensorError> {
     let start = Instant::now();
-    let (d, rank) = (t.dim(), params.rank);
+    let (d, p, rank) = (t.dim(), t.order(), params.rank);
+    if p != 3 && p != 4 {
+        return Err(TensorError::BadOrder { order: p });
+    }
     if rank == 0 || rank > d {
         return Err(TensorError::RankOutOfRange {
             rank,
@@ -122,100 +146,165 @@ pub fn decompose(
             why: "simultaneous diagonalisation and the whitened power method recover at most d components",
         });
     }
-    let (method, factors, gap) = match params.method {
+    let meter = Meter::new(t, params.seed)?;
+    let (method, factors, gap, start_converged) = match params.method {
         Method::Jennrich | Method::Auto => {
             let (f, g) = jennrich_start(t, rank, params.seed)?;
-            ("jennrich", f, g)
+            ("jennrich", f, g, true)
         }
         Method::Power => {
-            let (f, g) = power_start(t, rank, params.seed)?;
-            ("power", f, g)
+            let (f, g, c) = power_start(t, rank, params, start)?;
+            ("power", f, g, c)
         }
     };
     // Polish first in the R-dimensional span of the start (an R^p tensor: iterations cost
     // O(R^{p+1}), next to nothing), then on the full tensor, where few iterations remain.
     let factors = if rank < d {
-        compressed_polish(t, &factors, params, start).unwrap_or(factors)
+        compressed_polish(t, &factors, params, start)?.unwrap_or(factors)
     } else {
         factors
     };
     // The polish computes the least-squares weights and the residual of every point it visits.
-    let (weights, factors, iterations, converged, residual_rel) =
-        polish(t, vec![0.0; rank], factors, params, start);
-    let (weights, factors) = canonical(weights, factors, t.order());
+    let fit = polish(t, &meter, factors, params, start)?;
+    let (weights, factors) = canonical(fit.weights, fit.factors, p);
     Ok(Decomposition {
         weights,
         factors,
         report: DecompositionReport {
             method,
-            residual_rel,
+            residual_rel: fit.residual_rel,
+            residual_estimated: matches!(meter, Meter::Probes { .. }),
             min_rel_gap: gap,
-            iterations,
-            converged,
+            iterations: fit.iterations,
+            converged: fit.converged,
+            start_converged,
             time_s: start.elapsed().as_secs_f64(),
         },
     })
 }
 
+/// How residuals are measured: exactly on a stored tensor, on probe slices otherwise.
+enum Meter {
+    Stored {
+        norm: f64,
+    },
+    Probes {
+        probes: Probes,
+        /// ‖T‖² calibrated at the first fit measured: its probed squared residual minus the
+        /// exact part −2⟨T, T̂⟩ + ‖T̂‖². The probes' plain ‖T‖² estimate is too rough for the
+        /// expanded form (its error is relative to ‖T‖², not to the residual).
+        norm_sq: std::cell::OnceCell<f64>,
+    },
+}
+
+impl Meter {
+    fn new<T: Contractions + ?Sized>(t: &T, seed: u64) -> Result<Self, TensorError> {
+        match t.norm_if_stored() {
+            Some(norm) => Ok(Self::Stored { norm }),
+            None => {
+                // Their own stream, so the probes do not shift the start's random draws.
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7072_6f62_6573);
+                Ok(Self::Probes {
+                    probes: Probes::new(t, || rng.sample(StandardNormal))?,
+                    norm_sq: std::cell::OnceCell::new(),
+                })
+            }
+        }
+    }
+
+    /// ‖T − Σ w_r a_r^{⊗p}‖/‖T‖ given the MTTKRP `m` at `factors`, by the expanded form
+    /// ‖T‖² − 2 Σ w_r T(a_r, …) + Σ w_r w_s (a_r·a_s)^p (O(R² d)). Only its first term is
+    /// not exact for an implicit tensor (a calibrated constant), so it compares fits exactly
+    /// either way. It loses digits below √ε ≈ 1e-8 relative, so small
+    /// values are recomputed entry by entry (exactly when stored, on the probes otherwise).
+    fn residual<T: Contractions + ?Sized>(
+        &self,
+        t: &T,
+        m: &Mat<f64>,
+        weights: &[f64],
+        factors: &Mat<f64>,
+    ) -> f64 {
+        let (rank, d) = factors.shape();
+        let gram = factors * factors.transpose();
+        let mut model = 0.0;
+        for r in 0..rank {
+            for s in 0..rank {
+                model += weights[r] * weights[s] * gram[(r, s)].powi(t.order() as i32);
+            }
+        }
+        let cross: f64 = (0..rank)
+            .map(|r| weights[r] * (0..d).map(|i| m[(i, r)] * factors[(r, i)]).sum::<f64>())
+            .sum();
+        let exact_part = model - 2.0 * cross;
+        let (norm_sq, scale) = match self {
+            Self::Stored { norm } => (norm * norm, norm * norm),
+            Self::Probes { probes, norm_sq } => {
+                let calibrated = *norm_sq.get_or_init(|| {
+                    probes.relative_residual(weights, factors).powi(2) * probes.norm_sq()
+                        - exact_part
+                });
+                (calibrated, probes.norm_sq())
+            }
+        };
+        let rel = ((norm_sq + exact_part).max(0.0) / scale.max(f64::MIN_POSITIVE)).sqrt();
+        if rel >= 1e-6 {
+            return rel;
+        }
+        match self {
+            Self::Probes { probes, .. } => probes.relative_residual(weights, factors),
+            Self::Stored { .. } => t.exact_relative_residual(weights, factors).unwrap_or(rel),
+        }
+    }
+
+    /// The residual to report for the fit whose [`Self::residual`] is `compared`: the same
+    /// value when stored; for an implicit tensor the probes' direct estimate, whose error is
+    /// relative to the residual itself rather than to ‖T‖².
+    fn reported(&self, weights: &[f64], factors: &Mat<f64>, compared: f64) -> f64 {
+        match self {
+            Self::Probes { probes, .. } => probes.relative_residual(weights, factors),
+            Self::Stored { .. } => compared,
+        }
+    }
+}
+
 /// Polishes the factors inside their own span: with Q an orthonormal basis of the rows of
 /// `factors`, the compressed tensor T(Q, …, Q) (R^p values) is decomposed from the projected
-/// factors, and the result mapped back by Q. Cost: one GEMM-shaped contraction of T with Q,
-/// O(d^{p−1} R² + …) for the other modes, then O(R^{p+1}) per iteration.
-fn compressed_polish(
-    t: &SymmetricTensor,
+/// factors, and the result mapped back by Q. `None` when the polish leaves the unit sphere.
+/// Cost: one compression ([`Contractions::compress`]), then O(R^{p+1}) per iteration.
+fn compressed_polish<T: Contractions + ?Sized>(
+    t: &T,
     factors: &Mat<f64>,
     params: &DecomposeParams,
     start: Instant,
-) -> Option<Mat<f64>> {
-    let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
+) -> Result<Option<Mat<f64>>, TensorError> {
+    let (p, rank) = (t.order(), factors.nrows());
     let qr = factors.transpose().qr();
     let q = qr.compute_thin_Q(); // d×R
-    // The last mode through one GEMM of the unfolded tensor, the others mode by mode.
-    let rows = t.data().len() / d;
-    let unfold = MatRef::from_row_major_slice(t.data(), rows, d);
-    let mut z = Mat::<f64>::zeros(rows, rank);
-    faer::linalg::matmul::matmul(
-        z.as_mut(),
-        faer::Accum::Replace,
-        unfold,
-        q.as_ref(),
-        1.0,
-        faer::get_global_parallelism(),
-    );
-    let mut data: Vec<f64> = (0..rows)
-        .flat_map(|i| (0..rank).map(move |c| (i, c)))
-        .map(|(i, c)| z[(i, c)])
-        .collect();
-    let mut dims = vec![d; p];
-    dims[p - 1] = rank;
-    for mode in (0..p - 1).rev() {
-        data = mode_product(&data, &dims, mode, &q);
-        dims[mode] = rank;
-    }
-    let small = SymmetricTensor::new(rank, p, SymmetricTensor::symmetrise(rank, p, &data)).ok()?;
+    let data = t.compress(&q);
+    let small = SymmetricTensor::new(rank, p, SymmetricTensor::symmetrise(rank, p, &data))?;
     let projected = factors * &q; // R×R: rows Qᵀ a_r
     let inner = DecomposeParams {
         max_iter: 200,
         tol: 1e-9,
         ..params.clone()
     };
-    let (_, small_factors, _, _, _) = polish(&small, vec![0.0; rank], projected, &inner, start);
-    let back = &small_factors * q.transpose();
-    let mut out = back;
+    let meter = Meter::Stored { norm: small.norm() };
+    let fit = polish(&small, &meter, projected, &inner, start)?;
+    let mut out = &fit.factors * q.transpose();
     for r in 0..rank {
         let n = out.row(r).norm_l2();
         if n.is_nan() || n <= 0.0 {
-            return None;
+            return Ok(None);
         }
         let mut row = out.row_mut(r);
         row /= n;
     }
-    out.is_all_finite().then_some(out)
+    Ok(out.is_all_finite().then_some(out))
 }
 
 /// Random slices of the tensor, then whitened Jennrich: unit factors (R×d) and the pencil gap.
-fn jennrich_start(
-    t: &SymmetricTensor,
+fn jennrich_start<T: Contractions + ?Sized>(
+    t: &T,
     rank: usize,
     seed: u64,
 ) -> Result<(Mat<f64>, f64), TensorError> {
@@ -226,6 +315,7 @@ fn jennrich_start(
     let g = Mat::from_fn(d, count, |_, _| rng.sample::<f64, _>(StandardNormal));
     let h = Mat::from_fn(d, count, |_, _| rng.sample::<f64, _>(StandardNormal));
     let slices = t.slices(&g, &h);
+    checked(&slices, d)?;
     let views: Vec<_> = slices.iter().map(|s| s.as_ref()).collect();
     let out = jennrich(&views, rank, &JennrichParams { pencils: 10, seed })?;
     let best = &out.pencils[0];
@@ -234,19 +324,24 @@ fn jennrich_start(
 
 /// Whitened tensor power method: W = U_R |Λ_R|^{-1/2} from one random slice, power iterations
 /// with 10 restarts and deflation on T(W, …, W), factors mapped back by U_R |Λ_R|^{1/2}.
-fn power_start(
-    t: &SymmetricTensor,
+/// Returns the factors, the eigenvalue gap and whether every component's iterations met
+/// their tolerance.
+fn power_start<T: Contractions + ?Sized>(
+    t: &T,
     rank: usize,
-    seed: u64,
-) -> Result<(Mat<f64>, f64), TensorError> {
+    params: &DecomposeParams,
+    start: Instant,
+) -> Result<(Mat<f64>, f64, bool), TensorError> {
     let (d, p) = (t.dim(), t.order());
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     // Whitening makes the tensor orthogonally decomposable only when the slice is definite on
     // the span (its R leading eigenvalues share a sign): try a few random slices.
     let mut found = None;
     for _ in 0..WHITENING_TRIES {
         let g: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-        let m = t.slice(&g, Some(&g));
+        let gs = vec![g.as_slice(); p - 2];
+        let m = t.contract(&gs);
+        checked(std::slice::from_ref(&m), d)?;
         let eig = m
             .self_adjoint_eigen(Side::Lower)
             .map_err(|_| TensorError::RankDeficient { rank, ratio: 0.0 })?;
@@ -275,26 +370,32 @@ fn power_start(
     let back = Mat::from_fn(d, rank, |i, c| {
         eig.U()[(i, idx[c])] * lam[idx[c]].abs().sqrt()
     });
-    // Whitened tensor: every mode multiplied by Wᵀ, one mode at a time (flat row-major).
-    let mut small = t.data().to_vec();
-    let mut dims = vec![d; p];
-    for mode in 0..p {
-        small = mode_product(&small, &dims, mode, &w);
-        dims[mode] = rank;
+    // Whitened tensor T(W, …, W) (flat row-major R^p).
+    let mut small = t.compress(&w);
+    if small.iter().any(|v| !v.is_finite()) {
+        return Err(TensorError::NotFinite { index: 0 });
     }
     let mut lambdas = Vec::with_capacity(rank);
     let mut thetas = Vec::with_capacity(rank);
+    let mut all_converged = true;
     for _ in 0..rank {
-        let mut best: Option<(f64, Vec<f64>)> = None;
+        let mut best: Option<(f64, Vec<f64>, bool)> = None;
         for _ in 0..10 {
+            if start.elapsed() > params.time_budget {
+                return Err(TensorError::OutOfTime {
+                    stage: "the power method",
+                    seconds: params.time_budget.as_secs_f64(),
+                });
+            }
             let mut th: Vec<f64> = (0..rank).map(|_| rng.sample(StandardNormal)).collect();
             normalise(&mut th);
-            for _ in 0..100 {
+            let mut done = false;
+            for _ in 0..POWER_ITERATIONS {
                 let mut next = apply_all_but_one(&small, rank, p, &th);
                 if normalise(&mut next) == 0.0 {
                     break;
                 }
-                let done = next
+                done = next
                     .iter()
                     .zip(&th)
                     .map(|(a, b)| (a - b).abs())
@@ -306,11 +407,12 @@ fn power_start(
                 }
             }
             let l = dot(&apply_all_but_one(&small, rank, p, &th), &th);
-            if best.as_ref().is_none_or(|(b, _)| l.abs() > b.abs()) {
-                best = Some((l, th));
+            if best.as_ref().is_none_or(|(b, _, _)| l.abs() > b.abs()) {
+                best = Some((l, th, done));
             }
         }
-        let (l, th) = best.expect("ten restarts ran");
+        let (l, th, done) = best.expect("ten restarts ran");
+        all_converged &= done;
         // Deflate: small −= λ θ^{⊗p}.
         for (flat, v) in small.iter_mut().enumerate() {
             let mut prod = l;
@@ -341,37 +443,14 @@ fn power_start(
             factors[(r, i)] = a[i];
         }
     }
-    Ok((factors, if rank == 1 { 1.0 } else { gap }))
+    Ok((factors, if rank == 1 { 1.0 } else { gap }, all_converged))
 }
 
 /// Random slices tried for a definite whitening matrix.
 const WHITENING_TRIES: usize = 32;
 
-/// Multiplies mode `mode` of a flat row-major tensor of shape `dims` by Mᵀ (M is n×r):
-/// the result has dims[mode] = r. Cost O(Π dims · r).
-fn mode_product(data: &[f64], dims: &[usize], mode: usize, m: &Mat<f64>) -> Vec<f64> {
-    let r = m.ncols();
-    let outer: usize = dims[..mode].iter().product();
-    let inner: usize = dims[mode + 1..].iter().product();
-    let n = dims[mode];
-    let mut out = vec![0.0; outer * r * inner];
-    for o in 0..outer {
-        for c in 0..r {
-            let dst = &mut out[(o * r + c) * inner..(o * r + c + 1) * inner];
-            for i in 0..n {
-                let coef = m[(i, c)];
-                if coef == 0.0 {
-                    continue;
-                }
-                let src = &data[(o * n + i) * inner..(o * n + i + 1) * inner];
-                for (x, y) in dst.iter_mut().zip(src) {
-                    *x += coef * y;
-                }
-            }
-        }
-    }
-    out
-}
+/// Power iterations per restart.
+const POWER_ITERATIONS: usize = 100;
 
 /// T(I, θ, …, θ) for a flat symmetric tensor of dimension r and order p.
 fn apply_all_but_one(data: &[f64], r: usize, p: usize, th: &[f64]) -> Vec<f64> {
@@ -392,9 +471,15 @@ fn apply_all_but_one(data: &[f64], r: usize, p: usize, th: &[f64]) -> Vec<f64> {
     cur
 }
 
+/// Whether two unit factors are within 1e-6 rad of each other (up to sign).
+fn merging(factors: &Mat<f64>) -> bool {
+    let gram = factors * factors.transpose();
+    (0..gram.nrows()).any(|r| (0..r).any(|s| gram[(r, s)].abs() > 1.0 - 5e-13))
+}
+
 /// w = argmin ‖T − Σ w_r a_r^{⊗p}‖ given the MTTKRP: G w = b with G_rs = (a_r·a_s)^p and
-/// b_r = T(a_r, …) = M[:, r]·a_r.
-fn weights_from_mttkrp(m: &Mat<f64>, factors: &Mat<f64>, order: usize) -> Vec<f64> {
+/// b_r = T(a_r, …) = M[:, r]·a_r. `None` when G is singular to working precision.
+fn weights_from_mttkrp(m: &Mat<f64>, factors: &Mat<f64>, order: usize) -> Option<Vec<f64>> {
     let (rank, d) = factors.shape();
     let gram = factors * factors.transpose();
     let g = Mat::from_fn(rank, rank, |r, s| gram[(r, s)].powi(order as i32));
@@ -402,73 +487,66 @@ fn weights_from_mttkrp(m: &Mat<f64>, factors: &Mat<f64>, order: usize) -> Vec<f6
         (0..d).map(|i| m[(i, r)] * factors[(r, i)]).sum::<f64>()
     });
     let w = g.partial_piv_lu().solve(&b);
-    (0..rank)
-        .map(|r| {
-            if w[(r, 0)].is_finite() {
-                w[(r, 0)]
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    w.is_all_finite()
+        .then(|| (0..rank).map(|r| w[(r, 0)]).collect())
 }
 
-/// ‖T − Σ w_r a_r^{⊗p}‖/‖T‖ from the MTTKRP, by the expanded form
-/// ‖T‖² − 2 Σ w_r T(a_r, …) + Σ w_r w_s (a_r·a_s)^p: O(R² d), but it loses digits below
-/// √ε ≈ 1e-8 relative, so small values are recomputed exactly.
-fn residual_from_mttkrp(
-    t: &SymmetricTensor,
-    m: &Mat<f64>,
-    weights: &[f64],
-    factors: &Mat<f64>,
-) -> f64 {
-    let (rank, d) = factors.shape();
-    let t2 = t.norm().powi(2);
-    let gram = factors * factors.transpose();
-    let mut model = 0.0;
-    for r in 0..rank {
-        for s in 0..rank {
-            model += weights[r] * weights[s] * gram[(r, s)].powi(t.order() as i32);
-        }
-    }
-    let cross: f64 = (0..rank)
-        .map(|r| weights[r] * (0..d).map(|i| m[(i, r)] * factors[(r, i)]).sum::<f64>())
-        .sum();
-    let rel = (t2 - 2.0 * cross + model).max(0.0).sqrt() / t2.sqrt().max(f64::MIN_POSITIVE);
-    if rel < 1e-6 {
-        t.relative_residual(weights, factors)
-    } else {
-        rel
-    }
-}
-
-/// Symmetric alternating least squares: with the MTTKRP M = [T(I, a_r, …, a_r)]_r (one GEMM
-/// of the unfolded tensor with the factors), the least-squares update of B = [w_r a_r] is
-/// M ((AᵀA)^{∘(p−1)})⁻¹. One MTTKRP per iteration also gives the weights and the residual of
-/// the current point; a step that raised the residual is taken back and halved.
-fn polish(
-    t: &SymmetricTensor,
+/// The point a polish ended at.
+struct Fit {
     weights: Vec<f64>,
+    factors: Mat<f64>,
+    iterations: usize,
+    converged: bool,
+    residual_rel: f64,
+}
+
+/// The MTTKRP at `factors`, refused when the tensor's contractions are not finite.
+fn checked_mttkrp<T: Contractions + ?Sized>(
+    t: &T,
+    factors: &Mat<f64>,
+) -> Result<Mat<f64>, TensorError> {
+    let m = t.mttkrp(factors);
+    if m.nrows() != t.dim() || m.ncols() != factors.nrows() || !m.is_all_finite() {
+        return Err(TensorError::NotFinite { index: 0 });
+    }
+    Ok(m)
+}
+
+/// Symmetric alternating least squares: with the MTTKRP M = [T(I, a_r, …, a_r)]_r, the
+/// least-squares update of B = [w_r a_r] is M ((AᵀA)^{∘(p−1)})⁻¹. One MTTKRP per iteration
+/// also gives the weights and the residual of the current point; a step that raised the
+/// residual is taken back and halved.
+fn polish<T: Contractions + ?Sized>(
+    t: &T,
+    meter: &Meter,
     factors: Mat<f64>,
     params: &DecomposeParams,
     start: Instant,
-) -> (Vec<f64>, Mat<f64>, usize, bool, f64) {
+) -> Result<Fit, TensorError> {
     let (d, p, rank) = (t.dim(), t.order(), factors.nrows());
     // The accepted point with its residual, and the proposal under test.
-    let mut best = (weights, factors.clone(), f64::INFINITY);
+    let mut best = (vec![0.0; rank], factors.clone(), f64::INFINITY);
     let mut trial = factors;
     let mut step = 1.0;
     let mut iterations = 0;
     let mut converged = false;
-    while iterations < params.max_iter && start.elapsed() <= params.time_budget {
+    // At least one evaluation, so that every answer carries its weights and residual.
+    while iterations == 0 || (iterations < params.max_iter && start.elapsed() <= params.time_budget)
+    {
         iterations += 1;
-        let m = t.mttkrp(&trial);
+        let m = checked_mttkrp(t, &trial)?;
         let w = weights_from_mttkrp(&m, &trial, p);
-        let res = residual_from_mttkrp(t, &m, &w, &trial);
+        // Two factors merging is the way ALS degenerates (weights of opposite sign growing
+        // without bound while the residual creeps down): such a point is never accepted.
+        let res = if w.is_some() && !merging(&trial) {
+            meter.residual(t, &m, w.as_deref().unwrap_or_default(), &trial)
+        } else {
+            f64::INFINITY
+        };
         let accepted = res < best.2;
         if accepted {
             let gain = (best.2 - res) / best.2;
-            best = (w, trial.clone(), res);
+            best = (w.unwrap_or_default(), trial.clone(), res);
             step = 1.0;
             if gain < params.tol || res < 1e-14 {
                 converged = true;
@@ -483,7 +561,11 @@ fn polish(
             }
         }
         // The ALS target from the accepted point's MTTKRP (recomputed only after a rejection).
-        let m = if accepted { m } else { t.mttkrp(&best.1) };
+        let m = if accepted {
+            m
+        } else {
+            checked_mttkrp(t, &best.1)?
+        };
         let gram = &best.1 * best.1.transpose();
         let had = Mat::from_fn(rank, rank, |r, s| gram[(r, s)].powi(p as i32 - 1));
         let Ok(llt) = had.llt(Side::Lower) else { break };
@@ -507,7 +589,14 @@ fn polish(
         }
         trial = next;
     }
-    (best.0, best.1, iterations, converged, best.2)
+    let residual_rel = meter.reported(&best.0, &best.1, best.2);
+    Ok(Fit {
+        weights: best.0,
+        factors: best.1,
+        iterations,
+        converged,
+        residual_rel,
+    })
 }
 
 /// Unit factors with a sign convention: for odd order, w_r > 0; for even order, the entry of
@@ -620,6 +709,24 @@ mod tests {
         ));
     }
 
+    /// T plus symmetric Gaussian noise of Frobenius norm `level`·‖T‖.
+    fn with_noise(t: &SymmetricTensor, level: f64, seed: u64) -> SymmetricTensor {
+        let (d, order) = (t.dim(), t.order());
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let raw: Vec<f64> = (0..t.data().len())
+            .map(|_| rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        let noise = SymmetricTensor::symmetrise(d, order, &raw);
+        let scale = level * t.norm() / noise.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let data = t
+            .data()
+            .iter()
+            .zip(&noise)
+            .map(|(a, b)| a + scale * b)
+            .collect();
+        SymmetricTensor::new(d, order, data).unwrap()
+    }
+
     /// Largest error over components after matching: unit factors up to the order's sign
     /// symmetry, weights relative.
     fn component_error(order: usize, w: &[f64], f: &Mat<f64>, out: &Decomposition) -> f64 {
@@ -676,18 +783,168 @@ mod tests {
 
             // Symmetric noise of relative size 1e-6 and 1e-4: the error grows with it.
             let errors: Vec<f64> = [1e-6, 1e-4].iter().map(|&level| {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 77);
-                let noise: Vec<f64> = (0..t.data().len()).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
-                let noise = SymmetricTensor::symmetrise(d, order, &noise);
-                let scale = level * t.norm() / noise.iter().map(|v| v * v).sum::<f64>().sqrt();
-                let data: Vec<f64> = t.data().iter().zip(&noise).map(|(a, b)| a + scale * b).collect();
-                let noisy = SymmetricTensor::new(d, order, data).unwrap();
+                let noisy = with_noise(&t, level, seed ^ 77);
                 component_error(order, &w, &f, &decompose(&noisy, &params).unwrap())
             }).collect();
             // 100× the noise: about 100× the error (first order in the noise).
             let ratio = errors[1] / errors[0];
             proptest::prop_assert!((20.0..500.0).contains(&ratio), "{errors:?}");
         }
+    }
+
+    /// The tensor Σ_r w_r a_r^{⊗p} through its contractions alone:
+    /// T(I, I, v…) = Aᵀ diag(w_r Π_v (v·a_r)) A, never the d^p values.
+    fn implicit(
+        w: Vec<f64>,
+        f: Mat<f64>,
+        order: usize,
+    ) -> crate::ImplicitTensor<impl Fn(&[&[f64]]) -> Mat<f64> + Sync> {
+        let d = f.ncols();
+        crate::ImplicitTensor::new(d, order, move |v: &[&[f64]]| {
+            let scaled = Mat::from_fn(w.len(), d, |r, i| {
+                let c: f64 = v
+                    .iter()
+                    .map(|x| (0..d).map(|j| x[j] * f[(r, j)]).sum::<f64>())
+                    .product();
+                w[r] * c * f[(r, i)]
+            });
+            f.transpose() * scaled
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn implicit_tensors_decompose_like_stored_ones() {
+        for (order, d, rank) in [(3, 12, 7), (4, 9, 6)] {
+            let (w, f) = planted(d, rank, 11);
+            let stored = SymmetricTensor::from_factors(&w, &f, order).unwrap();
+            let a = decompose(&stored, &DecomposeParams::new(rank)).unwrap();
+            let b = decompose(
+                &implicit(w.clone(), f.clone(), order),
+                &DecomposeParams::new(rank),
+            )
+            .unwrap();
+            assert!(!a.report.residual_estimated && b.report.residual_estimated);
+            assert!(
+                b.report.residual_rel < 1e-10,
+                "order {order}: {:?}",
+                b.report
+            );
+            assert!(component_error(order, &w, &f, &a) < 1e-8);
+            assert!(component_error(order, &w, &f, &b) < 1e-8);
+        }
+    }
+
+    /// Order 4 at d = 120 would be 207 million stored values (1.7 GB); through contractions
+    /// it is R(R + 1)/2 + O(R) d×d matrices.
+    #[test]
+    fn implicit_order_four_beyond_dense_storage() {
+        let (d, rank) = (120, 16);
+        let (w, f) = planted(d, rank, 4);
+        let out = decompose(
+            &implicit(w.clone(), f.clone(), 4),
+            &DecomposeParams::new(rank),
+        )
+        .unwrap();
+        let err = component_error(4, &w, &f, &out);
+        assert!(err < 1e-8, "error {err:.2e} {:?}", out.report);
+        assert!(out.report.residual_rel < 1e-10);
+    }
+
+    /// The probe estimate of the residual tracks the exact one on a noisy tensor: the same
+    /// stored values, once hidden behind their contractions.
+    #[test]
+    fn probe_residual_estimates_the_exact_residual() {
+        let (d, rank, order) = (30, 6, 3);
+        let (w, f) = planted(d, rank, 8);
+        let clean = SymmetricTensor::from_factors(&w, &f, order).unwrap();
+        let noisy = with_noise(&clean, 0.05, 21);
+        let hidden =
+            crate::ImplicitTensor::new(d, order, |v: &[&[f64]]| noisy.slice(v[0], None)).unwrap();
+        let exact = decompose(&noisy, &DecomposeParams::new(rank)).unwrap();
+        let est = decompose(&hidden, &DecomposeParams::new(rank)).unwrap();
+        let r = est.report.residual_rel / exact.report.residual_rel;
+        assert!(
+            (0.75..1.33).contains(&r),
+            "{:?} {:?}",
+            exact.report,
+            est.report
+        );
+        // Both fits are as good: the exact residual of the implicit path's answer.
+        let theirs = noisy.relative_residual(&est.weights, &est.factors);
+        assert!(
+            theirs < 1.01 * exact.report.residual_rel,
+            "{theirs} {:?}",
+            exact.report
+        );
+    }
+
+    #[test]
+    fn bad_contractions_are_errors() {
+        let p = DecomposeParams::new(2);
+        let wrong = crate::ImplicitTensor::new(4, 3, |_: &[&[f64]]| Mat::zeros(3, 4)).unwrap();
+        assert!(matches!(
+            decompose(&wrong, &p),
+            Err(TensorError::SliceShape {
+                rows: 3,
+                cols: 4,
+                dim: 4,
+                ..
+            })
+        ));
+        let nan =
+            crate::ImplicitTensor::new(4, 3, |_: &[&[f64]]| Mat::from_fn(4, 4, |_, _| f64::NAN))
+                .unwrap();
+        assert!(matches!(
+            decompose(&nan, &p),
+            Err(TensorError::NotFinite { .. })
+        ));
+        let skew = crate::ImplicitTensor::new(4, 3, |v: &[&[f64]]| {
+            Mat::from_fn(4, 4, |i, j| if i < j { v[0][0] } else { 0.0 })
+        })
+        .unwrap();
+        assert!(matches!(
+            decompose(&skew, &p),
+            Err(TensorError::NotSymmetric { .. })
+        ));
+        assert!(matches!(
+            crate::ImplicitTensor::new(4, 5, |_: &[&[f64]]| Mat::zeros(4, 4)),
+            Err(TensorError::BadOrder { order: 5 })
+        ));
+    }
+
+    /// Budgets stop every iterative stage: the polish says it did not converge (and still
+    /// returns weights with their residual), the power method answers with an error.
+    #[test]
+    fn budgets_are_reported_not_hung() {
+        let (w, f) = planted(10, 4, 2);
+        // Noise: the polish needs more than one iteration to meet its tolerance.
+        let t = with_noise(&SymmetricTensor::from_factors(&w, &f, 4).unwrap(), 1e-2, 3);
+        let none = DecomposeParams {
+            time_budget: Duration::ZERO,
+            ..DecomposeParams::new(4)
+        };
+        let out = decompose(&t, &none).unwrap();
+        assert!(!out.report.converged && out.report.iterations == 1);
+        assert!(out.report.residual_rel.is_finite());
+        let w: Vec<f64> = w.iter().map(|v| v.abs()).collect();
+        let positive = SymmetricTensor::from_factors(&w, &f, 4).unwrap();
+        assert!(matches!(
+            decompose(
+                &positive,
+                &DecomposeParams {
+                    method: Method::Power,
+                    ..none
+                }
+            ),
+            Err(TensorError::OutOfTime { .. })
+        ));
+        let power = DecomposeParams {
+            method: Method::Power,
+            ..DecomposeParams::new(4)
+        };
+        let ok = decompose(&positive, &power).unwrap();
+        assert!(ok.report.start_converged && ok.report.converged);
     }
 
     #[test]

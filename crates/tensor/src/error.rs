@@ -99,6 +99,17 @@ pub enum TensorError {
         /// Attempts made.
         tries: usize,
     },
+    /// An iterative stage ran out of its time budget before it could return an answer.
+    #[error(
+        "{stage} did not finish within its time budget of {seconds:.1} s; raise the budget \
+         (DecomposeParams::time_budget) or use the Jennrich method, which is direct"
+    )]
+    OutOfTime {
+        /// The stage that ran out.
+        stage: &'static str,
+        /// The budget, in seconds.
+        seconds: f64,
+    },
     /// Every random pencil was singular or its eigen-decomposition failed.
     #[error(
         "no pencil could be diagonalised ({tried} tried): the slices may not share a \

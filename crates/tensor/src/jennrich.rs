@@ -33,7 +33,8 @@ pub struct Pencil {
     pub directions: Mat<f64>,
     /// Real parts of the pencil's eigenvalues, one per direction.
     pub eigenvalues: Vec<f64>,
-    /// min_{i≠j} |λ_i − λ_j| / max_i |λ_i|: small gaps mean ill-determined eigenvectors.
+    /// min_{i≠j} |Re λ_i − Re λ_j| / max_i |λ_i|: small gaps mean ill-determined eigenvectors;
+    /// a complex-conjugate pair (which yields one direction twice) has gap 0.
     pub min_rel_gap: f64,
     /// max_i |Im λ_i| / max_i |λ_i|: zero in exact arithmetic; large values flag slices that
     /// do not share one factor.
@@ -201,7 +202,10 @@ fn pencil(slices: &[MatRef<'_, f64>], g: &[f64], h: &[f64], k: usize) -> Option<
     let mut min_gap = f64::INFINITY;
     for i in 0..k {
         for j in 0..i {
-            min_gap = min_gap.min((lambda[i] - lambda[j]).norm());
+            // On the real parts: a complex-conjugate pair (slices that are not simultaneously
+            // diagonalisable over R, e.g. badly estimated) has equal real parts and gives one
+            // direction twice, so it must count as no gap at all.
+            min_gap = min_gap.min((lambda[i].re - lambda[j].re).abs());
         }
     }
     let min_rel_gap = if k == 1 { 1.0 } else { min_gap / scale };

@@ -1,4 +1,9 @@
-//! Decomposition of low-rank tensors given only through contractions.
+//! Decomposition of low-rank symmetric tensors, stored or given only through contractions.
+//!
+//! [`decompose`] is the front door: T ≈ Σ_r w_r a_r^{⊗p} for order p = 3 or 4, from a dense
+//! [`SymmetricTensor`] or from any [`Contractions`] (an [`ImplicitTensor`] wraps a closure
+//! returning T(I, I, g) or T(I, I, g, h)), with a whitened Jennrich or power-method start,
+//! an ALS polish and a report (residual, eigen-gap, iterations, convergence, time).
 //!
 //! A symmetric tensor T = Σ_i w_i b_i ⊗ b_i ⊗ b_i (or its order-4 analogue) is never stored:
 //! callers hand over its contractions M_r = T(I, I, e_r) = B D_r Bᵀ, d×d matrices that share
@@ -31,11 +36,13 @@
 
 #![warn(missing_docs)]
 
+mod contractions;
 mod decompose;
 mod error;
 mod jennrich;
 mod symmetric;
 
+pub use contractions::{Contractions, ImplicitTensor};
 pub use decompose::{DecomposeParams, Decomposition, DecompositionReport, Method, decompose};
 pub use error::TensorError;
 pub use jennrich::{

@@ -1,7 +1,8 @@
 //! Dense symmetric tensors of order 3 and 4, and the contractions the algorithms need.
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 
+use crate::contractions::Contractions;
 use crate::error::TensorError;
 
 /// A dense symmetric tensor of order 3 or 4 in R^{d×…×d}, stored row-major (d^order values).
@@ -313,6 +314,96 @@ impl SymmetricTensor {
         }
         err.sqrt() / self.norm().max(f64::MIN_POSITIVE)
     }
+}
+
+/// The stored tensor through the contraction interface, each contraction by one GEMM of the
+/// unfolded values.
+impl Contractions for SymmetricTensor {
+    fn dim(&self) -> usize {
+        self.d
+    }
+
+    fn order(&self) -> usize {
+        self.order
+    }
+
+    fn contract(&self, vectors: &[&[f64]]) -> Mat<f64> {
+        match vectors {
+            [g] => self.slice(g, None),
+            [g, h, ..] => self.slice(g, Some(h)),
+            [] => Mat::zeros(0, 0),
+        }
+    }
+
+    fn slices(&self, g: &Mat<f64>, h: &Mat<f64>) -> Vec<Mat<f64>> {
+        SymmetricTensor::slices(self, g, h)
+    }
+
+    fn mttkrp(&self, factors: &Mat<f64>) -> Mat<f64> {
+        SymmetricTensor::mttkrp(self, factors)
+    }
+
+    /// The last mode through one GEMM of the tensor unfolded to d^{p−1}×d, the others mode
+    /// by mode on the shrinking array. Cost: 2 r d^p + O(r² d^{p−1}) flops.
+    fn compress(&self, m: &Mat<f64>) -> Vec<f64> {
+        let (d, p, r) = (self.d, self.order, m.ncols());
+        let rows = self.data.len() / d;
+        let unfold = MatRef::from_row_major_slice(&self.data, rows, d);
+        let mut z = Mat::<f64>::zeros(rows, r);
+        faer::linalg::matmul::matmul(
+            z.as_mut(),
+            faer::Accum::Replace,
+            unfold,
+            m.as_ref(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        let mut data: Vec<f64> = (0..rows)
+            .flat_map(|i| (0..r).map(move |c| (i, c)))
+            .map(|(i, c)| z[(i, c)])
+            .collect();
+        let mut dims = vec![d; p];
+        dims[p - 1] = r;
+        for mode in (0..p - 1).rev() {
+            data = mode_product(&data, &dims, mode, m);
+            dims[mode] = r;
+        }
+        data
+    }
+
+    fn exact_relative_residual(&self, weights: &[f64], factors: &Mat<f64>) -> Option<f64> {
+        Some(self.relative_residual(weights, factors))
+    }
+
+    fn norm_if_stored(&self) -> Option<f64> {
+        Some(self.norm())
+    }
+}
+
+/// Multiplies mode `mode` of a flat row-major tensor of shape `dims` by Mᵀ (M is n×r):
+/// the result has dims[mode] = r. Cost O(Π dims · r).
+fn mode_product(data: &[f64], dims: &[usize], mode: usize, m: &Mat<f64>) -> Vec<f64> {
+    let r = m.ncols();
+    let outer: usize = dims[..mode].iter().product();
+    let inner: usize = dims[mode + 1..].iter().product();
+    let n = dims[mode];
+    let mut out = vec![0.0; outer * r * inner];
+    for o in 0..outer {
+        for c in 0..r {
+            let dst = &mut out[(o * r + c) * inner..(o * r + c + 1) * inner];
+            for i in 0..n {
+                let coef = m[(i, c)];
+                if coef == 0.0 {
+                    continue;
+                }
+                let src = &data[(o * n + i) * inner..(o * n + i + 1) * inner];
+                for (x, y) in dst.iter_mut().zip(src) {
+                    *x += coef * y;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
