@@ -1,5 +1,6 @@
 //! The `twolayer` command line's readers: `.npy` files (read by rows, streamed or mapped),
-//! arrays of `.npz` archives, and CSV files. Every reader checks what it is given before it
+//! arrays of `.npz` archives, and CSV files; and its `model.safetensors` writer, shared with
+//! the Python package. Every reader checks what it is given before it
 //! allocates for it and reports a malformed input as an error, never a panic; the fuzz
 //! target (`fuzz/`, `cargo xtask fuzz`) holds them to that.
 //!
@@ -29,6 +30,7 @@ pub mod csv_input;
 pub mod npy;
 pub mod npy_header;
 pub mod npy_source;
+pub mod safetensors_out;
 
 /// Runs every reader on untrusted bytes, as a `.npy` file, an `.npz` archive and a CSV file,
 /// reading all the values each one accepts. Returns how many readers accepted the bytes. For

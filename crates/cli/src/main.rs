@@ -9,7 +9,6 @@ mod generate;
 mod hardness_cmd;
 mod moments_cmd;
 mod output;
-mod safetensors_out;
 mod tensor_cmd;
 
 use std::path::{Path, PathBuf};
@@ -30,11 +29,11 @@ use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
 use crate::moments_cmd::MomentsCommand;
 use crate::output::Outputs;
-use crate::safetensors_out::WeightDtype;
 use crate::tensor_cmd::TensorCommand;
 use crate::ui::{Step, UI, Ui, ui};
 use twolayer_cli::npy::encode_matrix;
 use twolayer_cli::npy_source::{Inputs, open_inputs, read_any};
+use twolayer_cli::safetensors_out::{self, WeightDtype};
 use twolayer_moments::SampleSource;
 
 #[derive(Parser)]
@@ -413,21 +412,7 @@ fn recover(
     let mut files = Outputs::default();
     files.add("U.npy", encode_matrix(&network.u)?);
     files.add("V.npy", encode_matrix(&network.v)?);
-    let metadata = [
-        ("format", "pt".to_string()),
-        (
-            "layout",
-            "torch.nn.Sequential(nn.Linear(d, k, bias=False), activation, nn.Linear(k, m, bias=False))"
-                .to_string(),
-        ),
-        ("activation", network.activation.name()),
-        ("method", report.method().to_string()),
-        ("certified", report.certified().to_string()),
-        ("residual_rel", format!("{:e}", report.residual_rel())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let metadata = safetensors_out::metadata(&network, &report);
     files.add(
         "model.safetensors",
         safetensors_out::encode(&network, dtype, metadata)?,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use faer::Mat;
 use safetensors::tensor::{Dtype, TensorView};
-use twolayer_recovery::Network;
+use twolayer_recovery::{Network, Report};
 
 /// Float type of the stored weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,6 +35,26 @@ fn bytes(a: &Mat<f64>, dtype: WeightDtype) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The metadata stored beside the weights: format, layout, activation, and the method's
+/// certificate (strings, as the format requires).
+pub fn metadata(network: &Network, report: &Report) -> HashMap<String, String> {
+    [
+        ("format", "pt".to_string()),
+        (
+            "layout",
+            "torch.nn.Sequential(nn.Linear(d, k, bias=False), activation, nn.Linear(k, m, bias=False))"
+                .to_string(),
+        ),
+        ("activation", network.activation.name()),
+        ("method", report.method().to_string()),
+        ("certified", report.certified().to_string()),
+        ("residual_rel", format!("{:e}", report.residual_rel())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Renders the network as a safetensors file in memory.
