@@ -3,24 +3,8 @@
 //! T4(I, I, a, b), never the d⁴ values), decomposes as the same tensor stored densely does.
 
 use twolayer_hardness::PlantedNetwork;
-use twolayer_moments::{centre_labels, t4_contracted};
+use twolayer_moments::{centre_labels, he4_entry, t4_contracted};
 use twolayer_tensor::{DecomposeParams, ImplicitTensor, SymmetricTensor, decompose};
-
-/// He4(x)_{ijkl}: x_i x_j x_k x_l minus the six single pairings plus the three double ones.
-fn he4(x: &[f64], idx: [usize; 4]) -> f64 {
-    let [i, j, k, l] = idx;
-    let e = |p: usize, q: usize| if p == q { 1.0 } else { 0.0 };
-    x[i] * x[j] * x[k] * x[l]
-        - (e(i, j) * x[k] * x[l]
-            + e(i, k) * x[j] * x[l]
-            + e(i, l) * x[j] * x[k]
-            + e(j, k) * x[i] * x[l]
-            + e(j, l) * x[i] * x[k]
-            + e(k, l) * x[i] * x[j])
-        + e(i, j) * e(k, l)
-        + e(i, k) * e(j, l)
-        + e(i, l) * e(j, k)
-}
 
 #[test]
 fn fourth_moment_through_contractions_decomposes_like_the_stored_tensor() {
@@ -46,7 +30,7 @@ fn fourth_moment_through_contractions_decomposes_like_the_stored_tensor() {
                 (flat / d) % d,
                 flat % d,
             ];
-            *t += wj * he4(&x, idx) / n as f64;
+            *t += wj * he4_entry(&x, idx) / n as f64;
         }
     }
     let stored = SymmetricTensor::new(d, 4, SymmetricTensor::symmetrise(d, 4, &data)).unwrap();

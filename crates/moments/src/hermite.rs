@@ -98,24 +98,27 @@ pub fn t4_contracted(
     }))
 }
 
+/// One entry He4(x)_{ijkl} of the unnormalised fourth Hermite tensor: x_i x_j x_k x_l minus
+/// the six single pairings (δ_ij x_k x_l, …) plus the three double ones (δ_ij δ_kl, …). The
+/// brute-force reference that [`t4_contracted`] is checked against (O(1) per entry; a whole
+/// tensor is d⁴ of them).
+pub fn he4_entry(x: &[f64], [i, j, k, l]: [usize; 4]) -> f64 {
+    let e = |p: usize, q: usize| if p == q { 1.0 } else { 0.0 };
+    x[i] * x[j] * x[k] * x[l]
+        - (e(i, j) * x[k] * x[l]
+            + e(i, k) * x[j] * x[l]
+            + e(i, l) * x[j] * x[k]
+            + e(j, k) * x[i] * x[l]
+            + e(j, l) * x[i] * x[k]
+            + e(k, l) * x[i] * x[j])
+        + e(i, j) * e(k, l)
+        + e(i, k) * e(j, l)
+        + e(i, l) * e(j, k)
+}
+
 #[cfg(test)]
 mod t4_tests {
     use super::*;
-
-    /// He4(x)_{ijkl}: x_i x_j x_k x_l minus the six single-pairings plus the three double ones.
-    fn he4(x: &[f64], i: usize, j: usize, k: usize, l: usize) -> f64 {
-        let e = |p: usize, q: usize| if p == q { 1.0 } else { 0.0 };
-        x[i] * x[j] * x[k] * x[l]
-            - (e(i, j) * x[k] * x[l]
-                + e(i, k) * x[j] * x[l]
-                + e(i, l) * x[j] * x[k]
-                + e(j, k) * x[i] * x[l]
-                + e(j, l) * x[i] * x[k]
-                + e(k, l) * x[i] * x[j])
-            + e(i, j) * e(k, l)
-            + e(i, k) * e(j, l)
-            + e(i, l) * e(j, k)
-    }
 
     #[test]
     #[allow(clippy::needless_range_loop)] // explicit tensor indices read as the math does
@@ -132,7 +135,7 @@ mod t4_tests {
                     let xs: Vec<f64> = (0..d).map(|r| x[(r, s)]).collect();
                     for k in 0..d {
                         for l in 0..d {
-                            brute += w[s] * he4(&xs, i, j, k, l) * a[k] * b[l];
+                            brute += w[s] * he4_entry(&xs, [i, j, k, l]) * a[k] * b[l];
                         }
                     }
                 }

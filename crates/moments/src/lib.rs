@@ -39,6 +39,7 @@
 
 mod centre;
 mod chunked;
+mod dots;
 mod error;
 mod gram;
 mod hermite;
@@ -48,9 +49,10 @@ mod source;
 
 pub use centre::{AffineFit, centre_labels};
 pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum};
+pub use dots::{column_dots, column_norms};
 pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
-pub use hermite::{t2, t4_contracted};
+pub use hermite::{he4_entry, t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
 pub use sample_moments::SampleMoments;
 pub use source::{InMemory, SampleSource, spread_indices};

@@ -1,10 +1,11 @@
 //! Symmetric tensors known only through their contractions: the form `moments` produces, so
 //! that a d³ or d⁴ array never has to exist.
 
-use faer::Mat;
 use faer::linalg::matmul::matmul;
+use faer::{Mat, MatRef};
 
 use crate::error::TensorError;
+use crate::jennrich::check_slices;
 
 /// A symmetric tensor T of order p ∈ {3, 4} in R^{d×…×d}, given by its contractions on the
 /// last p − 2 modes: T(I, I, g) (order 3) or T(I, I, g, h) (order 4), d×d matrices.
@@ -253,18 +254,20 @@ impl Probes {
 
 /// Checks contractions a caller's closure returned: d×d, finite, symmetric to 1e-8 relative.
 pub(crate) fn checked(slices: &[Mat<f64>], d: usize) -> Result<(), TensorError> {
-    for (index, s) in slices.iter().enumerate() {
-        if s.nrows() != d || s.ncols() != d {
-            return Err(TensorError::SliceShape {
-                index,
-                rows: s.nrows(),
-                cols: s.ncols(),
-                dim: d,
-            });
-        }
-        if !s.is_all_finite() {
-            return Err(TensorError::NotFinite { index });
-        }
+    // The first against d, the others (and finiteness) against the first.
+    if let Some(s) = slices.first()
+        && s.shape() != (d, d)
+    {
+        return Err(TensorError::SliceShape {
+            index: 0,
+            rows: s.nrows(),
+            cols: s.ncols(),
+            dim: d,
+        });
+    }
+    let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+    check_slices(&views)?;
+    for s in slices {
         let scale = s.norm_max();
         let mut worst: f64 = 0.0;
         for i in 0..d {

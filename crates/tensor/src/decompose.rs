@@ -17,7 +17,7 @@ use crate::symmetric::SymmetricTensor;
 /// Diagnostics of a decomposition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecompositionReport {
-    /// `"jennrich"` or `"power"`: the method that produced the starting point.
+    /// `"jennrich"`, `"power"` or `"given"` ([`refine`]): where the starting point came from.
     pub method: &'static str,
     /// ‖T − T̂‖ / ‖T‖: exact for a stored tensor, estimated from random probe slices for an
     /// implicit one (see `residual_estimated`).
@@ -135,17 +135,7 @@ pub fn decompose<T: Contractions + ?Sized>(
     params: &DecomposeParams,
 ) -> Result<Decomposition, TensorError> {
     let start = Instant::now();
-    let (d, p, rank) = (t.dim(), t.order(), params.rank);
-    if p != 3 && p != 4 {
-        return Err(TensorError::BadOrder { order: p });
-    }
-    if rank == 0 || rank > d {
-        return Err(TensorError::RankOutOfRange {
-            rank,
-            max: d,
-            why: "simultaneous diagonalisation and the whitened power method recover at most d components",
-        });
-    }
+    let rank = checked_rank(t, params.rank)?;
     let meter = Meter::new(t, params.seed)?;
     let (method, factors, gap, start_converged) = match params.method {
         Method::Jennrich | Method::Auto => {
@@ -157,16 +147,75 @@ pub fn decompose<T: Contractions + ?Sized>(
             ("power", f, g, c)
         }
     };
-    // Polish first in the R-dimensional span of the start (an R^p tensor: iterations cost
-    // O(R^{p+1}), next to nothing), then on the full tensor, where few iterations remain.
-    let factors = if rank < d {
+    finish(
+        t,
+        &meter,
+        factors,
+        params,
+        start,
+        (method, gap, start_converged),
+    )
+}
+
+/// Polishes a caller's starting point: symmetric ALS from the rows of `start` (R×d, any
+/// nonzero scale; R = `params.rank`), first in their span, then on the whole tensor, with
+/// least-squares weights and the same report as [`decompose`] (method `"given"`, gap 1).
+///
+/// ## Requirements
+/// A start near a decomposition: ALS converges to a stationary point of the residual near
+/// where it begins. Linearly independent rows.
+///
+/// ## Reference
+/// Kolda and Bader, "Tensor Decompositions and Applications" (SIAM Review, 2009), section 3.4.
+///
+/// Cost: as the polish of [`decompose`].
+pub fn refine<T: Contractions + ?Sized>(
+    t: &T,
+    start_factors: &Mat<f64>,
+    params: &DecomposeParams,
+) -> Result<Decomposition, TensorError> {
+    let start = Instant::now();
+    let (d, rank) = (t.dim(), checked_rank(t, params.rank)?);
+    if start_factors.shape() != (rank, d) {
+        return Err(TensorError::StartShape {
+            rows: start_factors.nrows(),
+            cols: start_factors.ncols(),
+            rank,
+            d,
+        });
+    }
+    let mut factors = start_factors.clone();
+    for r in 0..rank {
+        let n = factors.row(r).norm_l2();
+        if !(n.is_finite() && n > 0.0) {
+            return Err(TensorError::NotFinite { index: r });
+        }
+        let mut row = factors.row_mut(r);
+        row /= n;
+    }
+    let meter = Meter::new(t, params.seed)?;
+    finish(t, &meter, factors, params, start, ("given", 1.0, true))
+}
+
+/// The polish shared by [`decompose`] and [`refine`]: first in the R-dimensional span of the
+/// start (an R^p tensor: iterations cost O(R^{p+1}), next to nothing), then on the full
+/// tensor, where few iterations remain; canonical signs and order; the report.
+fn finish<T: Contractions + ?Sized>(
+    t: &T,
+    meter: &Meter,
+    factors: Mat<f64>,
+    params: &DecomposeParams,
+    start: Instant,
+    (method, gap, start_converged): (&'static str, f64, bool),
+) -> Result<Decomposition, TensorError> {
+    let factors = if factors.nrows() < t.dim() {
         compressed_polish(t, &factors, params, start)?.unwrap_or(factors)
     } else {
         factors
     };
     // The polish computes the least-squares weights and the residual of every point it visits.
-    let fit = polish(t, &meter, factors, params, start)?;
-    let (weights, factors) = canonical(fit.weights, fit.factors, p);
+    let fit = polish(t, meter, factors, params, start)?;
+    let (weights, factors) = canonical(fit.weights, fit.factors, t.order());
     Ok(Decomposition {
         weights,
         factors,
@@ -181,6 +230,21 @@ pub fn decompose<T: Contractions + ?Sized>(
             time_s: start.elapsed().as_secs_f64(),
         },
     })
+}
+
+/// The rank, refused unless the order is 3 or 4 and 1 ≤ rank ≤ d.
+fn checked_rank<T: Contractions + ?Sized>(t: &T, rank: usize) -> Result<usize, TensorError> {
+    if t.order() != 3 && t.order() != 4 {
+        return Err(TensorError::BadOrder { order: t.order() });
+    }
+    if rank == 0 || rank > t.dim() {
+        return Err(TensorError::RankOutOfRange {
+            rank,
+            max: t.dim(),
+            why: "simultaneous diagonalisation and the whitened power method recover at most d components",
+        });
+    }
+    Ok(rank)
 }
 
 /// How residuals are measured: exactly on a stored tensor, on probe slices otherwise.
@@ -945,6 +1009,28 @@ mod tests {
         };
         let ok = decompose(&positive, &power).unwrap();
         assert!(ok.report.start_converged && ok.report.converged);
+    }
+
+    /// ALS from a perturbed start (every factor ~0.1 rad off) ends exact; a start of the
+    /// wrong shape is an error.
+    #[test]
+    fn refine_polishes_a_given_start() {
+        let (w, f) = planted(12, 5, 6);
+        let t = SymmetricTensor::from_factors(&w, &f, 3).unwrap();
+        let start = Mat::from_fn(5, 12, |r, i| {
+            f[(r, i)] + 0.03 * (((r * 7 + i * 3) % 5) as f64 - 2.0)
+        });
+        let out = refine(&t, &start, &DecomposeParams::new(5)).unwrap();
+        assert_eq!(out.report.method, "given");
+        assert!(component_error(3, &w, &f, &out) < 1e-8, "{:?}", out.report);
+        assert!(matches!(
+            refine(&t, &Mat::zeros(4, 12), &DecomposeParams::new(5)),
+            Err(TensorError::StartShape {
+                rows: 4,
+                rank: 5,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -99,6 +99,21 @@ pub enum TensorError {
         /// Attempts made.
         tries: usize,
     },
+    /// A starting point whose shape is not R×d.
+    #[error(
+        "the starting factors are {rows}×{cols}, expected {rank}×{d} (one row per component, \
+         of the tensor's dimension)"
+    )]
+    StartShape {
+        /// Rows given.
+        rows: usize,
+        /// Columns given.
+        cols: usize,
+        /// The rank asked for.
+        rank: usize,
+        /// The tensor's dimension.
+        d: usize,
+    },
     /// An iterative stage ran out of its time budget before it could return an answer.
     #[error(
         "{stage} did not finish within its time budget of {seconds:.1} s; raise the budget \

@@ -229,7 +229,8 @@ fn normalise_columns(m: &mut Mat<f64>) {
     }
 }
 
-fn check_slices(slices: &[MatRef<'_, f64>]) -> Result<usize, TensorError> {
+/// The common dimension of square, equally sized, finite slices.
+pub(crate) fn check_slices(slices: &[MatRef<'_, f64>]) -> Result<usize, TensorError> {
     let first = slices.first().ok_or(TensorError::NoSlices)?;
     let dim = first.nrows();
     for (index, s) in slices.iter().enumerate() {

@@ -43,7 +43,9 @@ mod jennrich;
 mod symmetric;
 
 pub use contractions::{Contractions, ImplicitTensor};
-pub use decompose::{DecomposeParams, Decomposition, DecompositionReport, Method, decompose};
+pub use decompose::{
+    DecomposeParams, Decomposition, DecompositionReport, Method, decompose, refine,
+};
 pub use error::TensorError;
 pub use jennrich::{
     Jennrich, JennrichParams, Pencil, Whitened, jennrich, simultaneous_diagonalisation, whiten,
