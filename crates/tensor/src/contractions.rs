@@ -53,6 +53,11 @@ pub trait Contractions: Sync {
             let a: Vec<f64> = factors.row(r).iter().copied().collect();
             let vectors = vec![a.as_slice(); self.order() - 2];
             let m = self.contract(&vectors);
+            if m.shape() != (d, d) {
+                // Reported by the caller as a non-finite contraction, not a panic here.
+                out.col_mut(r).fill(f64::NAN);
+                continue;
+            }
             let col = &m * factors.row(r).transpose();
             out.col_mut(r).copy_from(&col);
         }
@@ -64,9 +69,16 @@ pub trait Contractions: Sync {
     ///
     /// Cost: r contractions at order 3, r(r + 1)/2 at order 4, each projected in O(d² r).
     fn compress(&self, m: &Mat<f64>) -> Vec<f64> {
-        let r = m.ncols();
+        let (d, r) = m.shape();
         let col = |c: usize| -> Vec<f64> { m.col(c).iter().copied().collect() };
-        let project = |s: &Mat<f64>| m.transpose() * s * m;
+        // A contraction of the wrong shape becomes NaN, which the caller reports.
+        let project = |s: &Mat<f64>| {
+            if s.shape() == (d, d) {
+                m.transpose() * s * m
+            } else {
+                Mat::from_fn(r, r, |_, _| f64::NAN)
+            }
+        };
         let mut out = vec![0.0; r.pow(self.order() as u32)];
         if self.order() == 3 {
             for c in 0..r {

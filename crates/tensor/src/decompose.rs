@@ -975,6 +975,29 @@ mod tests {
             crate::ImplicitTensor::new(4, 5, |_: &[&[f64]]| Mat::zeros(4, 4)),
             Err(TensorError::BadOrder { order: 5 })
         ));
+        // A closure that turns bad after a while (64 probes and 4 slices pass): in the
+        // compression, then in the first full MTTKRP. An error each time, never a panic.
+        let (w, f) = planted(4, 2, 3);
+        let good = implicit(w, f, 3);
+        for fine in [68, 70] {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let flaky = crate::ImplicitTensor::new(4, 3, |v: &[&[f64]]| {
+                if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < fine {
+                    good.contract(v)
+                } else {
+                    Mat::zeros(2, 2)
+                }
+            })
+            .unwrap();
+            let err = decompose(&flaky, &p).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    TensorError::NotFinite { .. } | TensorError::TensorNotFinite { .. }
+                ),
+                "after {fine} calls: {err:?}"
+            );
+        }
     }
 
     /// Budgets stop every iterative stage: the polish says it did not converge (and still

@@ -39,6 +39,11 @@ pub struct Pencil {
     /// max_i |Im λ_i| / max_i |λ_i|: zero in exact arithmetic; large values flag slices that
     /// do not share one factor.
     pub max_rel_imag: f64,
+    /// Eigenvalues with |Im λ| > 1e-9 max |λ|: each conjugate pair yields one direction twice.
+    pub complex_eigenvalues: usize,
+    /// The gap of [`Self::min_rel_gap`] without the pairs of complex eigenvalues: how well
+    /// the remaining directions are determined (ranks pencils with equal complex counts).
+    rest_rel_gap: f64,
 }
 
 /// The slices projected onto their common k-dimensional span.
@@ -143,7 +148,8 @@ pub fn whiten(slices: &[MatRef<'_, f64>], rank: usize) -> Result<Whitened, Tenso
 /// Simultaneously diagonalises k×k slices A_r = S D_r Sᵀ (S invertible): for P random weight
 /// pairs (g, g'), the eigenvectors of A(g) A(g')⁻¹ are the columns of S.
 ///
-/// Returns the pencils sorted by [`Pencil::min_rel_gap`], best first. Pencils whose second
+/// Returns the pencils best first: fewest complex eigenvalues (each conjugate pair loses a
+/// direction), then the widest separation of the rest. Pencils whose second
 /// matrix is singular, or whose eigen-decomposition fails, are dropped.
 ///
 /// Cost: O(R k² + k³) per pencil.
@@ -170,7 +176,12 @@ pub fn simultaneous_diagonalisation(
             tried: params.pencils,
         });
     }
-    pencils.sort_by(|a, b| b.min_rel_gap.total_cmp(&a.min_rel_gap));
+    // Fewest lost directions first, then the best separated.
+    pencils.sort_by(|a, b| {
+        a.complex_eigenvalues
+            .cmp(&b.complex_eigenvalues)
+            .then(b.rest_rel_gap.total_cmp(&a.rest_rel_gap))
+    });
     Ok(pencils)
 }
 
@@ -199,16 +210,28 @@ fn pencil(slices: &[MatRef<'_, f64>], g: &[f64], h: &[f64], k: usize) -> Option<
     }
     let eigenvalues: Vec<f64> = (0..k).map(|i| lambda[i].re).collect();
     let max_rel_imag = (0..k).map(|i| lambda[i].im.abs()).fold(0.0, f64::max) / scale;
-    let mut min_gap = f64::INFINITY;
+    let complex = |i: usize| lambda[i].im.abs() > COMPLEX_TOL * scale;
+    let complex_eigenvalues = (0..k).filter(|&i| complex(i)).count();
+    // On the real parts: a complex-conjugate pair (slices that are not simultaneously
+    // diagonalisable over R, e.g. badly estimated) has equal real parts and gives one
+    // direction twice, so it must count as no gap at all. For ranking, the separation of
+    // the rest (pairs of complex eigenvalues skipped) tells the usable pencils apart.
+    let (mut min_gap, mut rest_gap) = (f64::INFINITY, f64::INFINITY);
     for i in 0..k {
         for j in 0..i {
-            // On the real parts: a complex-conjugate pair (slices that are not simultaneously
-            // diagonalisable over R, e.g. badly estimated) has equal real parts and gives one
-            // direction twice, so it must count as no gap at all.
-            min_gap = min_gap.min((lambda[i].re - lambda[j].re).abs());
+            let gap = (lambda[i].re - lambda[j].re).abs();
+            min_gap = min_gap.min(gap);
+            if !(complex(i) && complex(j)) {
+                rest_gap = rest_gap.min(gap);
+            }
         }
     }
     let min_rel_gap = if k == 1 { 1.0 } else { min_gap / scale };
+    let rest_rel_gap = if rest_gap.is_finite() {
+        rest_gap / scale
+    } else {
+        1.0
+    };
     let mut directions = Mat::from_fn(k, k, |i, j| vecs[(i, j)].re);
     normalise_columns(&mut directions);
     Some(Pencil {
@@ -216,8 +239,13 @@ fn pencil(slices: &[MatRef<'_, f64>], g: &[f64], h: &[f64], k: usize) -> Option<
         eigenvalues,
         min_rel_gap,
         max_rel_imag,
+        complex_eigenvalues,
+        rest_rel_gap,
     })
 }
+
+/// |Im λ| above this (relative to max |λ|) makes an eigenvalue complex.
+const COMPLEX_TOL: f64 = 1e-9;
 
 fn normalise_columns(m: &mut Mat<f64>) {
     for j in 0..m.ncols() {
