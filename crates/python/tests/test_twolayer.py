@@ -67,6 +67,8 @@ def test_non_contiguous_views_are_read_in_place():
     wide[:, ::2] = X
     fit = twolayer.recover(wide[:, ::2], Y)  # a strided view, not a copy
     assert fit.certified and aligned_error(fit.V, V) <= 1e-9
+    fit = twolayer.recover(X[::-1], Y[::-1])  # negative strides
+    assert fit.certified and aligned_error(fit.V, V) <= 1e-9
 
 
 def test_scalar_outputs_as_a_vector():
