@@ -214,17 +214,7 @@ fn recover(
     intercept: bool,
 ) -> PyResult<Fit> {
     let activation = Activation::parse(activation).map_err(|e| value_error(&e))?;
-    let noise = match noise {
-        "auto" => NoiseModel::Auto,
-        "none" => NoiseModel::None,
-        "gaussian" => NoiseModel::Gaussian,
-        "huber" => NoiseModel::Huber,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "noise {other:?} is not one of auto, none, gaussian, huber"
-            )));
-        }
-    };
+    let noise = NoiseModel::parse(noise).map_err(|e| value_error(&e))?;
     let (x, y) = (matrix(X, "X", false)?, matrix(Y, "Y", true)?);
     let (xv, yv) = (x.view(), y.view());
     let method = Recovery::new()

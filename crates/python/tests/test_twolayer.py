@@ -146,7 +146,7 @@ def test_every_bad_input_is_a_value_error():
         (lambda: twolayer.recover(X[:, :, None], Y), "3-D array"),
         (lambda: twolayer.recover(X[:50], Y[:50]), "only 50 samples"),
         (lambda: twolayer.recover(X, Y, activation="tanh"), 'unknown activation "tanh"'),
-        (lambda: twolayer.recover(X, Y, noise="loud"), "not one of auto, none"),
+        (lambda: twolayer.recover(X, Y, noise="loud"), 'unknown noise model "loud"'),
         (lambda: twolayer.recover(X, Y, k=0), "k = 0 hidden units"),
         (lambda: twolayer.recover(X, Y, k=21), "k ≤ d"),
         (lambda: twolayer.recover(np.zeros((0, 20)), np.zeros((0, 10))), "X is empty"),

@@ -28,6 +28,22 @@ pub enum NoiseModel {
     Huber,
 }
 
+impl NoiseModel {
+    /// The model named `text`: "auto", "none", "gaussian" or "huber" (the command line's
+    /// `--noise` values).
+    pub fn parse(text: &str) -> Result<Self, RecoveryError> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "none" => Ok(Self::None),
+            "gaussian" => Ok(Self::Gaussian),
+            "huber" => Ok(Self::Huber),
+            _ => Err(RecoveryError::BadNoise {
+                given: text.to_string(),
+            }),
+        }
+    }
+}
+
 /// The report of whichever method produced the answer.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
@@ -378,5 +394,24 @@ fn unwhiten(net: Network, whitening: Option<&Mat<f64>>) -> Network {
         }
         .canonical(),
         None => net,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_models_parse_by_their_command_line_names() {
+        for (text, model) in [
+            ("auto", NoiseModel::Auto),
+            ("none", NoiseModel::None),
+            ("gaussian", NoiseModel::Gaussian),
+            ("huber", NoiseModel::Huber),
+        ] {
+            assert_eq!(NoiseModel::parse(text).unwrap(), model);
+        }
+        let err = NoiseModel::parse("Gaussian").unwrap_err();
+        assert!(err.to_string().contains("use auto, none, gaussian or huber"));
     }
 }

@@ -151,6 +151,12 @@ pub enum RecoveryError {
         /// The text given.
         given: String,
     },
+    /// A noise model name that is not known.
+    #[error("unknown noise model {given:?}: use auto, none, gaussian or huber")]
+    BadNoise {
+        /// The text given.
+        given: String,
+    },
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),

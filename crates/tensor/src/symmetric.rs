@@ -198,17 +198,7 @@ impl SymmetricTensor {
     /// Cost: 2 R d^order flops (GEMM-shaped) + O(R d^{order−1}).
     pub fn mttkrp(&self, factors: &Mat<f64>) -> Mat<f64> {
         let (d, rank) = (self.d, factors.nrows());
-        let rows = self.data.len() / d;
-        let unfold = faer::MatRef::from_row_major_slice(&self.data, rows, d);
-        let mut z = Mat::<f64>::zeros(rows, rank);
-        faer::linalg::matmul::matmul(
-            z.as_mut(),
-            faer::Accum::Replace,
-            unfold,
-            factors.transpose(),
-            1.0,
-            faer::get_global_parallelism(),
-        );
+        let z = self.unfolded_times(factors.transpose());
         let mut m = Mat::<f64>::zeros(d, rank);
         for r in 0..rank {
             let a: Vec<f64> = (0..d).map(|i| factors[(r, i)]).collect();
@@ -236,17 +226,7 @@ impl SymmetricTensor {
     /// and `h` (d×L each), from one GEMM. Cost: 2 L d^order flops + O(L d^{order−1}).
     pub fn slices(&self, g: &Mat<f64>, h: &Mat<f64>) -> Vec<Mat<f64>> {
         let d = self.d;
-        let rows = self.data.len() / d;
-        let unfold = faer::MatRef::from_row_major_slice(&self.data, rows, d);
-        let mut z = Mat::<f64>::zeros(rows, h.ncols());
-        faer::linalg::matmul::matmul(
-            z.as_mut(),
-            faer::Accum::Replace,
-            unfold,
-            h.as_ref(),
-            1.0,
-            faer::get_global_parallelism(),
-        );
+        let z = self.unfolded_times(h.as_ref());
         (0..h.ncols())
             .map(|l| match self.order {
                 3 => Mat::from_fn(d, d, |i, j| z[(i * d + j, l)]),
@@ -257,6 +237,23 @@ impl SymmetricTensor {
                 }),
             })
             .collect()
+    }
+
+    /// The tensor unfolded to d^{order−1}×d (row-major values, no copy) times `m` (d×c): the
+    /// last mode contracted with every column of `m`, one GEMM of 2 c d^order flops.
+    fn unfolded_times(&self, m: MatRef<'_, f64>) -> Mat<f64> {
+        let rows = self.data.len() / self.d;
+        let unfold = MatRef::from_row_major_slice(&self.data, rows, self.d);
+        let mut z = Mat::<f64>::zeros(rows, m.ncols());
+        faer::linalg::matmul::matmul(
+            z.as_mut(),
+            faer::Accum::Replace,
+            unfold,
+            m,
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        z
     }
 
     /// The vector T(I, a, …, a) (all but the first index contracted with a).
@@ -348,16 +345,7 @@ impl Contractions for SymmetricTensor {
     fn compress(&self, m: &Mat<f64>) -> Vec<f64> {
         let (d, p, r) = (self.d, self.order, m.ncols());
         let rows = self.data.len() / d;
-        let unfold = MatRef::from_row_major_slice(&self.data, rows, d);
-        let mut z = Mat::<f64>::zeros(rows, r);
-        faer::linalg::matmul::matmul(
-            z.as_mut(),
-            faer::Accum::Replace,
-            unfold,
-            m.as_ref(),
-            1.0,
-            faer::get_global_parallelism(),
-        );
+        let z = self.unfolded_times(m.as_ref());
         let mut data: Vec<f64> = (0..rows)
             .flat_map(|i| (0..r).map(move |c| (i, c)))
             .map(|(i, c)| z[(i, c)])
