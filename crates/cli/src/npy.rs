@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use faer::Mat;
 use npyz::WriterBuilder;
+use rayon::prelude::*;
 
 /// Reads a float32/float64 array of any shape, C or Fortran order, as its shape and its
 /// values in C (row-major) order, refusing non-finite values. The header's claimed size is
@@ -20,8 +21,19 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     if !meta.is_file() {
         bail!("{shown} is not a regular file; pass the path of a .npy file");
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-    let header = crate::npy_header::parse(&bytes).map_err(|e| {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    // Mapped, not read: the values are decoded straight from the page cache into their one
+    // buffer (a read would hold a second copy of the file).
+    let map = if meta.len() == 0 {
+        None
+    } else {
+        // SAFETY: the map is read-only and private to this process; the file being
+        // truncated or rewritten by another process while we run is the one hazard, as with
+        // numpy's mmap_mode.
+        Some(unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {shown}"))?)
+    };
+    let bytes: &[u8] = map.as_deref().unwrap_or_default();
+    let header = crate::npy_header::parse(bytes).map_err(|e| {
         anyhow::anyhow!("{shown} is not a readable .npy file ({e}); write it with numpy.save")
     })?;
     let item = header
@@ -32,15 +44,22 @@ pub fn read_array(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
         .map_err(|e| anyhow::anyhow!("{shown} {e}"))? as usize;
     let (shape, fortran) = (header.shape.clone(), header.fortran);
     let data = &bytes[header.data_offset..header.data_offset + needed];
-    let values: Vec<f64> = if item == 8 {
-        data.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect()
-    } else {
-        data.chunks_exact(4)
-            .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
-            .collect()
-    };
+    let mut values = vec![0.0; needed / item];
+    // In parallel blocks of 64 Ki values.
+    values
+        .par_chunks_mut(1 << 16)
+        .zip(data.par_chunks(item << 16))
+        .for_each(|(out, raw)| {
+            if item == 8 {
+                for (v, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
+                    *v = f64::from_le_bytes(c.try_into().expect("8 bytes"));
+                }
+            } else {
+                for (v, c) in out.iter_mut().zip(raw.chunks_exact(4)) {
+                    *v = f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes")));
+                }
+            }
+        });
     let dims: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
     let values = if fortran && dims.len() > 1 {
         fortran_to_c(&values, &dims)

@@ -412,6 +412,9 @@ mod tests {
             assert_eq!(NoiseModel::parse(text).unwrap(), model);
         }
         let err = NoiseModel::parse("Gaussian").unwrap_err();
-        assert!(err.to_string().contains("use auto, none, gaussian or huber"));
+        assert!(
+            err.to_string()
+                .contains("use auto, none, gaussian or huber")
+        );
     }
 }
