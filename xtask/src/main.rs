@@ -143,6 +143,22 @@ fn run(args: &[String]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Whether python3 imports every one of `modules`; says how to install them when it does not.
+fn python_has(modules: &[&str]) -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output();
+    let ok = matches!(probe, Ok(ref o) if o.status.success());
+    if !ok {
+        println!(
+            "skipped: python3 with {} is not available (pip install {})",
+            modules.join(" and "),
+            modules.join(" ")
+        );
+    }
+    ok
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }

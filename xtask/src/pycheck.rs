@@ -25,13 +25,7 @@ print(json.dumps({"prediction_error_rel": err, "dtype": str(w["0.weight"].dtype)
 "#;
 
 pub fn run() -> Result<()> {
-    let probe = Command::new("python3")
-        .args(["-c", "import numpy, safetensors"])
-        .output();
-    if !matches!(probe, Ok(ref o) if o.status.success()) {
-        println!(
-            "skipped: python3 with numpy and safetensors is not available (pip install numpy safetensors)"
-        );
+    if !crate::python_has(&["numpy", "safetensors"]) {
         return Ok(());
     }
     let dir = crate::root().join("target").join("xtask-pycheck");

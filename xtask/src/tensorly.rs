@@ -56,13 +56,7 @@ fn python(script: &str, args: &[&str]) -> Result<serde_json::Value> {
 }
 
 pub fn run() -> Result<()> {
-    let probe = Command::new("python3")
-        .args(["-c", "import numpy, tensorly"])
-        .output();
-    if !matches!(probe, Ok(ref o) if o.status.success()) {
-        println!(
-            "skipped: python3 with numpy and tensorly is not available (pip install numpy tensorly)"
-        );
+    if !crate::python_has(&["numpy", "tensorly"]) {
         return Ok(());
     }
     let (d, rank) = (150, 30);
