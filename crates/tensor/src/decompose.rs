@@ -653,6 +653,10 @@ fn polish<T: Contractions + ?Sized>(
         }
         trial = next;
     }
+    if !best.2.is_finite() {
+        // Not one point had distinct factors and solvable weights: no answer to report.
+        return Err(TensorError::DegenerateFactors);
+    }
     let residual_rel = meter.reported(&best.0, &best.1, best.2);
     Ok(Fit {
         weights: best.0,
@@ -1054,6 +1058,13 @@ mod tests {
                 ..
             })
         ));
+        // Every row the same: no weights solve and no ALS step exists, so the answer is an
+        // error, not zero weights with an infinite residual.
+        let same = Mat::from_fn(5, 12, |_, i| start[(0, i)]);
+        assert_eq!(
+            refine(&t, &same, &DecomposeParams::new(5)).unwrap_err(),
+            TensorError::DegenerateFactors
+        );
     }
 
     #[test]

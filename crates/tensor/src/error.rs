@@ -114,6 +114,12 @@ pub enum TensorError {
         /// The tensor's dimension.
         d: usize,
     },
+    /// Every point the polish reached had (nearly) parallel factors or singular weights.
+    #[error(
+        "the factors are (nearly) parallel, so no weights fit them: pass a start with distinct \
+         factors, a smaller rank, or use the Jennrich start (decompose)"
+    )]
+    DegenerateFactors,
     /// An iterative stage ran out of its time budget before it could return an answer.
     #[error(
         "{stage} did not finish within its time budget of {seconds:.1} s; raise the budget \
