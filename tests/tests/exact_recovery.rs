@@ -246,3 +246,53 @@ fn numerical_guards_warn_with_a_remedy() {
         out.report.warnings
     );
 }
+
+/// Beyond 65 536 samples the front doors form their moments from spread chunks only
+/// (ALGORITHMS.md 1.4); the certificate's pass then checks every sample, so a NaN or an
+/// infinity anywhere, inside the moment chunks, inside the search subset or in neither, is
+/// still refused with its row and column.
+#[test]
+fn bad_values_are_found_wherever_the_moments_did_not_look() {
+    use twolayer_recovery::Recovery;
+    let (d, k, m, n) = (6, 3, 3, 100_000);
+    let inst = PlantedNetwork::new(d, k, m, n).seed(11).generate().unwrap();
+    let (_, clean) = Recovery::new()
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap();
+    assert!(clean.certified());
+    // Chunk 0 is always among the moment chunks; row 99 999 is the last sample (in the last
+    // chunk, also a moment chunk); row 51 300 lies in neither.
+    for (what, row, col, value) in [
+        ("X", 5, 2, f64::NAN),
+        ("Y", 99_999, 1, f64::INFINITY),
+        ("X", 51_300, 4, f64::NEG_INFINITY),
+        ("Y", 51_301, 0, f64::NAN),
+    ] {
+        let (mut x, mut y) = (inst.x.clone(), inst.y.clone());
+        match what {
+            "X" => x[(row, col)] = value,
+            _ => y[(row, col)] = value,
+        }
+        for exact_only in [false, true] {
+            let err = if exact_only {
+                ExactRecovery::new()
+                    .recover(x.as_ref(), y.as_ref())
+                    .map(|_| ())
+                    .unwrap_err()
+            } else {
+                Recovery::new()
+                    .recover(x.as_ref(), y.as_ref())
+                    .map(|_| ())
+                    .unwrap_err()
+            };
+            match err {
+                RecoveryError::NotFinite {
+                    what: w,
+                    row: r,
+                    col: c,
+                } => assert_eq!((w, r, c), (what, row, col)),
+                other => panic!("{what}[{row}, {col}] = {value}: {other}"),
+            }
+        }
+    }
+}

@@ -300,7 +300,7 @@ impl NpyRows {
             // SAFETY: the map is read-only and private to this process; the file being
             // truncated or rewritten by another process while we run is the one hazard, as
             // with numpy's mmap_mode.
-            let map = unsafe { memmap2::Mmap::map(file) }
+            let map = unsafe { memmap2::MmapOptions::new().populate().map(file) }
                 .with_context(|| format!("cannot map {}", self.path.display()))?;
             let offset = self.offset as usize;
             if (map.as_ptr() as usize + offset) % std::mem::align_of::<f64>() == 0

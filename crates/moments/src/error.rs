@@ -36,6 +36,19 @@ pub enum MomentsError {
         /// Largest eigenvalue.
         max_eig: f64,
     },
+    /// A sample holds NaN or an infinity.
+    #[error(
+        "{what} holds a non-finite value (NaN or ±inf) at row {row}, column {col}; \
+         clean or drop that sample"
+    )]
+    NotFinite {
+        /// "X" or "Y".
+        what: &'static str,
+        /// The sample (row of the file) of the first bad entry.
+        row: usize,
+        /// Its column.
+        col: usize,
+    },
     /// Reading samples from their source failed (I/O error, non-finite value, bad file).
     #[error("{0}")]
     Source(String),

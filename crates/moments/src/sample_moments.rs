@@ -6,7 +6,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use serde::{Deserialize, Serialize};
 
-use crate::chunked::try_chunked_sum;
+use crate::chunked::{CHUNK, try_chunked_sum};
 use crate::error::MomentsError;
 use crate::source::SampleSource;
 
@@ -43,53 +43,80 @@ pub struct SampleMoments {
 impl SampleMoments {
     /// One pass over `source`. Bit-identical for any thread count and for any source holding
     /// the same samples (memory or file). Cost: (d+m+1)² n flops; memory O((d+m)² + chunk).
+    ///
+    /// Samples already in memory with contiguous columns are read in place, not copied. The
+    /// pass also checks finiteness: a NaN or an infinity anywhere makes a diagonal sum
+    /// non-finite, and only then is the data scanned again to name the first bad entry
+    /// ([`MomentsError::NotFinite`]), so clean data costs no extra pass.
     pub fn compute(source: &dyn SampleSource) -> Result<Self, MomentsError> {
-        let (n, d, m) = (source.n(), source.d(), source.m());
+        Self::compute_chunks(source, None)
+    }
+
+    /// The moments of some whole chunks of `source` only, chunk c being samples
+    /// c·[`CHUNK`] .. (c+1)·[`CHUNK`]: `chunks` strictly increasing, below ⌈n / CHUNK⌉. Evenly
+    /// spread chunks are a subsample that reads memory in long contiguous runs (a strided one
+    /// would pay a TLB miss per sample), for statistics that need fewer samples than the data
+    /// hold (ALGORITHMS.md 1.4). `n` of the result counts the samples summed. Same bits as
+    /// [`SampleMoments::compute`] on a source holding just those chunks.
+    ///
+    /// # Panics
+    /// If `chunks` is not strictly increasing or names a chunk past the end (a caller's bug).
+    pub fn compute_on_chunks(
+        source: &dyn SampleSource,
+        chunks: &[usize],
+    ) -> Result<Self, MomentsError> {
+        let count = source.n().div_ceil(CHUNK);
+        assert!(
+            chunks.windows(2).all(|w| w[0] < w[1]) && chunks.last().is_none_or(|&c| c < count),
+            "compute_on_chunks: chunks must be increasing and below {count}"
+        );
+        Self::compute_chunks(source, Some(chunks))
+    }
+
+    fn compute_chunks(
+        source: &dyn SampleSource,
+        chunks: Option<&[usize]>,
+    ) -> Result<Self, MomentsError> {
+        let (d, m) = (source.d(), source.m());
+        let original = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(source.n());
+        // Only the data's last chunk can be short, and it can only come last: the chosen
+        // chunks lie end to end as the chunks of a pass over n samples.
+        let n = match chunks {
+            None => source.n(),
+            Some(list) => list.iter().map(|&c| original(c).len()).sum(),
+        };
         let p = d + m + 1;
+        let whole = source.whole();
         // Column p of each partial carries the fourth-power sums: rows 0..d Σ x_a⁴, row d
         // Σ ‖x‖⁴. One matrix per chunk keeps the reduction (and its order) in one place.
         let total = try_chunked_sum(n, p, p + 1, |r| {
-            let len = r.len();
-            let mut z = Mat::<f64>::zeros(p, len);
-            {
-                let (x, rest) = z.as_mut().split_at_row_mut(d);
-                let (y, mut one) = rest.split_at_row_mut(m);
-                source.read(r.start, x, y)?;
-                one.fill(1.0);
-            }
-            let mut out = Mat::<f64>::zeros(p, p + 1);
-            triangular::matmul(
-                out.as_mut().subcols_mut(0, p),
-                BlockStructure::TriangularLower,
-                Accum::Replace,
-                z.as_ref(),
-                BlockStructure::Rectangular,
-                z.transpose(),
-                BlockStructure::Rectangular,
-                1.0,
-                Par::Seq,
-            );
-            let mut norm4 = 0.0;
-            let mut x4 = vec![0.0; d];
-            for j in 0..len {
-                let col = z.col(j).subrows(0, d);
-                let col = col
-                    .try_as_col_major()
-                    .expect("a fresh matrix has unit row stride");
-                let mut sq = 0.0;
-                for (acc, &v) in x4.iter_mut().zip(col.as_slice()) {
-                    let t = v * v;
-                    sq += t;
-                    *acc += t * t;
+            let r = match chunks {
+                None => r,
+                Some(list) => original(list[r.start / CHUNK]),
+            };
+            let read;
+            let (x, y) = match &whole {
+                Some(all) => (
+                    all.x().subcols(r.start, r.len()),
+                    all.y().subcols(r.start, r.len()),
+                ),
+                None => {
+                    let mut x = Mat::<f64>::zeros(d, r.len());
+                    let mut y = Mat::<f64>::zeros(m, r.len());
+                    source.read(r.start, x.as_mut(), y.as_mut())?;
+                    read = (x, y);
+                    (read.0.as_ref(), read.1.as_ref())
                 }
-                norm4 += sq * sq;
-            }
-            for (a, v) in x4.into_iter().enumerate() {
-                out[(a, p)] = v;
-            }
-            out[(d, p)] = norm4;
-            Ok(out)
+            };
+            Ok(chunk_sums(x, y))
         })?;
+        if (0..d + m).any(|a| !total[(a, a)].is_finite()) {
+            let all: Vec<usize> = (0..source.n().div_ceil(CHUNK)).collect();
+            return Err(locate_non_finite(
+                source,
+                chunks.unwrap_or(&all).iter().map(|&c| original(c)),
+            ));
+        }
         let mut gram_lower = Vec::with_capacity(p * (p + 1) / 2);
         for b in 0..p {
             for a in b..p {
@@ -307,10 +334,106 @@ impl SampleMoments {
     }
 }
 
+/// The sums of one chunk, x (d×len) and y (m×len) with unit row stride: the lower triangle
+/// of z zᵀ for z = (x, y, 1) in its first p columns, the fourth-power sums in column p. The
+/// blocks are three GEMMs on the chunk as it lies, so no z is assembled.
+fn chunk_sums(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
+    let ((d, len), m) = (x.shape(), y.nrows());
+    let p = d + m + 1;
+    let mut out = Mat::<f64>::zeros(p, p + 1);
+    let lower = |out: faer::MatMut<'_, f64>, a: MatRef<'_, f64>| {
+        triangular::matmul(
+            out,
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            a,
+            BlockStructure::Rectangular,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        )
+    };
+    lower(out.as_mut().submatrix_mut(0, 0, d, d), x);
+    lower(out.as_mut().submatrix_mut(d, d, m, m), y);
+    matmul(
+        out.as_mut().submatrix_mut(d, 0, m, d),
+        Accum::Replace,
+        y,
+        x.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    let (mut sx, mut x4, mut sy) = (vec![0.0; d], vec![0.0; d], vec![0.0; m]);
+    let mut norm4 = 0.0;
+    for j in 0..len {
+        let col = x.col(j).try_as_col_major().expect("unit row stride");
+        let mut sq = 0.0;
+        for ((s, acc), &v) in sx.iter_mut().zip(x4.iter_mut()).zip(col.as_slice()) {
+            *s += v;
+            let t = v * v;
+            sq += t;
+            *acc += t * t;
+        }
+        norm4 += sq * sq;
+        let col = y.col(j).try_as_col_major().expect("unit row stride");
+        sy.iter_mut()
+            .zip(col.as_slice())
+            .for_each(|(s, &v)| *s += v);
+    }
+    for (a, (s, q)) in sx.into_iter().zip(x4).enumerate() {
+        out[(p - 1, a)] = s;
+        out[(a, p)] = q;
+    }
+    for (r, s) in sy.into_iter().enumerate() {
+        out[(p - 1, d + r)] = s;
+    }
+    out[(p - 1, p - 1)] = len as f64;
+    out[(d, p)] = norm4;
+    out
+}
+
+/// The error for samples whose sums came out non-finite: the first NaN or infinity in sample
+/// order, or, when every value is finite, values so large that their squares overflow.
+/// `ranges` are the chunks summed, each at most [`CHUNK`] long. Cost: one sequential pass,
+/// paid only on bad data.
+fn locate_non_finite(
+    source: &dyn SampleSource,
+    ranges: impl Iterator<Item = std::ops::Range<usize>>,
+) -> MomentsError {
+    let (d, m) = (source.d(), source.m());
+    let (mut x, mut y) = (Mat::<f64>::zeros(d, CHUNK), Mat::<f64>::zeros(m, CHUNK));
+    for r in ranges {
+        let (start, len) = (r.start, r.len());
+        let (mut xc, mut yc) = (
+            x.as_mut().subcols_mut(0, len),
+            y.as_mut().subcols_mut(0, len),
+        );
+        if let Err(e) = source.read(start, xc.as_mut(), yc.as_mut()) {
+            return e;
+        }
+        for j in 0..len {
+            for (what, col) in [("X", xc.as_ref().col(j)), ("Y", yc.as_ref().col(j))] {
+                if let Some(c) = col.iter().position(|v| !v.is_finite()) {
+                    return MomentsError::NotFinite {
+                        what,
+                        row: start + j,
+                        col: c,
+                    };
+                }
+            }
+        }
+    }
+    MomentsError::Source(
+        "the samples hold values so large (above about 1e154) that their squares overflow; \
+         rescale X and Y"
+            .into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CHUNK;
     use crate::source::InMemory;
 
     fn data(rows: usize, n: usize, salt: usize) -> Mat<f64> {
@@ -334,6 +457,59 @@ mod tests {
         assert!((s.fourth_x().unwrap()[1] - direct(&|j| x[(1, j)].powi(4))).abs() < 1e-13);
         let norm4 = direct(&|j| x.col(j).squared_norm_l2().powi(2));
         assert!((s.fourth_norm().unwrap() - norm4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn chunks_of_a_source_sum_as_a_source_of_those_chunks() {
+        let (d, m, n) = (3, 2, 4 * CHUNK + 100);
+        let (x, y) = (data(d, n, 6), data(m, n, 7));
+        let all = InMemory::new(x.as_ref(), y.as_ref()).unwrap();
+        let picked = SampleMoments::compute_on_chunks(&all, &[1, 2, 4]).unwrap();
+        // The same samples laid end to end: chunks 1 and 2, then the short last chunk.
+        let keep: Vec<usize> = (CHUNK..3 * CHUNK).chain(4 * CHUNK..n).collect();
+        let xs = Mat::from_fn(d, keep.len(), |i, j| x[(i, keep[j])]);
+        let ys = Mat::from_fn(m, keep.len(), |i, j| y[(i, keep[j])]);
+        let direct =
+            SampleMoments::compute(&InMemory::new(xs.as_ref(), ys.as_ref()).unwrap()).unwrap();
+        assert_eq!(picked, direct);
+        assert_eq!(picked.n, keep.len() as u64);
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_its_sample() {
+        let (d, m, n) = (3, 2, 3 * CHUNK);
+        let (mut x, mut y) = (data(d, n, 8), data(m, n, 9));
+        x[(2, 2 * CHUNK + 5)] = f64::NAN;
+        let err = SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap());
+        assert_eq!(
+            err,
+            Err(MomentsError::NotFinite {
+                what: "X",
+                row: 2 * CHUNK + 5,
+                col: 2
+            })
+        );
+        x[(2, 2 * CHUNK + 5)] = 0.0;
+        y[(1, 7)] = f64::NEG_INFINITY;
+        let all = InMemory::new(x.as_ref(), y.as_ref()).unwrap();
+        assert_eq!(
+            SampleMoments::compute_on_chunks(&all, &[0, 2]),
+            Err(MomentsError::NotFinite {
+                what: "Y",
+                row: 7,
+                col: 1
+            })
+        );
+        // Outside the chunks asked for, it is not seen.
+        assert!(SampleMoments::compute_on_chunks(&all, &[1, 2]).is_ok());
+        // Finite values whose squares overflow are refused too, with the remedy.
+        y[(1, 7)] = 1e200;
+        let err = SampleMoments::compute(&all_of(&x, &y)).unwrap_err();
+        assert!(err.to_string().contains("rescale"), "{err}");
+    }
+
+    fn all_of<'a>(x: &'a Mat<f64>, y: &'a Mat<f64>) -> InMemory<'a> {
+        InMemory::new(x.as_ref(), y.as_ref()).unwrap()
     }
 
     #[test]

@@ -8,7 +8,7 @@ use twolayer_moments::{InMemory, SampleMoments, SampleSource, spread_indices};
 use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
-use crate::input::check_samples;
+use crate::input::{check_samples, moments_for_recovery};
 use crate::inputs::{InputDiagnostics, MappedInputs, analyse_inputs};
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
@@ -211,11 +211,14 @@ impl Recovery {
         y: MatRef<'_, f64>,
     ) -> Result<(Network, Report), RecoveryError> {
         let start = std::time::Instant::now();
-        check_samples(x, y)?;
-        let moments = SampleMoments::compute(&InMemory::new(x.transpose(), y.transpose())?)?;
+        let moments = moments_for_recovery(x, y)?;
         let analysis = analyse_inputs(&moments)?;
         let (net, mut report) = match &analysis.whitening {
             Some(w) => {
+                if moments.n < x.nrows() as u64 {
+                    // The whitened copy would hide which entry of X was bad.
+                    check_samples(x, y)?;
+                }
                 let xw = x * w;
                 let mw = moments.map_inputs(w.as_ref());
                 self.recover_prepared(xw.as_ref(), y, &mw, start)?
@@ -337,7 +340,7 @@ impl Recovery {
                 .k(self.k)
                 .activation(self.activation.clone())
                 .seed(self.seed)
-                .recover_source(&InMemory::new(x.transpose(), y.transpose())?, Some(moments))
+                .recover_with(&InMemory::new(x.transpose(), y.transpose())?, Some(moments))
             {
                 Ok(r) if r.report.certified => return Ok((r.network, Report::Exact(r.report))),
                 Ok(_) => {}
@@ -351,6 +354,10 @@ impl Recovery {
                 ) => return Err(e),
                 Err(e) => exact_error = Some(e),
             }
+        }
+        if moments.n < x.nrows() as u64 {
+            // The moments saw a subsample only: check every sample before least squares.
+            check_samples(x, y)?;
         }
         let loss = if self.noise == NoiseModel::Huber {
             Loss::Huber

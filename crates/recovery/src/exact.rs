@@ -15,7 +15,7 @@ use twolayer_moments::{
 use twolayer_tensor::{JennrichParams, Pencil};
 
 use crate::error::RecoveryError;
-use crate::input::check_samples;
+use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
 use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
@@ -265,9 +265,9 @@ impl ExactRecovery {
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<Recovered, RecoveryError> {
-        check_samples(x, y)?;
+        let moments = moments_for_recovery(x, y)?;
         let source = InMemory::new(x.transpose(), y.transpose())?;
-        self.recover_source(&source, None)
+        self.recover_with(&source, Some(&moments))
     }
 
     /// [`ExactRecovery::recover`] over any [`SampleSource`], e.g. a file larger than memory.
@@ -277,6 +277,27 @@ impl ExactRecovery {
     /// the search for units runs on an evenly spread subset of at most
     /// [`ExactRecovery::subset`] samples held in memory. Memory: O((d + m)² + subset·(d + m)).
     pub fn recover_source(
+        &self,
+        source: &dyn SampleSource,
+        moments: Option<&SampleMoments>,
+    ) -> Result<Recovered, RecoveryError> {
+        if let Some(given) = moments
+            && (given.n, given.d, given.m) != (source.n() as u64, source.d(), source.m())
+        {
+            return Err(RecoveryError::Shape {
+                what: "samples described by the given moments (n, then d and m)",
+                expected: source.n(),
+                got: given.n as usize,
+            });
+        }
+        self.recover_with(source, moments)
+    }
+
+    /// [`ExactRecovery::recover_source`] with moments that may come from a spread subsample
+    /// of the source (ALGORITHMS.md 1.4: the label spectrum and the affine fit need ~40·d·k
+    /// samples, not all of them). The search and the certificate are unchanged, and the
+    /// certificate's pass checks every sample's finiteness.
+    pub(crate) fn recover_with(
         &self,
         source: &dyn SampleSource,
         moments: Option<&SampleMoments>,
@@ -302,17 +323,9 @@ impl ExactRecovery {
 
         // Pass 1: every moment of order ≤ 2, as one Gram matrix of (x, y, 1).
         let computed;
+        let moments_of_all = moments.is_none_or(|g| g.n == n as u64);
         let moments = match moments {
-            Some(given) => {
-                if (given.n, given.d, given.m) != (n as u64, d, m) {
-                    return Err(RecoveryError::Shape {
-                        what: "samples described by the given moments (n, then d and m)",
-                        expected: n,
-                        got: given.n as usize,
-                    });
-                }
-                given
-            }
+            Some(given) => given,
             None => {
                 computed = SampleMoments::compute(source)?;
                 &computed
@@ -383,6 +396,21 @@ impl ExactRecovery {
                     let mut xs = Mat::zeros(d, idx.len());
                     let mut ys = Mat::zeros(m, idx.len());
                     source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                    if !moments_of_all {
+                        // The moments saw other samples: these are checked here, and all of
+                        // them by the certificate's pass.
+                        for (what, a) in [("X", xs.as_ref()), ("Y", ys.as_ref())] {
+                            if let Some((c, row)) = (0..a.ncols()).find_map(|c| {
+                                a.col(c).iter().position(|t| !t.is_finite()).map(|r| (c, r))
+                            }) {
+                                return Err(RecoveryError::NotFinite {
+                                    what,
+                                    row: idx[c],
+                                    col: row,
+                                });
+                            }
+                        }
+                    }
                     let o = owned.insert((xs, ys));
                     (o.0.as_ref(), o.1.as_ref())
                 }
@@ -466,11 +494,11 @@ impl ExactRecovery {
         // certificate.
         let v = Mat::from_fn(k, d, |i, j| units[i][j]);
         let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys, true)?;
-        let residual_rel = if xs.ncols() == n {
+        let residual_rel = if xs.ncols() == n && moments_of_all {
             subset_residual
         } else {
-            let total = residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
-            let norm2 = moments.second_y().diagonal().column_vector().sum() * n as f64;
+            let (total, norm2) =
+                residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
             if norm2 > 0.0 {
                 (total / norm2).sqrt()
             } else {

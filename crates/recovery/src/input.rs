@@ -1,4 +1,5 @@
 use faer::MatRef;
+use twolayer_moments::{CHUNK, InMemory, MomentsError, SampleMoments, spread_indices};
 
 use crate::error::RecoveryError;
 
@@ -27,6 +28,63 @@ pub fn check_finite(what: &'static str, a: MatRef<'_, f64>) -> Result<(), Recove
 
 /// Checks the samples X (n×d) and labels Y (n×m): non-empty, same n, finite.
 pub(crate) fn check_samples(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<(), RecoveryError> {
+    check_shapes(x, y)?;
+    check_finite("X", x)?;
+    check_finite("Y", y)
+}
+
+/// The moments of order ≤ 2 of X (n×d) and Y (n×m), with the checks of [`check_samples`]:
+/// finiteness comes out of the moment pass itself (a NaN or infinity poisons a diagonal
+/// sum), so clean data are read once, not twice.
+pub(crate) fn checked_moments(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+) -> Result<SampleMoments, RecoveryError> {
+    check_shapes(x, y)?;
+    SampleMoments::compute(&InMemory::new(x.transpose(), y.transpose())?).map_err(|e| match e {
+        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
+        e => e.into(),
+    })
+}
+
+/// The moments the front doors start from: those of every sample (finiteness checked on
+/// the way, see [`checked_moments`]) up to [`moment_samples`] samples, and of about that many
+/// beyond, in whole chunks spread evenly over the data (ALGORITHMS.md 1.4). The moments then say how
+/// many samples they summed (`n` below the data's): the exact method's certificate pass
+/// checks the finiteness of every sample, and every other path runs [`check_samples`].
+///
+/// Cost: one moment pass over min(n, [`moment_samples`]) samples.
+pub(crate) fn moments_for_recovery(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+) -> Result<SampleMoments, RecoveryError> {
+    let (n, d, m) = (x.nrows(), x.ncols(), y.ncols());
+    let cap = moment_samples(d, m);
+    if n <= cap {
+        return checked_moments(x, y);
+    }
+    check_shapes(x, y)?;
+    let chunks = spread_indices(n.div_ceil(CHUNK), cap.div_ceil(CHUNK));
+    let source = InMemory::new(x.transpose(), y.transpose())?;
+    SampleMoments::compute_on_chunks(&source, &chunks).map_err(|e| match e {
+        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
+        e => e.into(),
+    })
+}
+
+/// Samples the front doors' moments are formed from: max(40·d·min(d, m), 32·d·min(d, m),
+/// 65536), i.e. at least the recommended sample count of every k the labels allow and at
+/// least the exact search's largest subset, so that a search on every sample always has the
+/// moments of every sample.
+pub(crate) fn moment_samples(d: usize, m: usize) -> usize {
+    let k = d.min(m);
+    (40 * d * k)
+        .max(crate::ExactRecovery::default_subset(d, k))
+        .max(1 << 16)
+}
+
+/// Non-empty and the same number of rows.
+fn check_shapes(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<(), RecoveryError> {
     for (what, a) in [("X", x), ("Y", y)] {
         if a.nrows() == 0 || a.ncols() == 0 {
             return Err(RecoveryError::Empty {
@@ -43,8 +101,7 @@ pub(crate) fn check_samples(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<()
             got: y.nrows(),
         });
     }
-    check_finite("X", x)?;
-    check_finite("Y", y)
+    Ok(())
 }
 
 /// Samples as columns: `a` (n×c, one sample per row) as a c×n matrix with contiguous

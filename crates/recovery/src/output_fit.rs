@@ -102,8 +102,11 @@ pub(crate) fn fit_output_weights(
     })
 }
 
-/// Σ_j ‖y_j − U f(V x_j)‖² over every sample of `source`, in one pass (chunked, in parallel,
-/// bit-identical for any thread count): the certificate of a fit made on a subset.
+/// (Σ_j ‖y_j − U f(V x_j)‖², Σ_j ‖y_j‖²) over every sample of `source`, in one pass
+/// (chunked, in parallel, bit-identical for any thread count): the certificate of a fit made
+/// on a subset. Samples in memory are read in place. The pass also checks that every sample
+/// is finite (the error names the first bad entry), so a caller whose moments came from a
+/// subsample needs no separate pass for that.
 ///
 /// Cost: O(n k (d + m)) flops, two GEMMs per chunk; memory O(chunk · (d + m + k)).
 pub(crate) fn residual_sum_of_squares(
@@ -111,24 +114,67 @@ pub(crate) fn residual_sum_of_squares(
     f: &Activation,
     v: MatRef<'_, f64>,
     u: MatRef<'_, f64>,
-) -> Result<f64, RecoveryError> {
+) -> Result<(f64, f64), RecoveryError> {
     let (d, m, k) = (source.d(), source.m(), v.nrows());
-    let total = try_chunked_sum(source.n(), 1, 1, |r| {
+    let whole = source.whole();
+    let total = try_chunked_sum(source.n(), 1, 2, |r| {
         let len = r.len();
-        let mut x = Mat::<f64>::zeros(d, len);
-        let mut y = Mat::<f64>::zeros(m, len);
-        source.read(r.start, x.as_mut(), y.as_mut())?;
+        let read;
+        let (x, y) = match &whole {
+            Some(all) => (all.x().subcols(r.start, len), all.y().subcols(r.start, len)),
+            None => {
+                let mut x = Mat::<f64>::zeros(d, len);
+                let mut y = Mat::<f64>::zeros(m, len);
+                source.read(r.start, x.as_mut(), y.as_mut())?;
+                read = (x, y);
+                (read.0.as_ref(), read.1.as_ref())
+            }
+        };
         let mut h = Mat::<f64>::zeros(k, len);
-        matmul(h.as_mut(), Accum::Replace, v, x.as_ref(), 1.0, Par::Seq);
+        matmul(h.as_mut(), Accum::Replace, v, x, 1.0, Par::Seq);
+        // A NaN or infinity in x reaches every pre-activation (NaN · 0 is NaN, ∞ · 0 too),
+        // one in y reaches the residual: checking those k + 1 numbers per sample, not the
+        // d + m inputs, finds every bad sample.
+        let clean = h.is_all_finite();
         for j in 0..len {
             for t in h.col_mut(j).iter_mut() {
                 *t = f.apply(*t);
             }
         }
-        matmul(y.as_mut(), Accum::Add, u, h.as_ref(), -1.0, Par::Seq);
-        Ok::<_, MomentsError>(Mat::from_fn(1, 1, |_, _| y.squared_norm_l2()))
+        let mut e = y.to_owned();
+        matmul(e.as_mut(), Accum::Add, u, h.as_ref(), -1.0, Par::Seq);
+        let (ess, yss) = (e.squared_norm_l2(), y.squared_norm_l2());
+        if !clean || !ess.is_finite() || !yss.is_finite() {
+            return Err(locate_in_chunk(x, y, r.start));
+        }
+        Ok(Mat::from_fn(1, 2, |_, c| if c == 0 { ess } else { yss }))
+    })
+    .map_err(|e| match e {
+        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
+        e => e.into(),
     })?;
-    Ok(total[(0, 0)])
+    Ok((total[(0, 0)], total[(0, 1)]))
+}
+
+/// The error for a chunk of samples `x`, `y` (the first being sample `start`) whose
+/// certificate sums came out non-finite: its first NaN or infinity, or values so large that
+/// the products overflow.
+fn locate_in_chunk(x: MatRef<'_, f64>, y: MatRef<'_, f64>, start: usize) -> MomentsError {
+    for j in 0..x.ncols() {
+        for (what, a) in [("X", x), ("Y", y)] {
+            if let Some(col) = a.col(j).iter().position(|t| !t.is_finite()) {
+                return MomentsError::NotFinite {
+                    what,
+                    row: start + j,
+                    col,
+                };
+            }
+        }
+    }
+    MomentsError::Source(format!(
+        "the samples near row {start} are so large (above about 1e150) that the network's \
+         outputs overflow; rescale X and Y"
+    ))
 }
 
 /// U = argmin ‖Y − U f(V X)‖_F for noiseless labels, deterministically: normal equations

@@ -1,7 +1,7 @@
 //! One hidden unit from its output: solve z_j = c f(v·x_j) for v (and c).
 
 use faer::prelude::*;
-use faer::{Mat, MatRef};
+use faer::{Mat, MatRef, Side};
 
 use crate::activation::Activation;
 
@@ -13,10 +13,17 @@ use crate::activation::Activation;
 /// picks the start, then damped Gauss–Newton on (log c, v) polishes it; a 1-D search alone is
 /// unreliable because it is flat where |v·x| is small.
 ///
-/// Returns `(v, c)`, or `None` if no finite solution was found. Cost: one QR of the s×d rows
-/// and O(s d) per candidate c and per Gauss–Newton step (O(s d²) for the step's solve).
+/// Returns `(v, c)`, or `None` if no finite solution was found. Cost: homogeneous f, one
+/// s×d Gram matrix and its Cholesky factor (s d² + d³/3 flops); otherwise one QR of the s×d
+/// rows and O(s d) per candidate c and per Gauss–Newton step (O(s d²) for the step's solve).
 pub(crate) fn fit_unit(x: MatRef<'_, f64>, z: &[f64], f: &Activation) -> Option<(Vec<f64>, f64)> {
     let (s, d) = x.shape();
+    if let Some(p) = f.homogeneity() {
+        let b: Vec<f64> = z.iter().map(|t| t.powf(1.0 / p)).collect();
+        if let Some(v) = lstsq_normal(x, &b) {
+            return Some((v, 1.0));
+        }
+    }
     let qr = x.qr();
     let solve = |targets: &dyn Fn(usize) -> f64| -> Option<Vec<f64>> {
         let b = Mat::from_fn(s, 1, |j, _| targets(j));
@@ -101,6 +108,26 @@ pub(crate) fn fit_unit(x: MatRef<'_, f64>, z: &[f64], f: &Activation) -> Option<
         }
     }
     Some((v, lc.exp()))
+}
+
+/// Least squares x·v ≈ b (x s×d, s ≥ d) by the normal equations, then one step of
+/// iterative refinement on the residual. The rows of a unit's support are ≈ 2d Gaussian
+/// samples, so xᵀx has condition number ≈ 30 and the refined solution is as accurate as a
+/// QR's; it costs a quarter of one at d = 100 (a GEMM-shaped Gram instead of Householder
+/// reflections on one thread). `None` when xᵀx is not numerically positive definite or the
+/// result is not finite, for the caller to fall back on a QR.
+fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
+    let (s, d) = x.shape();
+    let b = MatRef::from_column_major_slice(b, s, 1);
+    if !b.is_all_finite() {
+        return None;
+    }
+    let llt = (x.transpose() * x).llt(Side::Lower).ok()?;
+    let mut v = llt.solve(x.transpose() * b);
+    let r = b - x * &v;
+    v += llt.solve(x.transpose() * &r);
+    let v: Vec<f64> = (0..d).map(|a| v[(a, 0)]).collect();
+    v.iter().all(|t| t.is_finite()).then_some(v)
 }
 
 #[cfg(test)]
