@@ -187,8 +187,10 @@ fn fit_slope(points: &[(f64, f64)]) -> f64 {
 }
 
 /// The issue's bar: numpy-written (100, 20, 20, 2e5) files, `twolayer recover` as a whole
-/// process against minibatch Adam (PyTorch defaults) to 1e-6 parameter error.
-fn bar() -> Result<()> {
+/// process (best of 3) against minibatch Adam with PyTorch's defaults to 1e-6 parameter
+/// error, both as our Rust baseline and, when the interpreter of [`crate::python`] has torch
+/// and scipy, PyTorch itself on one thread (`xtask/py/torch_adam.py`), in the same run.
+pub fn bar() -> Result<()> {
     let (d, k, m, n) = (100, 20, 20, 200_000);
     let dir = tempfile_dir()?;
     let script = format!(
@@ -198,7 +200,7 @@ fn bar() -> Result<()> {
          for name, a in [('X', X), ('Y', Y), ('U_true', U), ('V_true', V)]:\n    np.save('{}/' + name + '.npy', a)\n",
         dir.display()
     );
-    let written = Command::new("python3").args(["-c", &script]).status();
+    let written = Command::new(crate::python()).args(["-c", &script]).status();
     let by = if matches!(written, Ok(s) if s.success()) {
         "numpy"
     } else {
@@ -219,22 +221,26 @@ fn bar() -> Result<()> {
     };
     let bin = crate::root().join("target/release/twolayer");
     let out = dir.join("fit");
-    let start = Instant::now();
-    let o = Command::new(&bin)
-        .args(["recover", "--x"])
-        .arg(dir.join("X.npy"))
-        .arg("--y")
-        .arg(dir.join("Y.npy"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .context("running twolayer recover")?;
-    let ours = start.elapsed().as_secs_f64();
-    if !o.status.success() {
-        bail!(
-            "twolayer recover failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+    let mut ours = f64::INFINITY;
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&out);
+        let start = Instant::now();
+        let o = Command::new(&bin)
+            .args(["recover", "--x"])
+            .arg(dir.join("X.npy"))
+            .arg("--y")
+            .arg(dir.join("Y.npy"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .context("running twolayer recover")?;
+        ours = ours.min(start.elapsed().as_secs_f64());
+        if !o.status.success() {
+            bail!(
+                "twolayer recover failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
     }
     let read = |name: &str| read_npy(&dir.join(name));
     let (x, y) = (read("X.npy")?, read("Y.npy")?);
@@ -266,24 +272,54 @@ fn bar() -> Result<()> {
         Some(t) => (t, true),
         None => (last.time_s, false),
     };
+    let torch = if by == "numpy" && crate::python_has(&["torch", "scipy"]) {
+        let script = crate::root().join("xtask/py/torch_adam.py");
+        let o = Command::new(crate::python())
+            .arg(&script)
+            .arg(&dir)
+            .args(["1e-6", "120"])
+            .output()
+            .context("running xtask/py/torch_adam.py")?;
+        if !o.status.success() {
+            bail!(
+                "torch_adam.py failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        Some(serde_json::from_slice::<serde_json::Value>(&o.stdout)?)
+    } else {
+        None
+    };
     println!("## Bar: files written by {by}, (100, 20, 20, 200000)");
     println!(
-        "twolayer recover (whole process, reading included): {ours:.3} s, parameter error {ours_err:.2e}"
+        "twolayer recover (whole process, reading included, best of 3): {ours:.3} s, parameter error {ours_err:.2e}"
     );
+    let lower = |reached: bool| if reached { "" } else { " — never reached: a lower bound" };
     println!(
-        "Adam (PyTorch defaults, 1 thread) to 1e-6: {adam_t:.2} s{} (final error {:.2e})",
-        if reached {
-            ""
-        } else {
-            " — never reached: a lower bound"
-        },
-        last.param_err.unwrap_or(f64::NAN)
-    );
-    println!(
-        "speed-up: {}{:.0}× (target ≥ 50×)",
+        "Adam in Rust (PyTorch defaults, batch 256, 1 thread) to 1e-6: {adam_t:.2} s{} (final error {:.2e}): speed-up {}{:.0}×",
+        lower(reached),
+        last.param_err.unwrap_or(f64::NAN),
         if reached { "" } else { "≥ " },
         adam_t / ours
     );
+    match &torch {
+        Some(t) => {
+            let (time, reached) = (
+                t["time_s"].as_f64().unwrap_or(f64::NAN),
+                t["reached"].as_bool().unwrap_or(false),
+            );
+            println!(
+                "PyTorch {} Adam (defaults, batch 256, float64, 1 thread) to 1e-6: {time:.2} s in {} epochs{} (final error {:.2e}): speed-up {}{:.0}× (target ≥ 50×)",
+                t["torch"].as_str().unwrap_or("?"),
+                t["epochs"],
+                lower(reached),
+                t["param_err"].as_f64().unwrap_or(f64::NAN),
+                if reached { "" } else { "≥ " },
+                time / ours
+            );
+        }
+        None => println!("(PyTorch not measured; the target ≥ 50× is then read against the Rust Adam)"),
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -6,7 +6,7 @@
 //!   (phase, runtime, noise, conditioning, versus; all by default), each writing
 //!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
 //!   already in a data.csv are skipped, so an interrupted sweep resumes.
-//! - `bench [--quick] [--sign-pattern-n N] [--huge]`: the performance ratios of issue 7 (moment pass
+//! - `bench [--quick] [--sign-pattern-n N] [--huge] [--bar]`: the performance ratios of issue 7 (moment pass
 //!   against faer's matmul, end to end against moments + V·X, slope in n, absolute targets,
 //!   one sign-pattern iteration) and its bar (numpy-written files against Adam); `--huge`
 //!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
@@ -65,11 +65,14 @@ fn main() -> Result<()> {
                 .transpose()
                 .context("--sign-pattern-n takes a whole number")?
                 .unwrap_or(if quick { 100_000 } else { 1_000_000 });
+            if args.iter().any(|a| a == "--bar") {
+                return bench::bar();
+            }
             bench::run(quick, n, args.iter().any(|a| a == "--huge"))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge]: issue 7's performance ratios and bar\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge] [--bar]: issue 7's performance ratios and bar (--bar: the bar only; PyTorch from $TWOLAYER_PYTHON when set)\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }
@@ -143,15 +146,22 @@ fn run(args: &[String]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether python3 imports every one of `modules`; says how to install them when it does not.
+/// The Python interpreter the cross-checks run: `$TWOLAYER_PYTHON` (a virtualenv's python
+/// with the optional packages, say) or `python3`.
+pub fn python() -> String {
+    std::env::var("TWOLAYER_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Whether [`python`] imports every one of `modules`; says how to install them when it does not.
 fn python_has(modules: &[&str]) -> bool {
-    let probe = Command::new("python3")
+    let probe = Command::new(python())
         .args(["-c", &format!("import {}", modules.join(", "))])
         .output();
     let ok = matches!(probe, Ok(ref o) if o.status.success());
     if !ok {
         println!(
-            "skipped: python3 with {} is not available (pip install {})",
+            "skipped: python ({}) with {} is not available (pip install {}, or set TWOLAYER_PYTHON)",
+            python(),
             modules.join(" and "),
             modules.join(" ")
         );

@@ -73,7 +73,7 @@ pub fn run() -> Result<()> {
             &s(&fit.join("V.npy")),
         ]))?;
         let ours = crate::value(&eval, "prediction_error_rel");
-        let out = Command::new("python3")
+        let out = Command::new(crate::python())
             .args(["-c", SCRIPT])
             .arg(&x)
             .arg(&y)

@@ -42,7 +42,7 @@ print(json.dumps({"error": float(err)}))
 "#;
 
 fn python(script: &str, args: &[&str]) -> Result<serde_json::Value> {
-    let out = Command::new("python3")
+    let out = Command::new(crate::python())
         .args(["-c", script])
         .args(args)
         .output()

@@ -113,9 +113,21 @@ impl SampleSource for InMemory<'_> {
         mut x: MatMut<'_, f64>,
         mut y: MatMut<'_, f64>,
     ) -> Result<(), MomentsError> {
-        for (c, &j) in indices.iter().enumerate() {
-            x.as_mut().col_mut(c).copy_from(self.x.col(j));
-            y.as_mut().col_mut(c).copy_from(self.y.col(j));
+        // Column by column as slices where both sides are contiguous (the usual case): a
+        // plain memcpy per sample, without the per-column dispatch of a general copy.
+        for (dst, src) in [(x.as_mut(), self.x), (y.as_mut(), self.y)] {
+            let mut dst = dst;
+            for (c, &j) in indices.iter().enumerate() {
+                let mut to = dst.as_mut().col_mut(c);
+                let from = src.col(j);
+                if let (Some(t), Some(f)) =
+                    (to.as_mut().try_as_col_major_mut(), from.try_as_col_major())
+                {
+                    t.as_slice_mut().copy_from_slice(f.as_slice());
+                } else {
+                    to.copy_from(from);
+                }
+            }
         }
         Ok(())
     }

@@ -68,6 +68,8 @@ const CHECK_BLOCK: usize = 1024;
 /// d = 100, so that the checks of k units run from cache instead of streaming the search's
 /// samples from memory k times.
 const CHECK_SAMPLES: usize = 4096;
+/// Samples U is fitted on (at least; 32·k when that is more), spread over the search subset.
+const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
@@ -490,20 +492,32 @@ impl ExactRecovery {
             }
         };
 
-        // Step 5: U by least squares on the subset; the residual on every sample is the
-        // certificate.
+        // Step 5: U by least squares on a spread part of the subset (k·m unknowns: exact
+        // labels fix U from any k samples where the units are independent, so a few thousand
+        // are plenty); its residual on every sample is the certificate.
         let v = Mat::from_fn(k, d, |i, j| units[i][j]);
-        let (u, subset_residual) = fit_output_exact(&self.activation, v.as_ref(), xs, ys, true)?;
-        let residual_rel = if xs.ncols() == n && moments_of_all {
-            subset_residual
+        let part = spread_indices(xs.ncols(), (32 * k).max(OUTPUT_FIT_SAMPLES));
+        let (xp, yp) = if part.len() < xs.ncols() {
+            (
+                Mat::from_fn(d, part.len(), |i, j| xs[(i, part[j])]),
+                Mat::from_fn(m, part.len(), |i, j| ys[(i, part[j])]),
+            )
         } else {
-            let (total, norm2) =
-                residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
-            if norm2 > 0.0 {
-                (total / norm2).sqrt()
-            } else {
-                total.sqrt()
-            }
+            (xs.to_owned(), ys.to_owned())
+        };
+        let (u, _) = fit_output_exact(
+            &self.activation,
+            v.as_ref(),
+            xp.as_ref(),
+            yp.as_ref(),
+            false,
+        )?;
+        let (total, norm2) =
+            residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
+        let residual_rel = if norm2 > 0.0 {
+            (total / norm2).sqrt()
+        } else {
+            total.sqrt()
         };
         tick(&mut times.certify);
         let network = Network {
