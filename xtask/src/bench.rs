@@ -294,7 +294,13 @@ pub fn bar() -> Result<()> {
     println!(
         "twolayer recover (whole process, reading included, best of 3): {ours:.3} s, parameter error {ours_err:.2e}"
     );
-    let lower = |reached: bool| if reached { "" } else { " — never reached: a lower bound" };
+    let lower = |reached: bool| {
+        if reached {
+            ""
+        } else {
+            " — never reached: a lower bound"
+        }
+    };
     println!(
         "Adam in Rust (PyTorch defaults, batch 256, 1 thread) to 1e-6: {adam_t:.2} s{} (final error {:.2e}): speed-up {}{:.0}×",
         lower(reached),
@@ -318,7 +324,9 @@ pub fn bar() -> Result<()> {
                 time / ours
             );
         }
-        None => println!("(PyTorch not measured; the target ≥ 50× is then read against the Rust Adam)"),
+        None => {
+            println!("(PyTorch not measured; the target ≥ 50× is then read against the Rust Adam)")
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

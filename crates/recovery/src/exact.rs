@@ -207,7 +207,9 @@ impl ExactRecovery {
     }
 
     /// A cap on the samples the search for units runs on, below the default
-    /// [`ExactRecovery::default_subset`] (`None`: no cap). The moments and the certificate always use every sample; the search only needs
+    /// [`ExactRecovery::default_subset`] (`None`: no cap). The certificate always uses every
+    /// sample (and so do the moments in [`ExactRecovery::recover_source`]; `recover` forms
+    /// them on whole chunks spread over the data beyond 65 536 samples); the search only needs
     /// enough samples for its extreme sets, and its cost grows with the subset, not with n.
     /// Never below [`ExactRecovery::min_samples`].
     pub fn subset(mut self, subset: Option<usize>) -> Self {
@@ -262,6 +264,10 @@ impl ExactRecovery {
     /// is exact. Fails with a typed error when an assumption visibly fails (rank of Y below k,
     /// too few samples, fewer than k units verified). Row-major X and Y (a C-order NumPy
     /// array) are read in place; other layouts are copied once.
+    ///
+    /// Cost: the moments of order ≤ 2 over min(n, max(40·d·min(d, m), 65 536)) samples
+    /// (whole chunks spread over the data), the search on its subset, and one pass over every
+    /// sample for the certificate, which also refuses NaN and infinities (naming the entry).
     pub fn recover(
         &self,
         x: MatRef<'_, f64>,
