@@ -54,5 +54,5 @@ pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
 pub use hermite::{he4_entry, t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
-pub use sample_moments::SampleMoments;
+pub use sample_moments::{SampleMoments, first_non_finite};
 pub use source::{InMemory, SampleSource, spread_indices};

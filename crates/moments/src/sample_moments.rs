@@ -393,6 +393,29 @@ fn chunk_sums(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
     out
 }
 
+/// The first NaN or infinity of samples `x` (d×len) and labels `y` (m×len), in sample order,
+/// as the error naming it; `row(j)` is the data's row number of column j. Cost: one scan up
+/// to the bad entry.
+pub fn first_non_finite(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    row: impl Fn(usize) -> usize,
+) -> Option<MomentsError> {
+    (0..x.ncols()).find_map(|j| {
+        [("X", x.col(j)), ("Y", y.col(j))]
+            .into_iter()
+            .find_map(|(what, col)| {
+                col.iter()
+                    .position(|v| !v.is_finite())
+                    .map(|c| MomentsError::NotFinite {
+                        what,
+                        row: row(j),
+                        col: c,
+                    })
+            })
+    })
+}
+
 /// The error for samples whose sums came out non-finite: the first NaN or infinity in sample
 /// order, or, when every value is finite, values so large that their squares overflow.
 /// `ranges` are the chunks summed, each at most [`CHUNK`] long. Cost: one sequential pass,
@@ -412,16 +435,8 @@ fn locate_non_finite(
         if let Err(e) = source.read(start, xc.as_mut(), yc.as_mut()) {
             return e;
         }
-        for j in 0..len {
-            for (what, col) in [("X", xc.as_ref().col(j)), ("Y", yc.as_ref().col(j))] {
-                if let Some(c) = col.iter().position(|v| !v.is_finite()) {
-                    return MomentsError::NotFinite {
-                        what,
-                        row: start + j,
-                        col: c,
-                    };
-                }
-            }
+        if let Some(e) = first_non_finite(xc.as_ref(), yc.as_ref(), |j| start + j) {
+            return e;
         }
     }
     MomentsError::Source(

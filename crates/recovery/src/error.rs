@@ -160,10 +160,23 @@ pub enum RecoveryError {
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),
-    /// From the moment estimators.
+    /// From the moment estimators (a non-finite sample becomes [`RecoveryError::NotFinite`]).
     #[error(transparent)]
-    Moments(#[from] MomentsError),
+    Moments(MomentsError),
     /// From the tensor decomposition.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+}
+
+impl From<MomentsError> for RecoveryError {
+    /// One error for a bad sample wherever it is found: in a moment pass, in the
+    /// certificate's pass, or by a scan.
+    fn from(e: MomentsError) -> Self {
+        match e {
+            MomentsError::NotFinite { what, row, col } => {
+                RecoveryError::NotFinite { what, row, col }
+            }
+            e => RecoveryError::Moments(e),
+        }
+    }
 }

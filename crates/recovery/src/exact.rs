@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::Serialize;
 use twolayer_moments::{
-    AffineFit, InMemory, SampleMoments, SampleSource, column_dots, column_norms, spread_indices,
+    AffineFit, InMemory, SampleMoments, SampleSource, column_dots, column_norms, first_non_finite,
+    spread_indices,
 };
 use twolayer_tensor::{JennrichParams, Pencil};
 
@@ -407,16 +408,8 @@ impl ExactRecovery {
                     if !moments_of_all {
                         // The moments saw other samples: these are checked here, and all of
                         // them by the certificate's pass.
-                        for (what, a) in [("X", xs.as_ref()), ("Y", ys.as_ref())] {
-                            if let Some((c, row)) = (0..a.ncols()).find_map(|c| {
-                                a.col(c).iter().position(|t| !t.is_finite()).map(|r| (c, r))
-                            }) {
-                                return Err(RecoveryError::NotFinite {
-                                    what,
-                                    row: idx[c],
-                                    col: row,
-                                });
-                            }
+                        if let Some(e) = first_non_finite(xs.as_ref(), ys.as_ref(), |j| idx[j]) {
+                            return Err(e.into());
                         }
                     }
                     let o = owned.insert((xs, ys));

@@ -1,5 +1,5 @@
 use faer::MatRef;
-use twolayer_moments::{CHUNK, InMemory, MomentsError, SampleMoments, spread_indices};
+use twolayer_moments::{CHUNK, InMemory, SampleMoments, spread_indices};
 
 use crate::error::RecoveryError;
 
@@ -41,10 +41,10 @@ pub(crate) fn checked_moments(
     y: MatRef<'_, f64>,
 ) -> Result<SampleMoments, RecoveryError> {
     check_shapes(x, y)?;
-    SampleMoments::compute(&InMemory::new(x.transpose(), y.transpose())?).map_err(|e| match e {
-        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
-        e => e.into(),
-    })
+    Ok(SampleMoments::compute(&InMemory::new(
+        x.transpose(),
+        y.transpose(),
+    )?)?)
 }
 
 /// The moments the front doors start from: those of every sample (finiteness checked on
@@ -66,10 +66,7 @@ pub(crate) fn moments_for_recovery(
     check_shapes(x, y)?;
     let chunks = spread_indices(n.div_ceil(CHUNK), cap.div_ceil(CHUNK));
     let source = InMemory::new(x.transpose(), y.transpose())?;
-    SampleMoments::compute_on_chunks(&source, &chunks).map_err(|e| match e {
-        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
-        e => e.into(),
-    })
+    Ok(SampleMoments::compute_on_chunks(&source, &chunks)?)
 }
 
 /// Samples the front doors' moments are formed from: max(40·d·min(d, m), 32·d·min(d, m),

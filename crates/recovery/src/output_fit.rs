@@ -3,7 +3,7 @@
 use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
-use twolayer_moments::{MomentsError, SampleSource, try_chunked_sum};
+use twolayer_moments::{MomentsError, SampleSource, first_non_finite, try_chunked_sum};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
@@ -149,10 +149,7 @@ pub(crate) fn residual_sum_of_squares(
         }
         Ok(Mat::from_fn(1, 2, |_, c| if c == 0 { ess } else { yss }))
     })
-    .map_err(|e| match e {
-        MomentsError::NotFinite { what, row, col } => RecoveryError::NotFinite { what, row, col },
-        e => e.into(),
-    })?;
+    .map_err(RecoveryError::from)?;
     Ok((total[(0, 0)], total[(0, 1)]))
 }
 
@@ -160,16 +157,8 @@ pub(crate) fn residual_sum_of_squares(
 /// certificate sums came out non-finite: its first NaN or infinity, or values so large that
 /// the products overflow.
 fn locate_in_chunk(x: MatRef<'_, f64>, y: MatRef<'_, f64>, start: usize) -> MomentsError {
-    for j in 0..x.ncols() {
-        for (what, a) in [("X", x), ("Y", y)] {
-            if let Some(col) = a.col(j).iter().position(|t| !t.is_finite()) {
-                return MomentsError::NotFinite {
-                    what,
-                    row: start + j,
-                    col,
-                };
-            }
-        }
+    if let Some(e) = first_non_finite(x, y, |j| start + j) {
+        return e;
     }
     MomentsError::Source(format!(
         "the samples near row {start} are so large (above about 1e150) that the network's \
