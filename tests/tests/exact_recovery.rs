@@ -261,12 +261,14 @@ fn bad_values_are_found_wherever_the_moments_did_not_look() {
         .unwrap();
     assert!(clean.certified());
     // Chunk 0 is always among the moment chunks; row 99 999 is the last sample (in the last
-    // chunk, also a moment chunk); row 51 300 lies in neither.
+    // chunk, also a moment chunk); rows 51 300 and 51 301 lie in no moment chunk but in the
+    // window the search first runs on (the middle 8192 samples); row 30 000 lies in neither.
     for (what, row, col, value) in [
         ("X", 5, 2, f64::NAN),
         ("Y", 99_999, 1, f64::INFINITY),
         ("X", 51_300, 4, f64::NEG_INFINITY),
         ("Y", 51_301, 0, f64::NAN),
+        ("X", 30_000, 1, f64::NAN),
     ] {
         let (mut x, mut y) = (inst.x.clone(), inst.y.clone());
         match what {

@@ -1,4 +1,4 @@
-use faer::linalg::matmul::matmul;
+use crate::matmul;
 use faer::{Accum, Mat, MatRef};
 
 use crate::error::MomentsError;

@@ -44,6 +44,7 @@ mod error;
 mod gram;
 mod hermite;
 mod pattern;
+mod product;
 mod sample_moments;
 mod source;
 
@@ -54,5 +55,6 @@ pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
 pub use hermite::{he4_entry, t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
+pub use product::{matmul, product};
 pub use sample_moments::{SampleMoments, first_non_finite};
 pub use source::{InMemory, SampleSource, spread_indices};

@@ -1,4 +1,4 @@
-use faer::linalg::matmul::matmul;
+use crate::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 

@@ -1,6 +1,6 @@
 //! The first pass over the data: every moment of order ≤ 2 of (x, y), as one Gram matrix.
 
-use faer::linalg::matmul::matmul;
+use crate::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use twolayer_moments::matmul;
 
 use crate::align::align;
 use crate::error::RecoveryError;

@@ -2,13 +2,13 @@
 
 use std::time::Instant;
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::Serialize;
+use twolayer_moments::matmul;
 use twolayer_moments::{
     AffineFit, InMemory, SampleMoments, SampleSource, column_dots, column_norms, first_non_finite,
     spread_indices,
@@ -69,7 +69,7 @@ const CHECK_BLOCK: usize = 1024;
 /// d = 100, so that the checks of k units run from cache instead of streaming the search's
 /// samples from memory k times.
 const CHECK_SAMPLES: usize = 4096;
-/// Samples U is fitted on (at least; 32·k when that is more), spread over the search subset.
+/// Samples U is fitted on (at least; 32·k when that is more), the middle of the search's.
 const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
@@ -87,9 +87,11 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 /// orientations, takes the samples most negative along it, reads the unit's output off the
 /// one-dimensional null space of the labels there, solves for v (through f⁻¹, and jointly
 /// with the unit's scale when f is not homogeneous) and verifies f(v·x) on a cache-sized
-/// spread part of the samples (max(4096, 16 d)). U is the least-squares fit of Y on the
-/// verified units, and the relative residual of that fit over every sample is the
-/// certificate.
+/// middle part of the search's samples (max(4096, 16 d)). U is the least-squares fit of Y on
+/// the verified units, and the relative residual of that fit over every sample is the
+/// certificate. Samples in memory are searched in place: first a contiguous window of
+/// max(12·d·k, 8192) from the middle of the data, then, if that falls short, an evenly
+/// spread subset of [`ExactRecovery::default_subset`] samples.
 ///
 /// ## Requirements
 /// Inputs x ~ N(0, I_d) (other rotation-invariant inputs usually work; the certificate says
@@ -151,8 +153,8 @@ pub struct ExactReport {
     pub candidates_tried: usize,
     /// Always 0: the exact method has no restarts (the field keeps report.json uniform).
     pub restarts_used: usize,
-    /// Samples the search for units ran on (an evenly spread subset when n is large; the
-    /// certificate always uses all n).
+    /// Samples the search for units ran on (when n is large, a window from the middle of
+    /// samples in memory or an evenly spread subset; the certificate always uses all n).
     pub search_samples: usize,
     /// Wall time of the recovery in seconds.
     pub time_s: f64,
@@ -394,12 +396,28 @@ impl ExactRecovery {
         let mut owned: Option<(Mat<f64>, Mat<f64>)> = None;
         let mut found = None;
         let mut tried = 0;
+        let whole = source.whole();
         for (attempt, &size) in sizes.iter().enumerate() {
             let last = attempt + 1 == sizes.len();
-            let whole = source.whole().filter(|_| size >= n);
             owned = None;
-            let (xs, ys) = match whole {
-                Some(all) => (all.x(), all.y()),
+            // Samples in memory are searched where they lie: all of them when few, else
+            // first a contiguous window from the middle (no copy, memory read in long runs).
+            // Exact labels make a unit solved on any samples right on all of them; a window
+            // of atypical samples (sorted data) fails the search and falls through to the
+            // spread subset. A NaN in the window is named when its search fails, else by the
+            // certificate's pass.
+            let window = match whole {
+                Some(all) if size >= n => Some((all, 0, n)),
+                Some(all) if !last => {
+                    let (start, len) = middle(n, size);
+                    Some((all, start, len))
+                }
+                _ => None,
+            };
+            let (xs, ys) = match window {
+                Some((all, start, len)) => {
+                    (all.x().subcols(start, len), all.y().subcols(start, len))
+                }
                 None => {
                     let idx = spread_indices(n, size);
                     let mut xs = Mat::zeros(d, idx.len());
@@ -437,8 +455,17 @@ impl ExactRecovery {
                     seed: self.seed,
                 },
             );
+            // A search that fails on samples nobody has checked yet may have failed on a NaN:
+            // it is named then (a search that succeeds leaves it to the certificate).
+            let unchecked = window.is_some() && !moments_of_all;
             let spectral = match spectral {
                 Ok(s) => s,
+                Err(_)
+                    if unchecked
+                        && let Some(e) = first_non_finite(xs, ys, |j| j + window_start(window)) =>
+                {
+                    return Err(e.into());
+                }
                 Err(e) if last => return Err(e),
                 Err(_) => continue,
             };
@@ -462,8 +489,11 @@ impl ExactRecovery {
             tick(&mut units_s);
             times.units += units_s;
             if search.units.len() == k {
-                found = Some((search.units, search.from_fallback, spectral, xs.ncols()));
+                found = Some((search.units, search.from_fallback, spectral, window));
                 break;
+            }
+            if unchecked && let Some(e) = first_non_finite(xs, ys, |j| j + window_start(window)) {
+                return Err(e.into());
             }
             if last {
                 return Err(RecoveryError::UnitsNotFound {
@@ -475,7 +505,7 @@ impl ExactRecovery {
                 });
             }
         }
-        let (units, from_fallback, spectral, search_samples) =
+        let (units, from_fallback, spectral, window) =
             found.expect("the last attempt returns or breaks");
         let Spectral {
             span_ratio,
@@ -483,34 +513,23 @@ impl ExactRecovery {
             pencils,
             ..
         } = spectral;
-        let (xs, ys) = match &owned {
-            Some((xs, ys)) => (xs.as_ref(), ys.as_ref()),
-            None => {
-                let all = source.whole().expect("the subset was the whole source");
-                (all.x(), all.y())
+        let (xs, ys) = match (&owned, window) {
+            (Some((xs, ys)), _) => (xs.as_ref(), ys.as_ref()),
+            (None, Some((all, start, len))) => {
+                (all.x().subcols(start, len), all.y().subcols(start, len))
             }
+            (None, None) => unreachable!("the search ran on a window or on gathered samples"),
         };
+        let search_samples = xs.ncols();
 
-        // Step 5: U by least squares on a spread part of the subset (k·m unknowns: exact
-        // labels fix U from any k samples where the units are independent, so a few thousand
-        // are plenty); its residual on every sample is the certificate.
+        // Step 5: U by least squares on the middle part of the search's samples (k·m
+        // unknowns: exact labels fix U from any k samples where the units are independent,
+        // so a few thousand are plenty, and read in place); its residual on every sample is
+        // the certificate.
         let v = Mat::from_fn(k, d, |i, j| units[i][j]);
-        let part = spread_indices(xs.ncols(), (32 * k).max(OUTPUT_FIT_SAMPLES));
-        let (xp, yp) = if part.len() < xs.ncols() {
-            (
-                Mat::from_fn(d, part.len(), |i, j| xs[(i, part[j])]),
-                Mat::from_fn(m, part.len(), |i, j| ys[(i, part[j])]),
-            )
-        } else {
-            (xs.to_owned(), ys.to_owned())
-        };
-        let (u, _) = fit_output_exact(
-            &self.activation,
-            v.as_ref(),
-            xp.as_ref(),
-            yp.as_ref(),
-            false,
-        )?;
+        let (from, len) = middle(xs.ncols(), (32 * k).max(OUTPUT_FIT_SAMPLES));
+        let (xp, yp) = (xs.subcols(from, len), ys.subcols(from, len));
+        let (u, _) = fit_output_exact(&self.activation, v.as_ref(), xp, yp, false)?;
         let (total, norm2) =
             residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
         let residual_rel = if norm2 > 0.0 {
@@ -683,6 +702,18 @@ impl ExactRecovery {
     }
 }
 
+/// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
+fn middle(n: usize, len: usize) -> (usize, usize) {
+    let len = len.min(n);
+    ((n - len) / 2, len)
+}
+
+/// Where a search window starts in the data (0 for gathered samples, which name their rows
+/// themselves).
+fn window_start(window: Option<(InMemory<'_>, usize, usize)>) -> usize {
+    window.map_or(0, |(_, start, _)| start)
+}
+
 /// `w` minus its projection on the span of `basis` (any vectors), normalised; `None` when
 /// nothing is left of it.
 fn orthogonal_to(mut w: Vec<f64>, basis: &[Vec<f64>]) -> Option<Vec<f64>> {
@@ -719,11 +750,11 @@ struct UnitSearch<'a> {
     f: &'a Activation,
     /// Labels reduced to their k-dimensional row space (k×n).
     yk: MatRef<'a, f64>,
-    /// The samples a candidate unit is solved and checked on: an evenly spread part of the
-    /// search's samples small enough to stay in cache (d×c), and their reduced labels (k×c).
+    /// The samples a candidate unit is solved and checked on: the middle part of the
+    /// search's samples, small enough to stay in cache (d×c), and their reduced labels (k×c).
     /// The certificate checks the whole network on every sample afterwards.
-    check_x: Mat<f64>,
-    check_y: Mat<f64>,
+    check_x: MatRef<'a, f64>,
+    check_y: MatRef<'a, f64>,
     /// Verified hidden weight vectors.
     units: Vec<Vec<f64>>,
     /// Their null vectors a (unit, in the reduced label space): a unit's a is unique up to
@@ -740,9 +771,8 @@ struct UnitSearch<'a> {
 impl<'a> UnitSearch<'a> {
     fn new(xt: MatRef<'a, f64>, yk: MatRef<'a, f64>, f: &'a Activation) -> Self {
         let (d, n) = xt.shape();
-        let idx = spread_indices(n, (16 * d).max(CHECK_SAMPLES).min(n));
-        let check_x = Mat::from_fn(d, idx.len(), |i, j| xt[(i, idx[j])]);
-        let check_y = Mat::from_fn(yk.nrows(), idx.len(), |i, j| yk[(i, idx[j])]);
+        let (start, len) = middle(n, (16 * d).max(CHECK_SAMPLES));
+        let (check_x, check_y) = (xt.subcols(start, len), yk.subcols(start, len));
         Self {
             f,
             yk,
@@ -810,11 +840,11 @@ impl<'a> UnitSearch<'a> {
     }
 
     /// z = aᵀ Ỹ should be f(v·x) for one unit v: solve for v on its support, check it on
-    /// every check sample (max(4096, 16 d) of them, spread over the search's samples). A unit
+    /// every check sample (max(4096, 16 d) of them, the middle of the search's samples). A unit
     /// that passes there and fails elsewhere cannot pass the certificate, which covers every
     /// sample.
     fn verify(&mut self, a: Vec<f64>) {
-        let (xt, yk) = (self.check_x.as_ref(), self.check_y.as_ref());
+        let (xt, yk) = (self.check_x, self.check_y);
         let (d, n) = xt.shape();
         let mut z = vec![0.0; n];
         column_dots(&a, yk, &mut z);

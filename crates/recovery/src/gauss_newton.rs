@@ -1,11 +1,11 @@
 //! Gauss–Newton on the squared loss of a two-layer network, for any rectified activation,
 //! with structured normal equations (no n×p Jacobian is stored).
 
-use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use twolayer_moments::chunked_sum;
+use twolayer_moments::matmul;
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;

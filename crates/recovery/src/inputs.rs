@@ -1,8 +1,8 @@
 //! What the inputs look like: mean, covariance, Gaussianity (ALGORITHMS.md section 6).
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use serde::Serialize;
+use twolayer_moments::matmul;
 use twolayer_moments::{SampleMoments, SampleSource};
 
 use crate::error::RecoveryError;

@@ -1,8 +1,8 @@
 pub use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::input::check_finite;
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
+use twolayer_moments::matmul;
 
 /// A two-layer network x ↦ U f(V x), without biases.
 ///

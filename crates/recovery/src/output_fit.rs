@@ -1,9 +1,10 @@
 //! The output layer given the hidden layer: a linear least-squares problem.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Par, Side};
-use twolayer_moments::{MomentsError, SampleSource, first_non_finite, try_chunked_sum};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use twolayer_moments::{
+    CHUNK, MomentsError, SampleSource, first_non_finite, matmul, try_chunked_sum,
+};
 
 use crate::activation::Activation;
 use crate::error::RecoveryError;
@@ -102,6 +103,12 @@ pub(crate) fn fit_output_weights(
     })
 }
 
+thread_local! {
+    /// Per-thread scratch of the certificate pass (pre-activations, residuals), reused from
+    /// chunk to chunk: fresh buffers would cost page faults on every chunk.
+    static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// (Σ_j ‖y_j − U f(V x_j)‖², Σ_j ‖y_j‖²) over every sample of `source`, in one pass
 /// (chunked, in parallel, bit-identical for any thread count): the certificate of a fit made
 /// on a subset. Samples in memory are read in place. The pass also checks that every sample
@@ -130,20 +137,24 @@ pub(crate) fn residual_sum_of_squares(
                 (read.0.as_ref(), read.1.as_ref())
             }
         };
-        let mut h = Mat::<f64>::zeros(k, len);
-        matmul(h.as_mut(), Accum::Replace, v, x, 1.0, Par::Seq);
-        // A NaN or infinity in x reaches every pre-activation (NaN · 0 is NaN, ∞ · 0 too),
-        // one in y reaches the residual: checking those k + 1 numbers per sample, not the
-        // d + m inputs, finds every bad sample.
-        let clean = h.is_all_finite();
-        for j in 0..len {
-            for t in h.col_mut(j).iter_mut() {
+        let (clean, ess, yss) = SCRATCH.with_borrow_mut(|(hb, eb)| {
+            hb.resize(k * CHUNK, 0.0);
+            eb.resize(m * CHUNK, 0.0);
+            let mut h = MatMut::from_column_major_slice_mut(&mut hb[..k * len], k, len);
+            matmul(h.rb_mut(), Accum::Replace, v, x, 1.0, Par::Seq);
+            // A NaN or infinity in x reaches every pre-activation (NaN · 0 is NaN, ∞ · 0
+            // too), one in y reaches the residual: checking those k + 1 numbers per sample,
+            // not the d + m inputs, finds every bad sample.
+            let clean = h.is_all_finite();
+            for t in hb[..k * len].iter_mut() {
                 *t = f.apply(*t);
             }
-        }
-        let mut e = y.to_owned();
-        matmul(e.as_mut(), Accum::Add, u, h.as_ref(), -1.0, Par::Seq);
-        let (ess, yss) = (e.squared_norm_l2(), y.squared_norm_l2());
+            let h = MatRef::from_column_major_slice(&hb[..k * len], k, len);
+            let mut e = MatMut::from_column_major_slice_mut(&mut eb[..m * len], m, len);
+            e.copy_from(y);
+            matmul(e.rb_mut(), Accum::Add, u, h, -1.0, Par::Seq);
+            (clean, e.squared_norm_l2(), y.squared_norm_l2())
+        });
         if !clean || !ess.is_finite() || !yss.is_finite() {
             return Err(locate_in_chunk(x, y, r.start));
         }

@@ -9,10 +9,10 @@
 //! on the U block (H Hᵀ, k×k) and per unit on the V block (|u_i|² Σ s_i x xᵀ, from an evenly
 //! spread subsample).
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use twolayer_moments::chunked_sum;
+use twolayer_moments::matmul;
 
 use crate::error::RecoveryError;
 use crate::sign_pattern::strided_subsample;

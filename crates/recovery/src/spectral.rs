@@ -1,11 +1,11 @@
 //! The spectral stages shared by every method: the label spectrum, the reduced labels, the
 //! span of the hidden weights and the Jennrich candidate pool (ALGORITHMS.md 1–3).
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Side};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use twolayer_moments::matmul;
 use twolayer_moments::{AffineFit, centre_labels, t2, t4_contracted, weighted_gram};
 use twolayer_tensor::{JennrichParams, Pencil, simultaneous_diagonalisation, whiten};
 

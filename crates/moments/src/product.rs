@@ -1,0 +1,113 @@
+//! Matrix products that stay at GEMM speed whatever the left operand's padding holds.
+//!
+//! An owned faer `Mat<f64>` rounds each column up to a multiple of 8 entries and leaves the
+//! extra rows uninitialised. faer's kernels load and multiply those rows of a column-major
+//! left operand (their results are discarded), so a denormal left there by an earlier
+//! allocation turns every multiply-add on it into a microcode assist: a 20×100 by 100×24 000
+//! product measured 10–20 ms instead of 1–2 ms, depending only on what the heap held.
+
+use faer::linalg::matmul::matmul as faer_matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Rows per SIMD register of f64 on the widest x86 kernels: padding beyond a multiple of this
+/// is what the kernels read.
+const LANES: usize = 8;
+
+/// `dst = alpha · lhs · rhs` (or `dst += …` with [`Accum::Add`]), exactly as faer's `matmul`
+/// computes it (the same kernels, so the same bits), except that a column-major `lhs` whose
+/// columns are followed by rows outside the matrix is first copied into zeroed storage.
+///
+/// Cost: faer's product, plus a copy of `lhs` (nrows·ncols, negligible beside the product's
+/// nrows·ncols·rhs.ncols) when it has such rows.
+pub fn matmul(
+    dst: MatMut<'_, f64>,
+    accum: Accum,
+    lhs: MatRef<'_, f64>,
+    rhs: MatRef<'_, f64>,
+    alpha: f64,
+    par: Par,
+) {
+    let (rows, cols) = lhs.shape();
+    let padded = lhs.row_stride() == 1
+        && cols > 1
+        && rows % LANES != 0
+        && lhs.col_stride().unsigned_abs() > rows;
+    if padded {
+        let mut clean = Mat::<f64>::zeros(rows.next_multiple_of(LANES), cols);
+        clean.as_mut().subrows_mut(0, rows).copy_from(lhs);
+        faer_matmul(dst, accum, clean.as_ref().subrows(0, rows), rhs, alpha, par);
+    } else {
+        faer_matmul(dst, accum, lhs, rhs, alpha, par);
+    }
+}
+
+/// `lhs · rhs` as a new matrix, through [`matmul`] (the global parallelism).
+pub fn product(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::zeros(lhs.nrows(), rhs.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        lhs,
+        rhs,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 20×d left operand whose padding rows hold denormals, as a reused allocation can.
+    fn poisoned(d: usize) -> (Vec<f64>, usize) {
+        let stride = 32;
+        let mut buf = vec![f64::from_bits(5); stride * d];
+        for j in 0..d {
+            for i in 0..20 {
+                buf[i + stride * j] = ((i * 3 + j) % 11) as f64 * 0.1 - 0.5;
+            }
+        }
+        (buf, stride)
+    }
+
+    #[test]
+    fn padding_never_reaches_the_result() {
+        let d = 30;
+        let (buf, stride) = poisoned(d);
+        let lhs = MatRef::from_column_major_slice_with_stride(&buf, 20, d, stride);
+        let rhs = Mat::from_fn(d, 50, |i, j| ((i * 7 + j * 5) % 13) as f64 - 6.0);
+        let ours = product(lhs, rhs.as_ref());
+        let mut plain = Mat::zeros(20, 50);
+        faer_matmul(
+            plain.as_mut(),
+            Accum::Replace,
+            lhs,
+            rhs.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        assert_eq!(ours, plain);
+        let exact = Mat::from_fn(20, 50, |i, j| {
+            (0..d).map(|c| lhs[(i, c)] * rhs[(c, j)]).sum::<f64>()
+        });
+        assert!((&ours - &exact).norm_max() < 1e-12);
+    }
+
+    #[test]
+    fn accumulating_adds_to_the_destination() {
+        let lhs = Mat::from_fn(5, 3, |i, j| (i + 2 * j) as f64);
+        let rhs = Mat::from_fn(3, 4, |i, j| (i * j) as f64 - 1.0);
+        let mut dst = Mat::from_fn(5, 4, |i, j| (i + j) as f64);
+        let expected = &dst + &lhs * &rhs * 2.0;
+        matmul(
+            dst.as_mut(),
+            Accum::Add,
+            lhs.as_ref(),
+            rhs.as_ref(),
+            2.0,
+            Par::Seq,
+        );
+        assert!((&dst - &expected).norm_max() < 1e-12);
+    }
+}
