@@ -45,7 +45,7 @@ pub fn column_norms(x: MatRef<'_, f64>, out: &mut [f64]) {
 /// Σ a_i b_i with sixteen partial sums (a fixed order). One chain of additions would wait on
 /// the adder's latency at every step; sixteen independent ones keep the vector units busy
 /// (measured 3× faster than four at length 100).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     const LANES: usize = 16;
     let mut acc = [0.0f64; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));

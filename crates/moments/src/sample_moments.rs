@@ -1,5 +1,6 @@
 //! The first pass over the data: every moment of order ≤ 2 of (x, y), as one Gram matrix.
 
+use crate::dots::dot;
 use crate::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::*;
@@ -367,14 +368,19 @@ fn chunk_sums(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
     let (mut sx, mut x4, mut sy) = (vec![0.0; d], vec![0.0; d], vec![0.0; m]);
     let mut norm4 = 0.0;
     for j in 0..len {
-        let col = x.col(j).try_as_col_major().expect("unit row stride");
-        let mut sq = 0.0;
-        for ((s, acc), &v) in sx.iter_mut().zip(x4.iter_mut()).zip(col.as_slice()) {
+        let col = x
+            .col(j)
+            .try_as_col_major()
+            .expect("unit row stride")
+            .as_slice();
+        // Coordinate-wise updates vectorise; the one sum across coordinates goes through
+        // the lane-parallel dot (a single running sum would serialise the loop).
+        for ((s, acc), &v) in sx.iter_mut().zip(x4.iter_mut()).zip(col) {
             *s += v;
             let t = v * v;
-            sq += t;
             *acc += t * t;
         }
+        let sq = dot(col, col);
         norm4 += sq * sq;
         let col = y.col(j).try_as_col_major().expect("unit row stride");
         sy.iter_mut()

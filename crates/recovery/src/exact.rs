@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef};
+use faer::{Accum, Mat, MatRef, Par};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -71,6 +71,8 @@ const CHECK_BLOCK: usize = 1024;
 const CHECK_SAMPLES: usize = 4096;
 /// Samples U is fitted on (at least; 32·k when that is more), the middle of the search's.
 const OUTPUT_FIT_SAMPLES: usize = 4096;
+/// Candidate directions whose two orientations are probed in one parallel batch.
+const BATCH: usize = 4;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
@@ -479,11 +481,7 @@ impl ExactRecovery {
             // of small problems (q×k SVDs, 4d×d QRs): on more than one thread their fork-join
             // overhead costs more than it saves (measured 2× slower), so it runs on one.
             let Spectral { q, xq, pencils, .. } = &spectral;
-            let search = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-                Ok(pool) => pool
-                    .install(|| self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils)),
-                Err(_) => self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils),
-            };
+            let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils);
             tried += search.tried;
             let mut units_s = 0.0;
             tick(&mut units_s);
@@ -622,11 +620,15 @@ impl ExactRecovery {
         } else {
             pencils.iter().map(|p| &p.directions).collect()
         };
+        // The cosines of every sample with every candidate of a pencil (n×k), one buffer for
+        // all pencils.
+        let mut cosines = Mat::<f64>::zeros(n, k);
         'pool: for &directions in &pool {
-            // Every sample projected on every candidate of this pencil in one GEMM (n×k).
-            let mut proj = Mat::zeros(n, k);
+            if search.units.len() == k {
+                break;
+            }
             matmul(
-                proj.as_mut(),
+                cosines.as_mut(),
                 Accum::Replace,
                 xq.transpose(),
                 directions.as_ref(),
@@ -634,14 +636,29 @@ impl ExactRecovery {
                 par,
             );
             for c in 0..k {
-                let cosines: Vec<f64> =
-                    proj.col(c).iter().zip(&norms).map(|(p, r)| p / r).collect();
-                for sign in [1.0, -1.0] {
-                    if search.units.len() == k {
-                        break 'pool;
-                    }
-                    search.try_candidate(&cosines, sign);
+                let col = cosines
+                    .col_mut(c)
+                    .try_as_col_major_mut()
+                    .expect("owned column");
+                col.as_slice_mut()
+                    .iter_mut()
+                    .zip(&norms)
+                    .for_each(|(p, r)| *p /= r);
+            }
+            for first in (0..k).step_by(BATCH) {
+                if search.units.len() == k {
+                    break 'pool;
                 }
+                let batch: Vec<&[f64]> = (first..(first + BATCH).min(k))
+                    .map(|c| {
+                        cosines
+                            .col(c)
+                            .try_as_col_major()
+                            .expect("owned column")
+                            .as_slice()
+                    })
+                    .collect();
+                search.try_both(&batch);
             }
         }
         let from_pool = search.units.len();
@@ -690,16 +707,40 @@ impl ExactRecovery {
                 let wc = ColRef::from_slice(&w);
                 let proj = xq.transpose() * wc;
                 let cosines: Vec<f64> = proj.iter().zip(&norms).map(|(p, r)| p / r).collect();
-                for sign in [1.0, -1.0] {
-                    if search.units.len() < k {
-                        search.try_candidate(&cosines, sign);
-                    }
-                }
+                search.try_both(&[&cosines]);
             }
         }
         search.from_fallback = search.units.len() - from_pool;
         search
     }
+}
+
+/// The singular values of `a`, descending, computed on this thread (the search's probes run
+/// one per thread); `None` if the iteration fails to converge.
+fn singular_values(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.shape();
+    let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
+    let scratch = svd::svd_scratch::<f64>(
+        m,
+        n,
+        ComputeSvdVectors::No,
+        ComputeSvdVectors::No,
+        Par::Seq,
+        Default::default(),
+    );
+    svd::svd(
+        a,
+        s.as_mut(),
+        None,
+        None,
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .ok()?;
+    Some(s.column_vector().iter().copied().collect())
 }
 
 /// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
@@ -764,8 +805,22 @@ struct UnitSearch<'a> {
     /// Units found by the fallback directions, after the pencil pool.
     from_fallback: usize,
     best_null_ratio: f64,
-    /// Scratch: sample indices, partially ordered by the current candidate.
-    order: Vec<usize>,
+}
+
+thread_local! {
+    /// Per-thread scratch of the probes: (sign · cosine, sample) pairs.
+    static KEYED: std::cell::Cell<Vec<(f64, u32)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// What one candidate in one orientation gave, computed from the search's state before it.
+struct Probe {
+    /// The smallest σ_k/σ_1 of Ỹ[:, Z] seen while growing Z.
+    null_ratio: f64,
+    /// The null vector found, if any.
+    null: Option<Vec<f64>>,
+    /// Its unit, solved and verified on the check samples (unless its null vector or the unit
+    /// was already known).
+    unit: Option<Vec<f64>>,
 }
 
 impl<'a> UnitSearch<'a> {
@@ -783,27 +838,108 @@ impl<'a> UnitSearch<'a> {
             tried: 0,
             from_fallback: 0,
             best_null_ratio: f64::INFINITY,
-            order: Vec::with_capacity(yk.ncols()),
         }
     }
 
-    /// One candidate in one orientation: grow the extreme set Z (the q samples with the most
-    /// negative sign·cosine), and if Ỹ[:, Z] has a one-dimensional null space, solve for the
-    /// unit and verify it on the check samples.
-    fn try_candidate(&mut self, cosines: &[f64], sign: f64) {
+    /// Both orientations of one candidate direction, given its cosines with every sample.
+    ///
+    /// The two probes read the state and run in parallel; their outcomes are then applied in
+    /// order (+, then −) exactly as two sequential tries would apply them, so the units found
+    /// are the same bits on any thread count. Only the fork-join's grain matters for speed:
+    /// each probe is a selection over the search's samples and a few q×k SVDs.
+    fn try_both(&mut self, cosines: &[&[f64]]) {
+        use rayon::prelude::*;
+        if self.units.len() == self.yk.nrows() {
+            return;
+        }
+        let tries: Vec<(&[f64], f64)> = cosines
+            .iter()
+            .flat_map(|&c| [(c, 1.0), (c, -1.0)])
+            .collect();
+        let probes: Vec<Probe> = tries
+            .par_iter()
+            .with_max_len(1)
+            .map(|&(c, sign)| self.probe(c, sign))
+            .collect();
+        for probe in probes {
+            self.apply(probe);
+        }
+    }
+
+    /// Records a probe's outcome as the next try: its unit joins the verified ones unless an
+    /// earlier try (in the same parallel batch) found the same null vector or unit.
+    fn apply(&mut self, probe: Probe) {
+        if self.units.len() == self.yk.nrows() {
+            return;
+        }
         self.tried += 1;
+        self.best_null_ratio = self.best_null_ratio.min(probe.null_ratio);
+        let (Some(a), Some(v)) = (probe.null, probe.unit) else {
+            return;
+        };
+        if self.known_null(&a) || self.known_unit(&v) {
+            return;
+        }
+        self.units.push(v);
+        self.nulls.push(a);
+    }
+
+    fn known_null(&self, a: &[f64]) -> bool {
+        self.nulls
+            .iter()
+            .any(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().abs() > 1.0 - 1e-9)
+    }
+
+    fn known_unit(&self, v: &[f64]) -> bool {
+        let vcol = ColRef::from_slice(v);
+        let vn = vcol.norm_l2();
+        self.units.iter().any(|w| {
+            let wc = ColRef::from_slice(w);
+            (vcol.transpose() * wc).abs() > (1.0 - DUPLICATE_TOL) * vn * wc.norm_l2()
+        })
+    }
+
+    /// Grows the extreme set Z (the q samples with the most negative sign·cosine), and if
+    /// Ỹ[:, Z] has a one-dimensional null space, solves for the unit and verifies it on the
+    /// check samples. Reads the state only.
+    fn probe(&self, cosines: &[f64], sign: f64) -> Probe {
+        let mut out = Probe {
+            null_ratio: f64::INFINITY,
+            null: None,
+            unit: None,
+        };
+        // Keys beside their sample numbers (the selection then reads memory in order), in a
+        // buffer each thread keeps: a fresh one per probe would cost its page faults. It is
+        // taken out while in use: a probe waiting on a nested parallel call may run another
+        // probe on this thread, which then starts from an empty buffer.
+        let mut keyed = KEYED.take();
+        keyed.clear();
+        keyed.extend(
+            cosines
+                .iter()
+                .enumerate()
+                .map(|(j, &c)| (sign * c, j as u32)),
+        );
+        self.grow(&mut keyed, &mut out);
+        KEYED.set(keyed);
+        out
+    }
+
+    /// The loop of [`UnitSearch::probe`] over growing extreme sets, on the keyed samples.
+    fn grow(&self, keyed: &mut [(f64, u32)], out: &mut Probe) {
         let (k, n) = self.yk.shape();
-        self.order.clear();
-        self.order.extend(0..n);
         let mut q = 3 * k;
         while q <= n / 4 {
-            // Z need not be sorted: selection is O(n) where a sort is O(n log n).
-            self.order.select_nth_unstable_by(q - 1, |&a, &b| {
-                (sign * cosines[a]).total_cmp(&(sign * cosines[b]))
-            });
-            let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, self.order[i])]);
-            let Ok(svd) = yz.thin_svd() else { return };
-            let s = svd.S().column_vector();
+            // Z need not be ordered by key: selection is O(n) where a sort is O(n log n).
+            // Its samples are taken in index order, so Z's matrix does not depend on how the
+            // selection arranged them.
+            keyed.select_nth_unstable_by(q - 1, |a, b| a.0.total_cmp(&b.0));
+            let mut z: Vec<u32> = keyed[..q].iter().map(|&(_, j)| j).collect();
+            z.sort_unstable();
+            let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, z[i] as usize)]);
+            let Some(s) = singular_values(yz.as_ref()) else {
+                return;
+            };
             // The typical size of q labels (Ỹ has identity second moment).
             let typical = (q as f64 * k as f64).sqrt();
             if !s[0].is_finite() {
@@ -819,20 +955,19 @@ impl<'a> UnitSearch<'a> {
             let scale = if k >= 2 { s[0] } else { typical };
             let null_ratio = s[k - 1] / scale;
             let second = if k >= 2 { s[k - 2] / scale } else { 1.0 };
-            self.best_null_ratio = self.best_null_ratio.min(null_ratio);
+            out.null_ratio = out.null_ratio.min(null_ratio);
             if null_ratio >= NULL_TOL {
                 // Z already holds samples where the unit is active: growing cannot help.
                 return;
             }
             if second > SECOND_TOL {
+                // Only now the vectors: most probes stop at the singular values.
+                let Ok(svd) = yz.thin_svd() else { return };
                 let a: Vec<f64> = (0..k).map(|r| svd.V()[(r, k - 1)]).collect();
-                let known = self
-                    .nulls
-                    .iter()
-                    .any(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().abs() > 1.0 - 1e-9);
-                if !known {
-                    self.verify(a);
+                if !self.known_null(&a) {
+                    out.unit = self.verify(&a);
                 }
+                out.null = Some(a);
                 return;
             }
             q *= 2;
@@ -842,19 +977,19 @@ impl<'a> UnitSearch<'a> {
     /// z = aᵀ Ỹ should be f(v·x) for one unit v: solve for v on its support, check it on
     /// every check sample (max(4096, 16 d) of them, the middle of the search's samples). A unit
     /// that passes there and fails elsewhere cannot pass the certificate, which covers every
-    /// sample.
-    fn verify(&mut self, a: Vec<f64>) {
+    /// sample. `None` for a unit already verified.
+    fn verify(&self, a: &[f64]) -> Option<Vec<f64>> {
         let (xt, yk) = (self.check_x, self.check_y);
         let (d, n) = xt.shape();
         let mut z = vec![0.0; n];
-        column_dots(&a, yk, &mut z);
+        column_dots(a, yk, &mut z);
         if z.iter().sum::<f64>() < 0.0 {
             z.iter_mut().for_each(|t| *t = -*t);
         }
         let zmax = z.iter().copied().fold(0.0, f64::max);
         let support: Vec<usize> = (0..n).filter(|&j| z[j] > 1e-9 * zmax).collect();
         if support.len() < d {
-            return;
+            return None;
         }
         // About 2d samples spread over the support determine v (exact labels: any d
         // independent ones would; the margin keeps the solve well conditioned); all samples
@@ -866,17 +1001,9 @@ impl<'a> UnitSearch<'a> {
             .collect();
         let a_mat = Mat::from_fn(rows, d, |i, c| xt[(c, pick[i])]);
         let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
-        let Some((v, scale)) = fit_unit(a_mat.as_ref(), &zs, self.f) else {
-            return;
-        };
-        let vcol = ColRef::from_slice(&v);
-        let vn = vcol.norm_l2();
-        let duplicate = self.units.iter().any(|w| {
-            let wc = ColRef::from_slice(w);
-            (vcol.transpose() * wc).abs() > (1.0 - DUPLICATE_TOL) * vn * wc.norm_l2()
-        });
-        if duplicate {
-            return;
+        let (v, scale) = fit_unit(a_mat.as_ref(), &zs, self.f)?;
+        if self.known_unit(&v) {
+            return None;
         }
         // The check, block by block: a wrong unit is given up at the first block that
         // exceeds the whole tolerance (most are wrong within a few hundred samples).
@@ -886,16 +1013,16 @@ impl<'a> UnitSearch<'a> {
         for start in (0..n).step_by(CHECK_BLOCK) {
             let len = CHECK_BLOCK.min(n - start);
             column_dots(&v, xt.subcols(start, len), &mut vx[..len]);
+            self.f.apply_in_place(&mut vx[..len]);
             for (t, zj) in vx[..len].iter().zip(&z[start..start + len]) {
-                let e = scale * self.f.apply(*t) - zj;
+                let e = scale * t - zj;
                 res += e * e;
             }
             // NaN counts as over the limit.
             if res.is_nan() || res >= limit {
-                return;
+                return None;
             }
         }
-        self.units.push(v);
-        self.nulls.push(a);
+        Some(v)
     }
 }

@@ -68,12 +68,7 @@ impl Network {
             1.0,
             faer::get_global_parallelism(),
         );
-        let f = &self.activation;
-        for j in 0..h.ncols() {
-            for t in h.col_mut(j).iter_mut() {
-                *t = f.apply(*t);
-            }
-        }
+        self.activation.apply_to(h.as_mut());
         Ok(h)
     }
 

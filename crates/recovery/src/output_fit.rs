@@ -44,11 +44,7 @@ pub(crate) fn fit_output_weights(
         1.0,
         par,
     );
-    for j in 0..k {
-        for t in ft.col_mut(j).iter_mut() {
-            *t = f.apply(*t);
-        }
-    }
+    f.apply_to(ft.as_mut().subcols_mut(0, k));
     if intercept {
         ft.col_mut(k).fill(1.0);
     }
@@ -105,8 +101,10 @@ pub(crate) fn fit_output_weights(
 
 thread_local! {
     /// Per-thread scratch of the certificate pass (pre-activations, residuals), reused from
-    /// chunk to chunk: fresh buffers would cost page faults on every chunk.
-    static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// chunk to chunk: fresh buffers would cost page faults on every chunk. A chunk takes it
+    /// out while in use, so a chunk started on this thread meanwhile (rayon runs other work
+    /// while a thread waits) starts from empty buffers instead of finding them borrowed.
+    static SCRATCH: std::cell::Cell<(Vec<f64>, Vec<f64>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// (Σ_j ‖y_j − U f(V x_j)‖², Σ_j ‖y_j‖²) over every sample of `source`, in one pass
@@ -137,7 +135,9 @@ pub(crate) fn residual_sum_of_squares(
                 (read.0.as_ref(), read.1.as_ref())
             }
         };
-        let (clean, ess, yss) = SCRATCH.with_borrow_mut(|(hb, eb)| {
+        // Taken out while in use (see the note on `SCRATCH`).
+        let (mut hb, mut eb) = SCRATCH.take();
+        let (clean, ess, yss) = {
             hb.resize(k * CHUNK, 0.0);
             eb.resize(m * CHUNK, 0.0);
             let mut h = MatMut::from_column_major_slice_mut(&mut hb[..k * len], k, len);
@@ -146,15 +146,14 @@ pub(crate) fn residual_sum_of_squares(
             // too), one in y reaches the residual: checking those k + 1 numbers per sample,
             // not the d + m inputs, finds every bad sample.
             let clean = h.is_all_finite();
-            for t in hb[..k * len].iter_mut() {
-                *t = f.apply(*t);
-            }
+            f.apply_in_place(&mut hb[..k * len]);
             let h = MatRef::from_column_major_slice(&hb[..k * len], k, len);
             let mut e = MatMut::from_column_major_slice_mut(&mut eb[..m * len], m, len);
             e.copy_from(y);
             matmul(e.rb_mut(), Accum::Add, u, h, -1.0, Par::Seq);
             (clean, e.squared_norm_l2(), y.squared_norm_l2())
-        });
+        };
+        SCRATCH.set((hb, eb));
         if !clean || !ess.is_finite() || !yss.is_finite() {
             return Err(locate_in_chunk(x, y, r.start));
         }
@@ -203,11 +202,7 @@ pub(crate) fn fit_output_exact(
             1.0,
             Par::Seq,
         );
-        for j in 0..h.ncols() {
-            for t in h.col_mut(j).iter_mut() {
-                *t = f.apply(*t);
-            }
-        }
+        f.apply_to(h.as_mut());
         h
     };
     // [Σ h hᵀ | Σ h yᵀ] in one pass.
