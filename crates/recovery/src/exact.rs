@@ -20,7 +20,7 @@ use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
 use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
-use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral_with_fit};
+use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, search_view, spectral_with_fit};
 use crate::unit_fit::fit_unit;
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
@@ -436,32 +436,50 @@ impl ExactRecovery {
                     (o.0.as_ref(), o.1.as_ref())
                 }
             };
-            let yk = p.transpose() * ys;
-            let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
             let mut reduce_s = 0.0;
             tick(&mut reduce_s);
             times.reduce += reduce_s;
 
-            // Step 2: span and candidate directions.
-            let spectral = spectral_with_fit(
+            // Step 2: span and candidate directions, in one pass over the samples with the
+            // reduction of their labels when the first-order span will do.
+            let params = JennrichParams {
+                pencils: self.pencils,
+                seed: self.seed,
+            };
+            let fused = search_view(
                 xs,
-                AffineFit {
-                    alpha: alpha_k.clone(),
-                    linear: linear_k.clone(),
-                    residual,
-                },
+                ys,
+                p.as_ref(),
+                &alpha_k,
+                linear_k.as_ref(),
                 k,
                 &self.activation,
-                &JennrichParams {
-                    pencils: self.pencils,
-                    seed: self.seed,
-                },
+                &params,
             );
+            let view = match fused {
+                Ok(Some(v)) => Ok((v.yk, v.spectral, v.norms)),
+                Ok(None) => {
+                    let yk = p.transpose() * ys;
+                    let residual =
+                        AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
+                    let fit = AffineFit {
+                        alpha: alpha_k.clone(),
+                        linear: linear_k.clone(),
+                        residual,
+                    };
+                    spectral_with_fit(xs, fit, k, &self.activation, &params).map(|s| {
+                        let mut norms = vec![0.0; xs.ncols()];
+                        column_norms(xs, &mut norms);
+                        (yk, s, norms)
+                    })
+                }
+                Err(e) => Err(e),
+            };
             // A search that fails on samples nobody has checked yet may have failed on a NaN:
             // it is named then (a search that succeeds leaves it to the certificate).
             let unchecked = window.is_some() && !moments_of_all;
-            let spectral = match spectral {
-                Ok(s) => s,
+            let (yk, spectral, norms) = match view {
+                Ok(v) => v,
                 Err(_)
                     if unchecked
                         && let Some(e) = first_non_finite(xs, ys, |j| j + window_start(window)) =>
@@ -481,7 +499,7 @@ impl ExactRecovery {
             // of small problems (q×k SVDs, 4d×d QRs): on more than one thread their fork-join
             // overhead costs more than it saves (measured 2× slower), so it runs on one.
             let Spectral { q, xq, pencils, .. } = &spectral;
-            let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils);
+            let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils, norms);
             tried += search.tried;
             let mut units_s = 0.0;
             tick(&mut units_s);
@@ -597,7 +615,7 @@ impl ExactRecovery {
     /// Steps 3–4: every candidate of the pencil pool, best pencil first, in both
     /// orientations; then the fallback directions. Stops at k verified units.
     ///
-    /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k).
+    /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k), `norms` the samples' norms.
     fn find_units<'a>(
         &'a self,
         xt: MatRef<'a, f64>,
@@ -605,11 +623,10 @@ impl ExactRecovery {
         xq: MatRef<'_, f64>,
         q: MatRef<'_, f64>,
         pencils: &[Pencil],
+        mut norms: Vec<f64>,
     ) -> UnitSearch<'a> {
         let (k, n) = yk.shape();
         let par = faer::get_global_parallelism();
-        let mut norms = vec![0.0; n];
-        column_norms(xt, &mut norms);
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates

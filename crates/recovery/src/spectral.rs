@@ -1,7 +1,8 @@
 //! The spectral stages shared by every method: the label spectrum, the reduced labels, the
 //! span of the hidden weights and the Jennrich candidate pool (ALGORITHMS.md 1–3).
 
-use faer::{Accum, Mat, MatRef, Side};
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef, Par, Side};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -129,6 +130,9 @@ impl Spectral {
         }
         let k = self.xq.nrows();
         let r = self.centred.nrows();
+        if r == 0 {
+            return None;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ FOURTH_ORDER_STREAM);
         let mut slices = Vec::with_capacity(k.max(2));
         for l in 0..k.max(2) {
@@ -219,17 +223,8 @@ fn span(
     k: usize,
 ) -> Result<(Mat<f64>, f64, &'static str), RecoveryError> {
     let r = fit.linear.nrows();
-    if r >= k {
-        let svd = fit
-            .linear
-            .transpose()
-            .thin_svd()
-            .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
-        let s = svd.S().column_vector();
-        let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
-        if ratio >= FIRST_ORDER_SPAN_MIN {
-            return Ok((svd.U().subcols(0, k).to_owned(), ratio, "first-order"));
-        }
+    if let Some((q, ratio)) = first_order_span(fit.linear.as_ref(), k)? {
+        return Ok((q, ratio, "first-order"));
     }
     let slices = (0..r)
         .map(|i| t2(xt, &row_vec(&fit.residual, i)))
@@ -239,6 +234,305 @@ fn span(
     Ok((w.basis, w.span_ratio, "second-order"))
 }
 
+/// The span of V* from the first-order coefficients `linear` (r×d, r ≥ k rows): the top k
+/// left singular vectors of linearᵀ and σ_k/σ_1, or `None` when r < k or that ratio is below
+/// [`FIRST_ORDER_SPAN_MIN`] (the second moment must give the span). Cost: O(r d k).
+fn first_order_span(
+    linear: MatRef<'_, f64>,
+    k: usize,
+) -> Result<Option<(Mat<f64>, f64)>, RecoveryError> {
+    if linear.nrows() < k {
+        return Ok(None);
+    }
+    let svd = linear
+        .transpose()
+        .thin_svd()
+        .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
+    let s = svd.S().column_vector();
+    let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
+    Ok((ratio >= FIRST_ORDER_SPAN_MIN).then(|| (svd.U().subcols(0, k).to_owned(), ratio)))
+}
+
+/// The exact method's search samples reduced in one pass: the reduced labels, the samples'
+/// coordinates in the span and their norms, and the Jennrich pool.
+pub(crate) struct SearchView {
+    /// Ỹ = Pᵀ Y (k×n).
+    pub yk: Mat<f64>,
+    /// ‖x_j‖ for every sample.
+    pub norms: Vec<f64>,
+    /// Span, Qᵀ X and pencils (`centred` is left empty: the exact method never needs the
+    /// centred labels themselves, only the slices they weight).
+    pub spectral: Spectral,
+}
+
+/// Samples per block of the slice products inside a chunk: (k(k+1)/2 + 1) × this many pair
+/// products stay in cache (430 KB at k = 20).
+const SLICE_BLOCK: usize = 256;
+
+/// [`spectral_with_fit`] fused with the reduction of the labels, for the exact method: one
+/// pass over the search samples `xs` (d×n) and `ys` (m×n), chunk by chunk, forms Ỹ = Pᵀ Y, the
+/// centred labels Ỹ − α − L x, Qᵀ x, ‖x‖ and the whitened slices Qᵀ T2(ỹ_r) Q, so the samples
+/// are read from memory once instead of four times. The slices are one GEMM per block: the
+/// pair products (Qᵀx)_a (Qᵀx)_b, a ≤ b, times the centred labels.
+///
+/// `None` when the first-order span is badly conditioned (the second moment must give it:
+/// use [`spectral_with_fit`]). Bit-identical on any thread count (fixed chunks, tree sum).
+///
+/// Cost: O(n (k m + 2 k d + d + k³/2)) flops in one pass; memory O(n k) for Ỹ and Qᵀ X.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search_view(
+    xs: MatRef<'_, f64>,
+    ys: MatRef<'_, f64>,
+    p: MatRef<'_, f64>,
+    alpha: &[f64],
+    linear: MatRef<'_, f64>,
+    k: usize,
+    f: &Activation,
+    params: &JennrichParams,
+) -> Result<Option<SearchView>, RecoveryError> {
+    use rayon::prelude::*;
+    use twolayer_moments::{CHUNK, TreeSum, column_norms};
+    let (d, n) = xs.shape();
+    let Some((q, span_ratio)) = first_order_span(linear, k)? else {
+        return Ok(None);
+    };
+    let coefficients = f.hermite_coefficients(1.0);
+    let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+    let usable = |j: usize| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale;
+    let slices_wanted = k >= 2 && usable(2);
+    let pairs = k * (k + 1) / 2;
+    let rows = (pairs + 1).next_multiple_of(8);
+    // [L; Qᵀ] (2k×d): the centring and the projection in one product per chunk.
+    let lq = Mat::from_fn(
+        2 * k,
+        d,
+        |i, a| {
+            if i < k { linear[(i, a)] } else { q[(a, i - k)] }
+        },
+    );
+    let mut yk = Mat::<f64>::zeros(k, n);
+    let mut xq = Mat::<f64>::zeros(k, n);
+    let mut norms = vec![0.0; n];
+    let parts: Vec<Mat<f64>> = yk
+        .as_mut()
+        .par_col_chunks_mut(CHUNK)
+        .zip(xq.as_mut().par_col_chunks_mut(CHUNK))
+        .zip(norms.par_chunks_mut(CHUNK))
+        .enumerate()
+        .map(|(c, ((mut yk_c, mut xq_c), norms_c))| {
+            let (start, len) = (c * CHUNK, norms_c.len());
+            let (xc, yc) = (xs.subcols(start, len), ys.subcols(start, len));
+            matmul(
+                yk_c.rb_mut(),
+                Accum::Replace,
+                p.transpose(),
+                yc,
+                1.0,
+                Par::Seq,
+            );
+            let mut both = Mat::<f64>::zeros(2 * k, len);
+            matmul(
+                both.as_mut(),
+                Accum::Replace,
+                lq.as_ref(),
+                xc,
+                1.0,
+                Par::Seq,
+            );
+            xq_c.copy_from(both.as_ref().subrows(k, k));
+            // The centred labels, in place of L x.
+            for j in 0..len {
+                let (lx, y) = (both.as_mut().col_mut(j), column(yk_c.rb(), j));
+                let lx = lx
+                    .try_as_col_major_mut()
+                    .expect("owned column")
+                    .as_slice_mut();
+                for ((l, &y), &a) in lx[..k].iter_mut().zip(y).zip(alpha) {
+                    *l = y - a - *l;
+                }
+            }
+            column_norms(xc, norms_c);
+            let mut sums = Mat::<f64>::zeros(rows, k);
+            if slices_wanted {
+                // `rows` is a multiple of the kernels' 8 lanes, so Z has no padding rows
+                // (see `twolayer_moments::matmul`): the extra rows stay zero.
+                let mut z = Mat::<f64>::zeros(rows, SLICE_BLOCK.min(len));
+                for b0 in (0..len).step_by(SLICE_BLOCK) {
+                    let bl = SLICE_BLOCK.min(len - b0);
+                    for j in 0..bl {
+                        let t = column(xq_c.rb(), b0 + j);
+                        let zc = z
+                            .as_mut()
+                            .col_mut(j)
+                            .try_as_col_major_mut()
+                            .expect("owned column")
+                            .as_slice_mut();
+                        let mut i = 0;
+                        for (a, &ta) in t.iter().enumerate() {
+                            for (zi, &tb) in zc[i..i + k - a].iter_mut().zip(&t[a..]) {
+                                *zi = ta * tb;
+                            }
+                            i += k - a;
+                        }
+                        zc[pairs] = 1.0;
+                    }
+                    matmul(
+                        sums.as_mut(),
+                        Accum::Add,
+                        z.as_ref().subcols(0, bl),
+                        both.as_ref().submatrix(0, b0, k, bl).transpose(),
+                        1.0,
+                        Par::Seq,
+                    );
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = TreeSum::new();
+    for part in parts {
+        total.push(part);
+    }
+    let sums = total.finish().unwrap_or_else(|| Mat::zeros(rows, k));
+    let mut tensor_s = 0.0;
+    let pencils = if slices_wanted {
+        let inv_n = 1.0 / n as f64;
+        let slices: Vec<Mat<f64>> = (0..k)
+            .map(|r| {
+                let mut s = Mat::<f64>::zeros(k, k);
+                let mut i = 0;
+                for a in 0..k {
+                    for b in a..k {
+                        let v = sums[(i, r)] * inv_n;
+                        s[(a, b)] = v;
+                        s[(b, a)] = v;
+                        i += 1;
+                    }
+                }
+                let mean = sums[(pairs, r)] * inv_n;
+                for a in 0..k {
+                    s[(a, a)] -= mean;
+                }
+                s
+            })
+            .collect();
+        if !slices.iter().all(|s| s.is_all_finite()) {
+            return Err(RecoveryError::Numerical(
+                "the second-moment slices (non-finite samples?)",
+            ));
+        }
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        let start = std::time::Instant::now();
+        let pencils = simultaneous_diagonalisation(&views, params)?;
+        tensor_s = start.elapsed().as_secs_f64();
+        pencils
+    } else {
+        Vec::new()
+    };
+    Ok(Some(SearchView {
+        yk,
+        norms,
+        spectral: Spectral {
+            q,
+            xq,
+            span_ratio,
+            span_source: "first-order",
+            pencils,
+            centred: Mat::zeros(0, n),
+            fourth_order_usable: usable(4),
+            tensor_s,
+        },
+    }))
+}
+
+/// Column `j` of a column-major matrix as a slice.
+fn column<'a>(m: MatRef<'a, f64>, j: usize) -> &'a [f64] {
+    m.col(j)
+        .try_as_col_major()
+        .expect("column-major")
+        .as_slice()
+}
+
 fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
     m.row(r).iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::Distribution;
+    use twolayer_moments::{InMemory, SampleMoments};
+
+    /// The fused pass of the exact method gives what the separate steps give: the reduced
+    /// labels, the projections, the norms and (through the slices) the same pencils.
+    #[test]
+    fn the_fused_search_view_matches_the_separate_steps() {
+        let (d, k, n) = (6, 3, 6000); // two full chunks and a partial one
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Mat::from_fn(d, n, |_, _| StandardNormal.sample(&mut rng));
+        let v = Mat::from_fn(k, d, |i, a| {
+            [
+                [1.0, 0.5, 0.0, -0.3, 0.2, 0.0],
+                [0.0, -1.0, 0.4, 0.0, 0.3, 0.5],
+                [0.6, 0.0, 0.0, 1.0, -0.4, 0.2],
+            ][i][a]
+        });
+        let u = Mat::from_fn(3, k, |r, i| {
+            [[1.0, 0.3, -0.5], [0.2, -1.0, 0.4], [0.5, 0.6, 1.2]][r][i]
+        });
+        let mut h = &v * &x;
+        Activation::Relu.apply_to(h.as_mut());
+        let y = &u * &h;
+        let moments =
+            SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap()).unwrap();
+        let spectrum = LabelSpectrum::from_second_moment(moments.second_y()).unwrap();
+        let p = spectrum.reduction(k);
+        let (alpha, linear) = moments.affine_fit().unwrap();
+        let alpha_k: Vec<f64> = (0..k)
+            .map(|c| (0..3).map(|r| p[(r, c)] * alpha[r]).sum())
+            .collect();
+        let linear_k = p.transpose() * &linear;
+        let params = JennrichParams {
+            pencils: 4,
+            seed: 1,
+        };
+
+        let fused = search_view(
+            x.as_ref(),
+            y.as_ref(),
+            p.as_ref(),
+            &alpha_k,
+            linear_k.as_ref(),
+            k,
+            &Activation::Relu,
+            &params,
+        )
+        .unwrap()
+        .expect("a well-conditioned first-order span");
+        let yk = p.transpose() * &y;
+        let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), x.as_ref(), yk.as_ref());
+        let fit = AffineFit {
+            alpha: alpha_k.clone(),
+            linear: linear_k.clone(),
+            residual,
+        };
+        let separate = spectral_with_fit(x.as_ref(), fit, k, &Activation::Relu, &params).unwrap();
+
+        assert!((&fused.yk - &yk).norm_max() < 1e-12);
+        assert!((&fused.spectral.xq - &separate.xq).norm_max() < 1e-12);
+        for j in 0..n {
+            assert!((fused.norms[j] - x.col(j).norm_l2()).abs() < 1e-12);
+        }
+        assert!(!separate.pencils.is_empty());
+        assert_eq!(fused.spectral.pencils.len(), separate.pencils.len());
+        for (a, b) in fused.spectral.pencils.iter().zip(&separate.pencils) {
+            let (mut ea, mut eb) = (a.eigenvalues.clone(), b.eigenvalues.clone());
+            ea.sort_by(f64::total_cmp);
+            eb.sort_by(f64::total_cmp);
+            let scale = eb.iter().fold(0.0f64, |s, e| s.max(e.abs()));
+            for (x, y) in ea.iter().zip(&eb) {
+                assert!((x - y).abs() < 1e-9 * scale, "{ea:?} vs {eb:?}");
+            }
+        }
+    }
 }
