@@ -38,6 +38,7 @@ mod sweep;
 mod tensorly;
 
 fn main() -> Result<()> {
+    twolayer_moments::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bar") => bar(),

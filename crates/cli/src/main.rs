@@ -165,6 +165,7 @@ enum NoiseArg {
 }
 
 fn main() -> ExitCode {
+    twolayer_moments::tune_allocator();
     // `twolayer eval … | head` closes the pipe early: end quietly as Unix tools do, instead of
     // panicking in println! (Rust ignores SIGPIPE by default).
     #[cfg(unix)]

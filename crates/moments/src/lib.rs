@@ -37,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+mod allocator;
 mod centre;
 mod chunked;
 mod dots;
@@ -48,6 +49,7 @@ mod product;
 mod sample_moments;
 mod source;
 
+pub use allocator::tune_allocator;
 pub use centre::{AffineFit, centre_labels};
 pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum};
 pub use dots::{column_dots, column_norms};

@@ -177,10 +177,12 @@ pub struct ExactReport {
 /// Wall time of each phase of [`ExactRecovery`], in seconds.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct PhaseTimes {
-    /// Rank detection, the search subset and the reduction of its labels to k rows.
+    /// Rank detection and the search's samples (a window read in place, or a gathered
+    /// subset).
     pub reduce: f64,
-    /// The moments: the pass over all samples for the moments of order ≤ 2, the span of V*
-    /// and the whitened second-moment slices.
+    /// The moments: the pass for the moments of order ≤ 2 (unless given), then one pass over
+    /// the search's samples for the reduction of their labels to k rows, the span of V* and
+    /// the whitened second-moment slices.
     pub moments: f64,
     /// The tensor decomposition: the Jennrich pencils.
     pub tensor: f64,
