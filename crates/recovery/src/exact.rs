@@ -628,7 +628,6 @@ impl ExactRecovery {
         mut norms: Vec<f64>,
     ) -> UnitSearch<'a> {
         let (k, n) = yk.shape();
-        let par = faer::get_global_parallelism();
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
@@ -639,46 +638,69 @@ impl ExactRecovery {
         } else {
             pencils.iter().map(|p| &p.directions).collect()
         };
-        // The cosines of every sample with every candidate of a pencil (n×k), one buffer for
-        // all pencils.
-        let mut cosines = Mat::<f64>::zeros(n, k);
-        'pool: for &directions in &pool {
-            if search.units.len() == k {
-                break;
-            }
+        // Every candidate of every pencil, tried most novel first: least aligned with the
+        // units verified so far (ties: best pencil first, then column order). Later pencils
+        // mostly repeat the units the first one gave; their few candidates for missing units
+        // then come first instead of after whole pencils of repeats.
+        let mut remaining: Vec<(usize, usize)> = (0..pool.len())
+            .flat_map(|p| (0..k).map(move |c| (p, c)))
+            .collect();
+        let mut cosines = Mat::<f64>::zeros(n, BATCH);
+        while !remaining.is_empty() && search.units.len() < k {
+            let known: Vec<Col<f64>> = search
+                .units
+                .iter()
+                .map(|v| {
+                    let a = q.transpose() * ColRef::from_slice(v);
+                    let norm = a.norm_l2().max(f64::MIN_POSITIVE);
+                    a / norm
+                })
+                .collect();
+            let overlap = |&(p, c): &(usize, usize)| {
+                let w = pool[p].col(c);
+                let wn = w.norm_l2().max(f64::MIN_POSITIVE);
+                known
+                    .iter()
+                    .map(|a| (w.transpose() * a).abs() / wn)
+                    .fold(0.0f64, f64::max)
+            };
+            let mut scored: Vec<(f64, (usize, usize))> =
+                remaining.iter().map(|pc| (overlap(pc), *pc)).collect();
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let take: Vec<(usize, usize)> = scored.iter().take(BATCH).map(|&(_, pc)| pc).collect();
+            remaining.retain(|pc| !take.contains(pc));
+            // The batch's cosines with every sample: one thin product, then the norms.
+            let w = Mat::from_fn(k, take.len(), |i, b| pool[take[b].0][(i, take[b].1)]);
+            let mut cos = cosines.as_mut().subcols_mut(0, take.len());
             matmul(
-                cosines.as_mut(),
+                cos.rb_mut(),
                 Accum::Replace,
                 xq.transpose(),
-                directions.as_ref(),
+                w.as_ref(),
                 1.0,
-                par,
+                faer::get_global_parallelism(),
             );
-            for c in 0..k {
-                let col = cosines
-                    .col_mut(c)
+            for b in 0..take.len() {
+                let col = cos
+                    .rb_mut()
+                    .col_mut(b)
                     .try_as_col_major_mut()
                     .expect("owned column");
                 col.as_slice_mut()
                     .iter_mut()
                     .zip(&norms)
-                    .for_each(|(p, r)| *p /= r);
+                    .for_each(|(t, r)| *t /= r);
             }
-            for first in (0..k).step_by(BATCH) {
-                if search.units.len() == k {
-                    break 'pool;
-                }
-                let batch: Vec<&[f64]> = (first..(first + BATCH).min(k))
-                    .map(|c| {
-                        cosines
-                            .col(c)
-                            .try_as_col_major()
-                            .expect("owned column")
-                            .as_slice()
-                    })
-                    .collect();
-                search.try_both(&batch);
-            }
+            let batch: Vec<&[f64]> = (0..take.len())
+                .map(|b| {
+                    cosines
+                        .col(b)
+                        .try_as_col_major()
+                        .expect("owned column")
+                        .as_slice()
+                })
+                .collect();
+            search.try_both(&batch);
         }
         let from_pool = search.units.len();
         if search.units.len() < k {
