@@ -614,8 +614,9 @@ impl ExactRecovery {
         })
     }
 
-    /// Steps 3–4: every candidate of the pencil pool, best pencil first, in both
-    /// orientations; then the fallback directions. Stops at k verified units.
+    /// Steps 3–4: every candidate of the pencil pool in both orientations, the most novel
+    /// first (least aligned with the units verified so far; ties: best pencil first); then
+    /// the fallback directions. Stops at k verified units.
     ///
     /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k), `norms` the samples' norms.
     fn find_units<'a>(
@@ -882,12 +883,13 @@ impl<'a> UnitSearch<'a> {
         }
     }
 
-    /// Both orientations of one candidate direction, given its cosines with every sample.
+    /// Both orientations of a batch of candidate directions, given their cosines with every
+    /// sample.
     ///
-    /// The two probes read the state and run in parallel; their outcomes are then applied in
-    /// order (+, then −) exactly as two sequential tries would apply them, so the units found
-    /// are the same bits on any thread count. Only the fork-join's grain matters for speed:
-    /// each probe is a selection over the search's samples and a few q×k SVDs.
+    /// The probes read the state and run in parallel; their outcomes are then applied in
+    /// order (each candidate +, then −) exactly as sequential tries would apply them, so the
+    /// units found are the same bits on any thread count. Only the fork-join's grain matters
+    /// for speed: each probe is a selection over the search's samples and a few q×k SVDs.
     fn try_both(&mut self, cosines: &[&[f64]]) {
         use rayon::prelude::*;
         if self.units.len() == self.yk.nrows() {
