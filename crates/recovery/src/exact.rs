@@ -20,7 +20,7 @@ use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
 use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
-use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, search_view, spectral_with_fit};
+use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, column, search_view, spectral_with_fit};
 use crate::unit_fit::fit_unit;
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
@@ -411,8 +411,7 @@ impl ExactRecovery {
             // spread subset. A NaN in the window is named when its search fails, else by the
             // certificate's pass.
             let window = match whole {
-                Some(all) if size >= n => Some((all, 0, n)),
-                Some(all) if !last => {
+                Some(all) if size >= n || !last => {
                     let (start, len) = middle(n, size);
                     Some((all, start, len))
                 }
@@ -693,15 +692,9 @@ impl ExactRecovery {
                     .for_each(|(t, r)| *t /= r);
             }
             let batch: Vec<&[f64]> = (0..take.len())
-                .map(|b| {
-                    cosines
-                        .col(b)
-                        .try_as_col_major()
-                        .expect("owned column")
-                        .as_slice()
-                })
+                .map(|b| column(cosines.as_ref(), b))
                 .collect();
-            search.try_both(&batch);
+            search.try_batch(&batch);
         }
         let from_pool = search.units.len();
         if search.units.len() < k {
@@ -749,7 +742,7 @@ impl ExactRecovery {
                 let wc = ColRef::from_slice(&w);
                 let proj = xq.transpose() * wc;
                 let cosines: Vec<f64> = proj.iter().zip(&norms).map(|(p, r)| p / r).collect();
-                search.try_both(&[&cosines]);
+                search.try_batch(&[&cosines]);
             }
         }
         search.from_fallback = search.units.len() - from_pool;
@@ -890,7 +883,7 @@ impl<'a> UnitSearch<'a> {
     /// order (each candidate +, then −) exactly as sequential tries would apply them, so the
     /// units found are the same bits on any thread count. Only the fork-join's grain matters
     /// for speed: each probe is a selection over the search's samples and a few q×k SVDs.
-    fn try_both(&mut self, cosines: &[&[f64]]) {
+    fn try_batch(&mut self, cosines: &[&[f64]]) {
         use rayon::prelude::*;
         if self.units.len() == self.yk.nrows() {
             return;

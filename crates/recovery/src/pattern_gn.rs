@@ -228,19 +228,14 @@ fn unpack(total: &Mat<f64>, m: usize, k: usize, d: usize) -> Dir {
 
 fn zip_mask_ref(a: &mut Mat<f64>, mask: MatRef<'_, f64>) {
     for j in 0..a.ncols() {
-        let (col, m) = (a.col_mut(j), mask.col(j));
-        match (col.try_as_col_major_mut(), m.try_as_col_major()) {
-            (Some(col), Some(m)) => col
-                .as_slice_mut()
+        let col = a.col_mut(j).try_as_col_major_mut().expect("owned column");
+        let col = col.as_slice_mut();
+        match mask.col(j).try_as_col_major() {
+            Some(m) => col.iter_mut().zip(m.as_slice()).for_each(|(t, &s)| *t *= s),
+            None => col
                 .iter_mut()
-                .zip(m.as_slice())
+                .zip(mask.col(j).iter())
                 .for_each(|(t, &s)| *t *= s),
-            (col, _) => {
-                let col = col.expect("owned matrices have contiguous columns");
-                for (t, &s) in col.as_slice_mut().iter_mut().zip(mask.col(j).iter()) {
-                    *t *= s;
-                }
-            }
         }
     }
 }

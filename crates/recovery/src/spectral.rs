@@ -177,11 +177,7 @@ pub(crate) fn spectral_with_fit(
     params: &JennrichParams,
 ) -> Result<Spectral, RecoveryError> {
     let n = xt.ncols();
-    // The moments' weights for this activation (unit-norm units): a moment whose weight
-    // vanishes carries no signal, and its pencils would only be noise.
-    let coefficients = f.hermite_coefficients(1.0);
-    let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
-    let usable = |j: usize| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale;
+    let usable = usable_moments(f);
     let (q, span_ratio, span_source) = span(xt, &fit, k)?;
     let mut xq = Mat::zeros(k, n);
     matmul(
@@ -197,10 +193,8 @@ pub(crate) fn spectral_with_fit(
         let slices = (0..fit.residual.nrows())
             .map(|r| t2(xq.as_ref(), &row_vec(&fit.residual, r)))
             .collect::<Result<Vec<_>, _>>()?;
-        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
-        let start = std::time::Instant::now();
-        let pencils = simultaneous_diagonalisation(&views, params)?;
-        tensor_s = start.elapsed().as_secs_f64();
+        let (pencils, seconds) = timed_pencils(&slices, params)?;
+        tensor_s = seconds;
         pencils
     } else {
         Vec::new()
@@ -232,6 +226,25 @@ fn span(
     let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
     let w = whiten(&views, k)?;
     Ok((w.basis, w.span_ratio, "second-order"))
+}
+
+/// Which Hermite moments carry signal for `f` (unit-norm units): `usable(j)` is false when
+/// the weight of the j-th moment vanishes, since its pencils would only be noise.
+fn usable_moments(f: &Activation) -> impl Fn(usize) -> bool {
+    let coefficients = f.hermite_coefficients(1.0);
+    let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
+    move |j| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale
+}
+
+/// The Jennrich pencils of whitened slices, and the seconds they took (the tensor phase).
+fn timed_pencils(
+    slices: &[Mat<f64>],
+    params: &JennrichParams,
+) -> Result<(Vec<Pencil>, f64), RecoveryError> {
+    let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+    let start = std::time::Instant::now();
+    let pencils = simultaneous_diagonalisation(&views, params)?;
+    Ok((pencils, start.elapsed().as_secs_f64()))
 }
 
 /// The span of V* from the first-order coefficients `linear` (r×d, r ≥ k rows): the top k
@@ -296,9 +309,7 @@ pub(crate) fn search_view(
     let Some((q, span_ratio)) = first_order_span(linear, k)? else {
         return Ok(None);
     };
-    let coefficients = f.hermite_coefficients(1.0);
-    let scale = coefficients.iter().fold(0.0f64, |a, c| a.max(c.abs()));
-    let usable = |j: usize| coefficients[j].abs() > NEGLIGIBLE_COEFFICIENT * scale;
+    let usable = usable_moments(f);
     let slices_wanted = k >= 2 && usable(2);
     let pairs = k * (k + 1) / 2;
     let rows = (pairs + 1).next_multiple_of(8);
@@ -421,10 +432,8 @@ pub(crate) fn search_view(
                 "the second-moment slices (non-finite samples?)",
             ));
         }
-        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
-        let start = std::time::Instant::now();
-        let pencils = simultaneous_diagonalisation(&views, params)?;
-        tensor_s = start.elapsed().as_secs_f64();
+        let (pencils, seconds) = timed_pencils(&slices, params)?;
+        tensor_s = seconds;
         pencils
     } else {
         Vec::new()
@@ -446,7 +455,7 @@ pub(crate) fn search_view(
 }
 
 /// Column `j` of a column-major matrix as a slice.
-fn column<'a>(m: MatRef<'a, f64>, j: usize) -> &'a [f64] {
+pub(crate) fn column<'a>(m: MatRef<'a, f64>, j: usize) -> &'a [f64] {
     m.col(j)
         .try_as_col_major()
         .expect("column-major")
