@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 use serde::Serialize;
 use twolayer_moments::matmul;
 use twolayer_moments::{
-    AffineFit, InMemory, SampleMoments, SampleSource, column_dots, column_norms, first_non_finite,
+    AffineFit, InMemory, SampleMoments, SampleSource, column_norms, first_non_finite,
     spread_indices,
 };
 use twolayer_tensor::{JennrichParams, Pencil};
@@ -20,7 +20,9 @@ use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
 use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
-use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, column, search_view, spectral_with_fit};
+use crate::spectral::{
+    LabelSpectrum, RANK_TOL, Spectral, column, column_mut, search_view, spectral_with_fit,
+};
 use crate::unit_fit::fit_unit;
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
@@ -63,12 +65,12 @@ pub(crate) fn label_spectrum_warnings(rel_sv: &[f64], k: usize) -> Vec<String> {
 /// A unit is verified when ‖f(v·X) − z‖ / ‖z‖ over its check samples is below this (the
 /// certificate then checks the whole network on every sample).
 const UNIT_TOL: f64 = 1e-7;
-/// Samples per block of a unit's check (the check stops at the first block over tolerance).
-const CHECK_BLOCK: usize = 1024;
 /// Samples a candidate unit is checked on (at least; 16·d when that is more): about 3 MB at
 /// d = 100, so that the checks of k units run from cache instead of streaming the search's
 /// samples from memory k times.
 const CHECK_SAMPLES: usize = 4096;
+/// Of which a candidate is first checked on (at least; 8·d when that is more).
+const PRECHECK_SAMPLES: usize = 512;
 /// Samples U is fitted on (at least; 32·k when that is more), the middle of the search's.
 const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Candidate directions whose two orientations are probed in one parallel batch.
@@ -180,7 +182,8 @@ pub struct PhaseTimes {
     /// Rank detection and the search's samples (a window read in place, or a gathered
     /// subset).
     pub reduce: f64,
-    /// The moments: the pass for the moments of order ≤ 2 (unless given), then one pass over
+    /// The moments: the pass for the moments of order ≤ 2 (whoever ran it: this method, or
+    /// the front door before it; 0 only for moments the caller passed in), then one pass over
     /// the search's samples for the reduction of their labels to k rows, the span of V* and
     /// the whitened second-moment slices.
     pub moments: f64,
@@ -280,9 +283,14 @@ impl ExactRecovery {
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<Recovered, RecoveryError> {
+        let start = Instant::now();
         let moments = moments_for_recovery(x, y)?;
+        let moments_s = start.elapsed().as_secs_f64();
         let source = InMemory::new(x.transpose(), y.transpose())?;
-        self.recover_with(&source, Some(&moments))
+        let mut found = self.recover_with(&source, Some(&moments))?;
+        found.report.phase_time_s.moments += moments_s;
+        found.report.time_s += moments_s;
+        Ok(found)
     }
 
     /// [`ExactRecovery::recover`] over any [`SampleSource`], e.g. a file larger than memory.
@@ -641,36 +649,72 @@ impl ExactRecovery {
         // Every candidate of every pencil, tried most novel first: least aligned with the
         // units verified so far (ties: best pencil first, then column order). Later pencils
         // mostly repeat the units the first one gave; their few candidates for missing units
-        // then come first instead of after whole pencils of repeats.
-        let mut remaining: Vec<(usize, usize)> = (0..pool.len())
-            .flat_map(|p| (0..k).map(move |c| (p, c)))
-            .collect();
+        // then come first instead of after whole pencils of repeats. A batch is chosen
+        // greedily, each pick also the least aligned with the batch's earlier picks, so that
+        // one batch rarely spends two candidates on one unit. `mutual` holds the pool's
+        // pairwise |cosines|.
+        let total = pool.len() * k;
+        let mut dirs = Mat::<f64>::zeros(k, total);
+        for (p, m) in pool.iter().enumerate() {
+            for c in 0..k {
+                let w = m.col(c);
+                let norm = w.norm_l2().max(f64::MIN_POSITIVE);
+                dirs.col_mut(p * k + c).copy_from(w / norm);
+            }
+        }
+        let mut mutual = Mat::<f64>::zeros(total, total);
+        matmul(
+            mutual.as_mut(),
+            Accum::Replace,
+            dirs.transpose(),
+            dirs.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        let mut remaining: Vec<usize> = (0..total).collect();
         let mut cosines = Mat::<f64>::zeros(n, BATCH);
         while !remaining.is_empty() && search.units.len() < k {
-            let known: Vec<Col<f64>> = search
-                .units
-                .iter()
-                .map(|v| {
-                    let a = q.transpose() * ColRef::from_slice(v);
-                    let norm = a.norm_l2().max(f64::MIN_POSITIVE);
-                    a / norm
-                })
-                .collect();
-            let overlap = |&(p, c): &(usize, usize)| {
-                let w = pool[p].col(c);
-                let wn = w.norm_l2().max(f64::MIN_POSITIVE);
-                known
+            let known = Mat::from_fn(k, search.units.len(), |i, u| {
+                search.units[u]
                     .iter()
-                    .map(|a| (w.transpose() * a).abs() / wn)
-                    .fold(0.0f64, f64::max)
-            };
-            let mut scored: Vec<(f64, (usize, usize))> =
-                remaining.iter().map(|pc| (overlap(pc), *pc)).collect();
-            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let take: Vec<(usize, usize)> = scored.iter().take(BATCH).map(|&(_, pc)| pc).collect();
-            remaining.retain(|pc| !take.contains(pc));
+                    .zip(q.col(i).iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+            });
+            let mut overlap = vec![0.0f64; total];
+            if known.ncols() > 0 {
+                let mut with_known = Mat::<f64>::zeros(total, known.ncols());
+                matmul(
+                    with_known.as_mut(),
+                    Accum::Replace,
+                    dirs.transpose(),
+                    known.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
+                for u in 0..known.ncols() {
+                    let norm = known.col(u).norm_l2().max(f64::MIN_POSITIVE);
+                    for (o, t) in overlap.iter_mut().zip(with_known.col(u).iter()) {
+                        *o = o.max(t.abs() / norm);
+                    }
+                }
+            }
+            // Ties: the best pencil first, then column order (the pool's order).
+            let mut take: Vec<usize> = Vec::with_capacity(BATCH);
+            while take.len() < BATCH && !remaining.is_empty() {
+                let (at, &pick) = remaining
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| overlap[*a.1].total_cmp(&overlap[*b.1]).then(a.1.cmp(b.1)))
+                    .expect("remaining is not empty");
+                remaining.remove(at);
+                take.push(pick);
+                for &c in &remaining {
+                    overlap[c] = overlap[c].max(mutual[(c, pick)].abs());
+                }
+            }
             // The batch's cosines with every sample: one thin product, then the norms.
-            let w = Mat::from_fn(k, take.len(), |i, b| pool[take[b].0][(i, take[b].1)]);
+            let w = Mat::from_fn(k, take.len(), |i, b| pool[take[b] / k][(i, take[b] % k)]);
             let mut cos = cosines.as_mut().subcols_mut(0, take.len());
             matmul(
                 cos.rb_mut(),
@@ -745,7 +789,8 @@ impl ExactRecovery {
                 search.try_batch(&[&cosines]);
             }
         }
-        search.from_fallback = search.units.len() - from_pool;
+        search.confirm();
+        search.from_fallback = search.units.len().saturating_sub(from_pool);
         search
     }
 }
@@ -776,6 +821,35 @@ fn singular_values(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
     )
     .ok()?;
     Some(s.column_vector().iter().copied().collect())
+}
+
+/// The right singular vector of `a` (q×k, q ≥ k) for its smallest singular value, computed
+/// on this thread without the left ones; `None` if the iteration fails to converge.
+fn null_vector(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.shape();
+    let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
+    let mut v = Mat::<f64>::zeros(n, n);
+    let scratch = svd::svd_scratch::<f64>(
+        m,
+        n,
+        ComputeSvdVectors::No,
+        ComputeSvdVectors::Full,
+        Par::Seq,
+        Default::default(),
+    );
+    svd::svd(
+        a,
+        s.as_mut(),
+        None,
+        Some(v.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .ok()?;
+    Some(v.col(m.min(n) - 1).iter().copied().collect())
 }
 
 /// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
@@ -820,6 +894,23 @@ fn orthogonal_to(mut w: Vec<f64>, basis: &[Vec<f64>]) -> Option<Vec<f64>> {
     Some(w)
 }
 
+/// Whether c f(v·x) (given as f(v·x), `activated`) matches a unit's outputs `z` within
+/// [`UNIT_TOL`] relative; NaN does not.
+fn within_tolerance(activated: &[f64], z: &[f64], scale: f64) -> bool {
+    let limit = UNIT_TOL * UNIT_TOL * z.iter().map(|t| t * t).sum::<f64>();
+    let res: f64 = activated
+        .iter()
+        .zip(z)
+        .map(|(t, zj)| (scale * t - zj).powi(2))
+        .sum();
+    res < limit
+}
+
+/// Whether two unit null vectors are the same up to sign (then they are one unit's).
+fn same_null(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().abs() > 1.0 - 1e-9
+}
+
 /// The state of the search for verified units over the candidate pool.
 struct UnitSearch<'a> {
     /// The hidden activation.
@@ -831,11 +922,22 @@ struct UnitSearch<'a> {
     /// The certificate checks the whole network on every sample afterwards.
     check_x: MatRef<'a, f64>,
     check_y: MatRef<'a, f64>,
-    /// Verified hidden weight vectors.
+    /// A candidate is first checked on this many of the check samples (the first ones), and
+    /// confirmed on all of them once k units passed: the few a wrong unit needs to fail, read
+    /// from cache, instead of every check sample once per unit.
+    pre: usize,
+    /// Verified hidden weight vectors (the first `confirmed` on every check sample, the
+    /// others on the first `pre`).
     units: Vec<Vec<f64>>,
-    /// Their null vectors a (unit, in the reduced label space): a unit's a is unique up to
-    /// sign, so a repeated a is a repeated unit and needs no second verification.
+    /// Their null vectors a (unit, in the reduced label space, signed so that aᵀỸ is the
+    /// unit's output): a unit's a is unique up to sign, so a repeated a is a repeated unit and
+    /// needs no second verification.
     nulls: Vec<Vec<f64>>,
+    /// Their output scales c (1 for homogeneous f): aᵀỸ = c f(v·x).
+    scales: Vec<f64>,
+    confirmed: usize,
+    /// Null vectors whose units failed the confirmation: not tried again.
+    rejected: Vec<Vec<f64>>,
     tried: usize,
     /// Units found by the fallback directions, after the pencil pool.
     from_fallback: usize,
@@ -853,9 +955,17 @@ struct Probe {
     null_ratio: f64,
     /// The null vector found, if any.
     null: Option<Vec<f64>>,
-    /// Its unit, solved and verified on the check samples (unless its null vector or the unit
-    /// was already known).
-    unit: Option<Vec<f64>>,
+    /// Its unit, solved and checked (unless its null vector was known before, or found by
+    /// an earlier probe of the same batch).
+    unit: Option<Checked>,
+}
+
+/// A unit that passed the first check.
+struct Checked {
+    v: Vec<f64>,
+    /// Its null vector, signed so that aᵀỸ ≥ 0 on the whole.
+    null: Vec<f64>,
+    scale: f64,
 }
 
 impl<'a> UnitSearch<'a> {
@@ -868,8 +978,12 @@ impl<'a> UnitSearch<'a> {
             yk,
             check_x,
             check_y,
+            pre: (8 * d).max(PRECHECK_SAMPLES).min(len),
             units: Vec::with_capacity(yk.nrows()),
             nulls: Vec::with_capacity(yk.nrows()),
+            scales: Vec::with_capacity(yk.nrows()),
+            confirmed: 0,
+            rejected: Vec::new(),
             tried: 0,
             from_fallback: 0,
             best_null_ratio: f64::INFINITY,
@@ -879,10 +993,13 @@ impl<'a> UnitSearch<'a> {
     /// Both orientations of a batch of candidate directions, given their cosines with every
     /// sample.
     ///
-    /// The probes read the state and run in parallel; their outcomes are then applied in
-    /// order (each candidate +, then −) exactly as sequential tries would apply them, so the
-    /// units found are the same bits on any thread count. Only the fork-join's grain matters
-    /// for speed: each probe is a selection over the search's samples and a few q×k SVDs.
+    /// The probes read the state and run in parallel; then each null vector new to the search
+    /// is verified once (in parallel again: a null vector an earlier probe of the batch found
+    /// is the same unit from another candidate, and is not verified twice); the outcomes are
+    /// then applied in order (each candidate +, then −). Every step depends on the batch
+    /// only, never on how the threads shared it, so the units found are the same bits on any
+    /// thread count. Each probe is a selection over the search's samples and a few q×k SVDs;
+    /// each verification a d-dimensional solve and a check on the check samples.
     fn try_batch(&mut self, cosines: &[&[f64]]) {
         use rayon::prelude::*;
         if self.units.len() == self.yk.nrows() {
@@ -892,11 +1009,29 @@ impl<'a> UnitSearch<'a> {
             .iter()
             .flat_map(|&c| [(c, 1.0), (c, -1.0)])
             .collect();
-        let probes: Vec<Probe> = tries
+        let mut probes: Vec<Probe> = tries
             .par_iter()
             .with_max_len(1)
             .map(|&(c, sign)| self.probe(c, sign))
             .collect();
+        let mut fresh: Vec<usize> = Vec::with_capacity(probes.len());
+        for (i, probe) in probes.iter().enumerate() {
+            let Some(a) = &probe.null else { continue };
+            let seen = fresh
+                .iter()
+                .any(|&j| probes[j].null.as_deref().is_some_and(|b| same_null(a, b)));
+            if !seen && !self.known_null(a) {
+                fresh.push(i);
+            }
+        }
+        let fresh_nulls: Vec<&[f64]> = fresh
+            .iter()
+            .map(|&i| probes[i].null.as_deref().expect("fresh nulls exist"))
+            .collect();
+        let verified = self.verify(&fresh_nulls);
+        for (i, unit) in fresh.into_iter().zip(verified) {
+            probes[i].unit = unit;
+        }
         for probe in probes {
             self.apply(probe);
         }
@@ -910,20 +1045,78 @@ impl<'a> UnitSearch<'a> {
         }
         self.tried += 1;
         self.best_null_ratio = self.best_null_ratio.min(probe.null_ratio);
-        let (Some(a), Some(v)) = (probe.null, probe.unit) else {
+        let Some(unit) = probe.unit else {
             return;
         };
-        if self.known_null(&a) || self.known_unit(&v) {
+        if self.known_null(&unit.null) || self.known_unit(&unit.v) {
             return;
         }
-        self.units.push(v);
-        self.nulls.push(a);
+        self.units.push(unit.v);
+        self.nulls.push(unit.null);
+        self.scales.push(unit.scale);
+        if self.units.len() == self.yk.nrows() {
+            self.confirm();
+        }
     }
 
     fn known_null(&self, a: &[f64]) -> bool {
         self.nulls
             .iter()
-            .any(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().abs() > 1.0 - 1e-9)
+            .chain(&self.rejected)
+            .any(|b| same_null(a, b))
+    }
+
+    /// Checks the units not yet confirmed on every check sample, in one product, and drops
+    /// those that fail (their null vectors are not tried again).
+    fn confirm(&mut self) {
+        let (xt, yk) = (self.check_x, self.check_y);
+        let (d, n) = xt.shape();
+        let new = self.confirmed..self.units.len();
+        if new.is_empty() {
+            return;
+        }
+        let count = new.len();
+        let units = Mat::from_fn(d, count, |c, u| self.units[self.confirmed + u][c]);
+        let nulls = Mat::from_fn(yk.nrows(), count, |r, u| self.nulls[self.confirmed + u][r]);
+        let par = faer::get_global_parallelism();
+        let mut pre = Mat::<f64>::zeros(n, count);
+        matmul(
+            pre.as_mut(),
+            Accum::Replace,
+            xt.transpose(),
+            units.as_ref(),
+            1.0,
+            par,
+        );
+        let mut outputs = Mat::<f64>::zeros(n, count);
+        matmul(
+            outputs.as_mut(),
+            Accum::Replace,
+            yk.transpose(),
+            nulls.as_ref(),
+            1.0,
+            par,
+        );
+        let passed: Vec<bool> = (0..count)
+            .map(|u| {
+                let vx = column_mut(pre.as_mut(), u);
+                self.f.apply_in_place(vx);
+                within_tolerance(
+                    vx,
+                    column(outputs.as_ref(), u),
+                    self.scales[self.confirmed + u],
+                )
+            })
+            .collect();
+        for u in (0..count).rev() {
+            if !passed[u] {
+                let i = self.confirmed + u;
+                self.units.remove(i);
+                self.scales.remove(i);
+                self.rejected.push(self.nulls.remove(i));
+            }
+        }
+        self.confirmed = self.units.len();
     }
 
     fn known_unit(&self, v: &[f64]) -> bool {
@@ -935,9 +1128,8 @@ impl<'a> UnitSearch<'a> {
         })
     }
 
-    /// Grows the extreme set Z (the q samples with the most negative sign·cosine), and if
-    /// Ỹ[:, Z] has a one-dimensional null space, solves for the unit and verifies it on the
-    /// check samples. Reads the state only.
+    /// Grows the extreme set Z (the q samples with the most negative sign·cosine) until
+    /// Ỹ[:, Z] has a one-dimensional null space, or cannot have one. Reads the state only.
     fn probe(&self, cosines: &[f64], sign: f64) -> Probe {
         let mut out = Probe {
             null_ratio: f64::INFINITY,
@@ -998,67 +1190,106 @@ impl<'a> UnitSearch<'a> {
             }
             if second > SECOND_TOL {
                 // Only now the vectors: most probes stop at the singular values.
-                let Ok(svd) = yz.thin_svd() else { return };
-                let a: Vec<f64> = (0..k).map(|r| svd.V()[(r, k - 1)]).collect();
-                if !self.known_null(&a) {
-                    out.unit = self.verify(&a);
-                }
-                out.null = Some(a);
+                let Some(null) = null_vector(yz.as_ref()) else {
+                    return;
+                };
+                out.null = Some(null);
                 return;
             }
             q *= 2;
         }
     }
 
-    /// z = aᵀ Ỹ should be f(v·x) for one unit v: solve for v on its support, check it on
-    /// every check sample (max(4096, 16 d) of them, the middle of the search's samples). A unit
-    /// that passes there and fails elsewhere cannot pass the certificate, which covers every
-    /// sample. `None` for a unit already verified.
-    fn verify(&self, a: &[f64]) -> Option<Vec<f64>> {
-        let (xt, yk) = (self.check_x, self.check_y);
+    /// For each null vector a, z = aᵀ Ỹ should be c f(v·x) for one unit v: solve for v on
+    /// its support, then check it on the first `pre` check samples (the rest check it in
+    /// [`UnitSearch::confirm`]). A unit that passes there and fails elsewhere cannot pass the
+    /// certificate, which covers every sample. `None` for a unit already verified.
+    ///
+    /// The outputs z of all the null vectors come from one product, and so do the check's
+    /// pre-activations. Cost: 2 b p (k + d) flops for b null vectors and p samples, plus one
+    /// solve with 2d rows each.
+    fn verify(&self, nulls: &[&[f64]]) -> Vec<Option<Checked>> {
+        use rayon::prelude::*;
+        let (xt, yk) = (
+            self.check_x.subcols(0, self.pre),
+            self.check_y.subcols(0, self.pre),
+        );
         let (d, n) = xt.shape();
-        let mut z = vec![0.0; n];
-        column_dots(a, yk, &mut z);
-        if z.iter().sum::<f64>() < 0.0 {
-            z.iter_mut().for_each(|t| *t = -*t);
+        if nulls.is_empty() {
+            return Vec::new();
         }
-        let zmax = z.iter().copied().fold(0.0, f64::max);
-        let support: Vec<usize> = (0..n).filter(|&j| z[j] > 1e-9 * zmax).collect();
-        if support.len() < d {
-            return None;
+        let par = faer::get_global_parallelism();
+        let mut signed: Vec<Vec<f64>> = nulls.iter().map(|a| a.to_vec()).collect();
+        let mut outputs = Mat::<f64>::zeros(n, nulls.len());
+        let nulls_mat = Mat::from_fn(yk.nrows(), nulls.len(), |r, i| nulls[i][r]);
+        matmul(
+            outputs.as_mut(),
+            Accum::Replace,
+            yk.transpose(),
+            nulls_mat.as_ref(),
+            1.0,
+            par,
+        );
+        for (i, a) in signed.iter_mut().enumerate() {
+            let z = column_mut(outputs.as_mut(), i);
+            if z.iter().sum::<f64>() < 0.0 {
+                z.iter_mut().for_each(|t| *t = -*t);
+                a.iter_mut().for_each(|t| *t = -*t);
+            }
         }
-        // About 2d samples spread over the support determine v (exact labels: any d
-        // independent ones would; the margin keeps the solve well conditioned); all samples
-        // then verify it.
-        let rows = support.len().min(2 * d + 8);
-        let step = support.len() as f64 / rows as f64;
-        let pick: Vec<usize> = (0..rows)
-            .map(|i| support[(i as f64 * step) as usize])
+        let fits: Vec<Option<(Vec<f64>, f64)>> = (0..nulls.len())
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|i| {
+                let z = column(outputs.as_ref(), i);
+                let zmax = z.iter().copied().fold(0.0, f64::max);
+                let support: Vec<usize> = (0..n).filter(|&j| z[j] > 1e-9 * zmax).collect();
+                if support.len() < d {
+                    return None;
+                }
+                // About 2d samples spread over the support determine v (exact labels: any d
+                // independent ones would; the margin keeps the solve well conditioned); all the
+                // samples then check it.
+                let rows = support.len().min(2 * d + 8);
+                let step = support.len() as f64 / rows as f64;
+                let pick: Vec<usize> = (0..rows)
+                    .map(|i| support[(i as f64 * step) as usize])
+                    .collect();
+                // Gathered as columns (contiguous copies), solved as rows.
+                let picked = Mat::from_fn(d, rows, |c, i| xt[(c, pick[i])]);
+                let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
+                fit_unit(picked.transpose(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
+            })
             .collect();
-        let a_mat = Mat::from_fn(rows, d, |i, c| xt[(c, pick[i])]);
-        let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
-        let (v, scale) = fit_unit(a_mat.as_ref(), &zs, self.f)?;
-        if self.known_unit(&v) {
-            return None;
+        let fitted: Vec<usize> = (0..nulls.len()).filter(|&i| fits[i].is_some()).collect();
+        let mut verdicts: Vec<Option<Checked>> = (0..nulls.len()).map(|_| None).collect();
+        if fitted.is_empty() {
+            return verdicts;
         }
-        // The check, block by block: a wrong unit is given up at the first block that
-        // exceeds the whole tolerance (most are wrong within a few hundred samples).
-        let limit = UNIT_TOL * UNIT_TOL * z.iter().map(|t| t * t).sum::<f64>();
-        let mut vx = vec![0.0; CHECK_BLOCK.min(n)];
-        let mut res = 0.0;
-        for start in (0..n).step_by(CHECK_BLOCK) {
-            let len = CHECK_BLOCK.min(n - start);
-            column_dots(&v, xt.subcols(start, len), &mut vx[..len]);
-            self.f.apply_in_place(&mut vx[..len]);
-            for (t, zj) in vx[..len].iter().zip(&z[start..start + len]) {
-                let e = scale * t - zj;
-                res += e * e;
-            }
-            // NaN counts as over the limit.
-            if res.is_nan() || res >= limit {
-                return None;
+        let units = Mat::from_fn(d, fitted.len(), |c, u| {
+            fits[fitted[u]].as_ref().expect("fitted").0[c]
+        });
+        let mut pre = Mat::<f64>::zeros(n, fitted.len());
+        matmul(
+            pre.as_mut(),
+            Accum::Replace,
+            xt.transpose(),
+            units.as_ref(),
+            1.0,
+            par,
+        );
+        for (u, &i) in fitted.iter().enumerate() {
+            let (v, scale) = fits[i].as_ref().expect("fitted");
+            let vx = column_mut(pre.as_mut(), u);
+            self.f.apply_in_place(vx);
+            if within_tolerance(vx, column(outputs.as_ref(), i), *scale) {
+                verdicts[i] = Some(Checked {
+                    v: v.clone(),
+                    null: std::mem::take(&mut signed[i]),
+                    scale: *scale,
+                });
             }
         }
-        Some(v)
+        verdicts
     }
 }

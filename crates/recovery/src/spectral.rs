@@ -2,7 +2,7 @@
 //! span of the hidden weights and the Jennrich candidate pool (ALGORITHMS.md 1–3).
 
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -460,6 +460,14 @@ pub(crate) fn column<'a>(m: MatRef<'a, f64>, j: usize) -> &'a [f64] {
         .try_as_col_major()
         .expect("column-major")
         .as_slice()
+}
+
+/// Column `j` of a column-major matrix as a mutable slice.
+pub(crate) fn column_mut<'a>(m: MatMut<'a, f64>, j: usize) -> &'a mut [f64] {
+    m.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("column-major")
+        .as_slice_mut()
 }
 
 fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {

@@ -1,7 +1,8 @@
 //! One hidden unit from its output: solve z_j = c f(v·x_j) for v (and c).
 
 use faer::prelude::*;
-use faer::{Mat, MatRef, Side};
+use faer::{Accum, Mat, MatRef, Par};
+use twolayer_moments::matmul;
 
 use crate::activation::Activation;
 
@@ -114,18 +115,53 @@ pub(crate) fn fit_unit(x: MatRef<'_, f64>, z: &[f64], f: &Activation) -> Option<
 /// iterative refinement on the residual. The rows of a unit's support are ≈ 2d Gaussian
 /// samples, so xᵀx has condition number ≈ 30 and the refined solution is as accurate as a
 /// QR's; it costs a quarter of one at d = 100 (a GEMM-shaped Gram instead of Householder
-/// reflections on one thread). `None` when xᵀx is not numerically positive definite or the
-/// result is not finite, for the caller to fall back on a QR.
+/// reflections on one thread). Runs on the calling thread: the search solves several units
+/// at once, one per thread, and a parallel solve inside each costs more than it saves.
+/// `None` when xᵀx is not numerically positive definite or the result is not finite, for
+/// the caller to fall back on a QR.
 fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt;
     let (s, d) = x.shape();
     let b = MatRef::from_column_major_slice(b, s, 1);
     if !b.is_all_finite() {
         return None;
     }
-    let llt = (x.transpose() * x).llt(Side::Lower).ok()?;
-    let mut v = llt.solve(x.transpose() * b);
-    let r = b - x * &v;
-    v += llt.solve(x.transpose() * &r);
+    let mut gram = Mat::<f64>::zeros(d, d);
+    matmul(
+        gram.as_mut(),
+        Accum::Replace,
+        x.transpose(),
+        x,
+        1.0,
+        Par::Seq,
+    );
+    let mut stack = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
+        d,
+        Par::Seq,
+        Default::default(),
+    ));
+    llt::factor::cholesky_in_place(
+        gram.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut stack),
+        Default::default(),
+    )
+    .ok()?;
+    let factor = gram.as_ref();
+    // Solves (xᵀx) v = xᵀ r for the right-hand side r.
+    let solve = |r: MatRef<'_, f64>, v: &mut Mat<f64>| {
+        matmul(v.as_mut(), Accum::Replace, x.transpose(), r, 1.0, Par::Seq);
+        llt::solve::solve_in_place(factor, v.as_mut(), Par::Seq, MemStack::new(&mut []));
+    };
+    let mut v = Mat::<f64>::zeros(d, 1);
+    solve(b, &mut v);
+    let mut r = b.to_owned();
+    matmul(r.as_mut(), Accum::Add, x, v.as_ref(), -1.0, Par::Seq);
+    let mut step = Mat::<f64>::zeros(d, 1);
+    solve(r.as_ref(), &mut step);
+    v += &step;
     let v: Vec<f64> = (0..d).map(|a| v[(a, 0)]).collect();
     v.iter().all(|t| t.is_finite()).then_some(v)
 }
