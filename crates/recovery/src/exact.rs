@@ -29,6 +29,10 @@ use crate::unit_fit::fit_unit;
 const NULL_TOL: f64 = 1e-9;
 /// …and the next singular value is above this (the null space is one-dimensional).
 const SECOND_TOL: f64 = 1e-6;
+/// An extreme set is passed over without an SVD when a Cholesky factor bounds σ_min/σ_max of
+/// Ỹ[:, Z] above this: four decades above [`NULL_TOL`], far beyond the bound's slack (√k at
+/// most) and its rounding (κ² ε ≤ 1e-6 where it applies).
+const SCREEN_TOL: f64 = 1e-5;
 /// Below this relative gap the best Jennrich pencil's eigenvalues count as nearly repeated.
 const WEAK_PENCIL_GAP: f64 = 1e-3;
 /// Below this σ_k/σ_1 of Y the output weights count as badly conditioned.
@@ -74,7 +78,7 @@ const PRECHECK_SAMPLES: usize = 512;
 /// Samples U is fitted on (at least; 32·k when that is more), the middle of the search's.
 const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Candidate directions whose two orientations are probed in one parallel batch.
-const BATCH: usize = 4;
+const BATCH: usize = 8;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
@@ -418,8 +422,9 @@ impl ExactRecovery {
             // of atypical samples (sorted data) fails the search and falls through to the
             // spread subset. A NaN in the window is named when its search fails, else by the
             // certificate's pass.
+            let in_window = size >= n || !last;
             let window = match whole {
-                Some(all) if size >= n || !last => {
+                Some(all) if in_window => {
                     let (start, len) = middle(n, size);
                     Some((all, start, len))
                 }
@@ -430,10 +435,22 @@ impl ExactRecovery {
                     (all.x().subcols(start, len), all.y().subcols(start, len))
                 }
                 None => {
-                    let idx = spread_indices(n, size);
+                    // Samples stored otherwise (strided in memory, a file) are copied: the
+                    // same middle window when a window will do (one contiguous read), else
+                    // the spread subset.
+                    let (start, len) = middle(n, size);
+                    let idx = if in_window {
+                        (start..start + len).collect()
+                    } else {
+                        spread_indices(n, size)
+                    };
                     let mut xs = Mat::zeros(d, idx.len());
                     let mut ys = Mat::zeros(m, idx.len());
-                    source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                    if in_window {
+                        source.read(start, xs.as_mut(), ys.as_mut())?;
+                    } else {
+                        source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                    }
                     if !moments_of_all {
                         // The moments saw other samples: these are checked here, and all of
                         // them by the certificate's pass.
@@ -487,7 +504,7 @@ impl ExactRecovery {
             // A search that fails on samples nobody has checked yet may have failed on a NaN:
             // it is named then (a search that succeeds leaves it to the certificate).
             let unchecked = window.is_some() && !moments_of_all;
-            let (yk, spectral, norms) = match view {
+            let (yk, mut spectral, norms) = match view {
                 Ok(v) => v,
                 Err(_)
                     if unchecked
@@ -504,11 +521,12 @@ impl ExactRecovery {
             // The pencils ran inside the spectral stage: their share goes to the tensor slot.
             times.tensor += spectral.tensor_s;
 
-            // Steps 3–4: extreme sets, null vectors, verification. The search is a sequence
-            // of small problems (q×k SVDs, 4d×d QRs): on more than one thread their fork-join
-            // overhead costs more than it saves (measured 2× slower), so it runs on one.
-            let Spectral { q, xq, pencils, .. } = &spectral;
-            let search = self.find_units(xs, yk.as_ref(), xq.as_ref(), q.as_ref(), pencils, norms);
+            // Steps 3–4: extreme sets, null vectors, verification: small problems (q×k SVDs,
+            // 2d×d solves), each on one thread, batches of them across the threads. Qᵀx is
+            // not needed after the search, which scales it in place.
+            let xq = std::mem::replace(&mut spectral.xq, Mat::new());
+            let Spectral { q, pencils, .. } = &spectral;
+            let search = self.find_units(xs, yk.as_ref(), xq, q.as_ref(), pencils, norms);
             tried += search.tried;
             let mut units_s = 0.0;
             tick(&mut units_s);
@@ -625,18 +643,24 @@ impl ExactRecovery {
     /// first (least aligned with the units verified so far; ties: best pencil first); then
     /// the fallback directions. Stops at k verified units.
     ///
-    /// `xq` is Qᵀ X (k×n), `q` the span basis (d×k), `norms` the samples' norms.
+    /// `xq` is Qᵀ X (k×n, scaled here to Qᵀx/‖x‖ per sample), `q` the span basis (d×k),
+    /// `norms` the samples' norms.
     fn find_units<'a>(
         &'a self,
         xt: MatRef<'a, f64>,
         yk: MatRef<'a, f64>,
-        xq: MatRef<'_, f64>,
+        mut xq: Mat<f64>,
         q: MatRef<'_, f64>,
         pencils: &[Pencil],
         mut norms: Vec<f64>,
     ) -> UnitSearch<'a> {
         let (k, n) = yk.shape();
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
+        // Qᵀx/‖x‖ for every sample: a candidate's cosines are then one product away.
+        for (j, r) in norms.iter().enumerate() {
+            column_mut(xq.as_mut(), j).iter_mut().for_each(|t| *t /= r);
+        }
+        let unit_xq = xq;
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
         // (for k = 1, the span is the unit's direction).
@@ -713,28 +737,17 @@ impl ExactRecovery {
                     overlap[c] = overlap[c].max(mutual[(c, pick)].abs());
                 }
             }
-            // The batch's cosines with every sample: one thin product, then the norms.
+            // The batch's cosines with every sample (up to the candidates' norms): one thin
+            // product.
             let w = Mat::from_fn(k, take.len(), |i, b| pool[take[b] / k][(i, take[b] % k)]);
-            let mut cos = cosines.as_mut().subcols_mut(0, take.len());
             matmul(
-                cos.rb_mut(),
+                cosines.as_mut().subcols_mut(0, take.len()),
                 Accum::Replace,
-                xq.transpose(),
+                unit_xq.transpose(),
                 w.as_ref(),
                 1.0,
                 faer::get_global_parallelism(),
             );
-            for b in 0..take.len() {
-                let col = cos
-                    .rb_mut()
-                    .col_mut(b)
-                    .try_as_col_major_mut()
-                    .expect("owned column");
-                col.as_slice_mut()
-                    .iter_mut()
-                    .zip(&norms)
-                    .for_each(|(t, r)| *t /= r);
-            }
             let batch: Vec<&[f64]> = (0..take.len())
                 .map(|b| column(cosines.as_ref(), b))
                 .collect();
@@ -784,8 +797,8 @@ impl ExactRecovery {
                     w
                 };
                 let wc = ColRef::from_slice(&w);
-                let proj = xq.transpose() * wc;
-                let cosines: Vec<f64> = proj.iter().zip(&norms).map(|(p, r)| p / r).collect();
+                let cosines = unit_xq.transpose() * wc;
+                let cosines: Vec<f64> = cosines.iter().copied().collect();
                 search.try_batch(&[&cosines]);
             }
         }
@@ -795,37 +808,10 @@ impl ExactRecovery {
     }
 }
 
-/// The singular values of `a`, descending, computed on this thread (the search's probes run
-/// one per thread); `None` if the iteration fails to converge.
-fn singular_values(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::svd::{self, ComputeSvdVectors};
-    let (m, n) = a.shape();
-    let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
-    let scratch = svd::svd_scratch::<f64>(
-        m,
-        n,
-        ComputeSvdVectors::No,
-        ComputeSvdVectors::No,
-        Par::Seq,
-        Default::default(),
-    );
-    svd::svd(
-        a,
-        s.as_mut(),
-        None,
-        None,
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(scratch)),
-        Default::default(),
-    )
-    .ok()?;
-    Some(s.column_vector().iter().copied().collect())
-}
-
-/// The right singular vector of `a` (q×k, q ≥ k) for its smallest singular value, computed
-/// on this thread without the left ones; `None` if the iteration fails to converge.
-fn null_vector(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
+/// The singular values of `a` (q×k, q ≥ k), descending, and its right singular vectors,
+/// computed on this thread (the search's probes run one per thread); `None` if the
+/// iteration fails to converge.
+fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, n) = a.shape();
@@ -849,7 +835,57 @@ fn null_vector(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
         Default::default(),
     )
     .ok()?;
-    Some(v.col(m.min(n) - 1).iter().copied().collect())
+    Some((s.column_vector().iter().copied().collect(), v))
+}
+
+/// σ_min/σ_max of `a` (q×k, q ≥ k) is at least 1/√(tr G · tr G⁻¹) for its Gram matrix
+/// G = aᵀa (σ_max² ≤ tr G, σ_min² ≥ 1/tr G⁻¹, and tr G⁻¹ is ‖L⁻¹‖²_F for G's Cholesky
+/// factor L). Returns that lower bound when it exceeds [`SCREEN_TOL`], so that a has
+/// certainly no null vector; `None` when unsure (ill-conditioned, a Cholesky failure, or
+/// ‖a‖_F ≤ `silent`, where a is small enough to be all rounding), for an SVD to decide.
+/// Cost: q k² + k³ flops, a fraction of the SVD's.
+fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt;
+    let k = a.ncols();
+    let mut gram = Mat::<f64>::zeros(k, k);
+    matmul(
+        gram.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        a,
+        1.0,
+        Par::Seq,
+    );
+    let trace: f64 = (0..k).map(|i| gram[(i, i)]).sum();
+    // NaN is unsure too.
+    if trace.sqrt().partial_cmp(&silent) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let mut stack = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
+        k,
+        Par::Seq,
+        Default::default(),
+    ));
+    llt::factor::cholesky_in_place(
+        gram.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut stack),
+        Default::default(),
+    )
+    .ok()?;
+    let mut inverse = Mat::<f64>::zeros(k, k);
+    faer::linalg::triangular_inverse::invert_lower_triangular(
+        inverse.as_mut(),
+        gram.as_ref(),
+        Par::Seq,
+    );
+    let inverse_trace: f64 = (0..k)
+        .map(|j| (j..k).map(|i| inverse[(i, j)].powi(2)).sum::<f64>())
+        .sum();
+    let bound = 1.0 / (trace * inverse_trace).sqrt();
+    (bound.is_finite() && bound > SCREEN_TOL).then_some(bound)
 }
 
 /// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
@@ -1165,11 +1201,20 @@ impl<'a> UnitSearch<'a> {
             let mut z: Vec<u32> = keyed[..q].iter().map(|&(_, j)| j).collect();
             z.sort_unstable();
             let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, z[i] as usize)]);
-            let Some(s) = singular_values(yz.as_ref()) else {
-                return;
-            };
             // The typical size of q labels (Ỹ has identity second moment).
             let typical = (q as f64 * k as f64).sqrt();
+            // Most Z hold samples where the unit is active, which a Cholesky factor shows
+            // for a fraction of an SVD's cost.
+            if k >= 2
+                && let Some(bound) =
+                    clearly_full_rank(yz.as_ref(), (k as f64).sqrt() * NULL_TOL * typical)
+            {
+                out.null_ratio = out.null_ratio.min(bound);
+                return;
+            }
+            let Some((s, right)) = svd_right(yz.as_ref()) else {
+                return;
+            };
             if !s[0].is_finite() {
                 return;
             }
@@ -1189,11 +1234,7 @@ impl<'a> UnitSearch<'a> {
                 return;
             }
             if second > SECOND_TOL {
-                // Only now the vectors: most probes stop at the singular values.
-                let Some(null) = null_vector(yz.as_ref()) else {
-                    return;
-                };
-                out.null = Some(null);
+                out.null = Some(right.col(k - 1).iter().copied().collect());
                 return;
             }
             q *= 2;
@@ -1291,5 +1332,54 @@ impl<'a> UnitSearch<'a> {
             }
         }
         verdicts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A q×k matrix (q ≥ 2k) with singular values `s`: column c is s[c] (0.6 e_c + 0.8 e_{k+c}),
+    /// so the columns are orthogonal with norms s.
+    fn with_singular_values(q: usize, s: &[f64]) -> Mat<f64> {
+        let k = s.len();
+        Mat::from_fn(q, k, |r, c| {
+            let (cos, sin) = (0.6, 0.8);
+            if r == c {
+                s[c] * cos
+            } else if r == k + c {
+                s[c] * sin
+            } else {
+                0.0
+            }
+        })
+    }
+
+    #[test]
+    fn the_screen_passes_over_only_clearly_full_rank_sets() {
+        let well = with_singular_values(30, &[3.0, 2.0, 1.0, 0.5]);
+        let bound = clearly_full_rank(well.as_ref(), 1e-12).expect("well conditioned");
+        // A lower bound on σ_min/σ_max = 1/6, within √k of it.
+        assert!((0.5 / 3.0 / 2.0..=0.5 / 3.0).contains(&bound), "{bound}");
+
+        // A null vector (σ_min = 0) or one near the threshold must go to the SVD.
+        let null = with_singular_values(30, &[3.0, 2.0, 1.0, 0.0]);
+        assert_eq!(clearly_full_rank(null.as_ref(), 1e-12), None);
+        let near = with_singular_values(30, &[3.0, 2.0, 1.0, 1e-6]);
+        assert_eq!(clearly_full_rank(near.as_ref(), 1e-12), None);
+
+        // All rounding (every unit silent): unsure, however well conditioned it looks.
+        let tiny = with_singular_values(30, &[3e-15, 2e-15, 1e-15, 1e-15]);
+        assert_eq!(clearly_full_rank(tiny.as_ref(), 1e-12), None);
+    }
+
+    #[test]
+    fn the_null_vector_comes_with_the_singular_values() {
+        let a = with_singular_values(12, &[2.0, 1.0, 0.0]);
+        let (s, v) = svd_right(a.as_ref()).expect("converges");
+        assert!((s[0] - 2.0).abs() < 1e-14 && (s[1] - 1.0).abs() < 1e-14 && s[2] < 1e-14);
+        let null = v.col(2);
+        assert!((&a * null).norm_l2() < 1e-14);
+        assert!((null.norm_l2() - 1.0).abs() < 1e-14);
     }
 }
