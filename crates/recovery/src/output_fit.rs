@@ -121,7 +121,8 @@ pub(crate) fn residual_sum_of_squares(
     u: MatRef<'_, f64>,
 ) -> Result<(f64, f64), RecoveryError> {
     let (d, m, k) = (source.d(), source.m(), v.nrows());
-    let whole = source.whole();
+    // In memory the products read the samples where they lie, in any layout.
+    let whole = source.matrices();
     let total = try_chunked_sum(source.n(), 1, 2, |r| {
         let len = r.len();
         let read;
