@@ -291,7 +291,7 @@ const SLICE_BLOCK: usize = 256;
 /// `None` when the first-order span is badly conditioned (the second moment must give it:
 /// use [`spectral_with_fit`]). Bit-identical on any thread count (fixed chunks, tree sum).
 ///
-/// Cost: O(n (k m + 2 k d + d + k³/2)) flops in one pass; memory O(n k) for Ỹ and Qᵀ X.
+/// Cost: O(n (k m + k d + k² + d + k³/2)) flops in one pass; memory O(n k) for Ỹ and Qᵀ X.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search_view(
     xs: MatRef<'_, f64>,
@@ -305,7 +305,7 @@ pub(crate) fn search_view(
 ) -> Result<Option<SearchView>, RecoveryError> {
     use rayon::prelude::*;
     use twolayer_moments::{CHUNK, TreeSum, column_norms};
-    let (d, n) = xs.shape();
+    let n = xs.ncols();
     let Some((q, span_ratio)) = first_order_span(linear, k)? else {
         return Ok(None);
     };
@@ -313,14 +313,9 @@ pub(crate) fn search_view(
     let slices_wanted = k >= 2 && usable(2);
     let pairs = k * (k + 1) / 2;
     let rows = (pairs + 1).next_multiple_of(8);
-    // [L; Qᵀ] (2k×d): the centring and the projection in one product per chunk.
-    let lq = Mat::from_fn(
-        2 * k,
-        d,
-        |i, a| {
-            if i < k { linear[(i, a)] } else { q[(a, i - k)] }
-        },
-    );
+    // Q spans L's rows (its right singular vectors), so L x = (L Q)(Qᵀ x): the centring
+    // costs a k×k product per sample once Qᵀ x is there, not another k×d one.
+    let lq = linear * &q;
     let mut yk = Mat::<f64>::zeros(k, n);
     let mut xq = Mat::<f64>::zeros(k, n);
     let mut norms = vec![0.0; n];
@@ -341,26 +336,27 @@ pub(crate) fn search_view(
                 1.0,
                 Par::Seq,
             );
-            let mut both = Mat::<f64>::zeros(2 * k, len);
             matmul(
-                both.as_mut(),
+                xq_c.rb_mut(),
                 Accum::Replace,
-                lq.as_ref(),
+                q.transpose(),
                 xc,
                 1.0,
                 Par::Seq,
             );
-            xq_c.copy_from(both.as_ref().subrows(k, k));
-            // The centred labels, in place of L x.
+            // The centred labels Ỹ − α − (L Q)(Qᵀ x).
+            let mut centred = yk_c.to_owned();
+            matmul(
+                centred.as_mut(),
+                Accum::Add,
+                lq.as_ref(),
+                xq_c.rb(),
+                -1.0,
+                Par::Seq,
+            );
             for j in 0..len {
-                let (lx, y) = (both.as_mut().col_mut(j), column(yk_c.rb(), j));
-                let lx = lx
-                    .try_as_col_major_mut()
-                    .expect("owned column")
-                    .as_slice_mut();
-                for ((l, &y), &a) in lx[..k].iter_mut().zip(y).zip(alpha) {
-                    *l = y - a - *l;
-                }
+                let c = column_mut(centred.as_mut(), j);
+                c.iter_mut().zip(alpha).for_each(|(t, a)| *t -= a);
             }
             column_norms(xc, norms_c);
             let mut sums = Mat::<f64>::zeros(rows, k);
@@ -391,7 +387,7 @@ pub(crate) fn search_view(
                         sums.as_mut(),
                         Accum::Add,
                         z.as_ref().subcols(0, bl),
-                        both.as_ref().submatrix(0, b0, k, bl).transpose(),
+                        centred.as_ref().subcols(b0, bl).transpose(),
                         1.0,
                         Par::Seq,
                     );
