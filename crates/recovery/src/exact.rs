@@ -412,7 +412,9 @@ impl ExactRecovery {
         let mut owned: Option<(Mat<f64>, Mat<f64>)> = None;
         let mut found = None;
         let mut tried = 0;
-        let whole = source.whole();
+        // In memory, in any layout: the search's reads are products and gathers, which take
+        // strided samples as they are.
+        let whole = source.matrices();
         for (attempt, &size) in sizes.iter().enumerate() {
             let last = attempt + 1 == sizes.len();
             owned = None;
@@ -435,9 +437,8 @@ impl ExactRecovery {
                     (all.x().subcols(start, len), all.y().subcols(start, len))
                 }
                 None => {
-                    // Samples stored otherwise (strided in memory, a file) are copied: the
-                    // same middle window when a window will do (one contiguous read), else
-                    // the spread subset.
+                    // Samples not in memory (a file) are copied: the same middle window when
+                    // a window will do (one contiguous read), else the spread subset.
                     let (start, len) = middle(n, size);
                     let idx = if in_window {
                         (start..start + len).collect()
