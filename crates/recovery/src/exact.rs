@@ -94,8 +94,9 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Jennrich on the second label-weighted Hermite moment, then, for every candidate and both
 /// orientations, takes the samples most negative along it, reads the unit's output off the
 /// one-dimensional null space of the labels there, solves for v (through f⁻¹, and jointly
-/// with the unit's scale when f is not homogeneous) and verifies f(v·x) on a cache-sized
-/// middle part of the search's samples (max(4096, 16 d)). U is the least-squares fit of Y on
+/// with the unit's scale when f is not homogeneous) and checks f(v·x) on max(512, 8 d)
+/// samples, then all k units at once on a cache-sized middle part of the search's samples
+/// (max(4096, 16 d)). U is the least-squares fit of Y on
 /// the verified units, and the relative residual of that fit over every sample is the
 /// certificate. Samples in memory are searched in place: first a contiguous window of
 /// max(12·d·k, 8192) from the middle of the data, then, if that falls short, an evenly
@@ -276,8 +277,9 @@ impl ExactRecovery {
     ///
     /// Returns the canonical network and a report whose `certified` flag says whether the fit
     /// is exact. Fails with a typed error when an assumption visibly fails (rank of Y below k,
-    /// too few samples, fewer than k units verified). Row-major X and Y (a C-order NumPy
-    /// array) are read in place; other layouts are copied once.
+    /// too few samples, fewer than k units verified). X and Y are read where they lie in any
+    /// layout; the moment pass copies them chunk by chunk unless they are row-major (a
+    /// C-order NumPy array).
     ///
     /// Cost: the moments of order ≤ 2 over min(n, max(40·d·min(d, m), 65 536)) samples
     /// (whole chunks spread over the data), the search on its subset, and one pass over every
