@@ -23,7 +23,7 @@ use crate::sign_pattern::EXACT_TOL;
 use crate::spectral::{
     LabelSpectrum, RANK_TOL, Spectral, column, column_mut, search_view, spectral_with_fit,
 };
-use crate::unit_fit::fit_unit;
+use crate::unit_fit::{fit_unit, gram_cholesky};
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
 const NULL_TOL: f64 = 1e-9;
@@ -848,36 +848,14 @@ fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
 /// ‖a‖_F ≤ `silent`, where a is small enough to be all rounding), for an SVD to decide.
 /// Cost: q k² + k³ flops, a fraction of the SVD's.
 fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::cholesky::llt;
     let k = a.ncols();
-    let mut gram = Mat::<f64>::zeros(k, k);
-    matmul(
-        gram.as_mut(),
-        Accum::Replace,
-        a.transpose(),
-        a,
-        1.0,
-        Par::Seq,
-    );
-    let trace: f64 = (0..k).map(|i| gram[(i, i)]).sum();
+    // ‖a‖²_F = tr G, from the rows of a (the Cholesky factor overwrites G's diagonal).
+    let trace = a.squared_norm_l2();
     // NaN is unsure too.
     if trace.sqrt().partial_cmp(&silent) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
-    let mut stack = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
-        k,
-        Par::Seq,
-        Default::default(),
-    ));
-    llt::factor::cholesky_in_place(
-        gram.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut stack),
-        Default::default(),
-    )
-    .ok()?;
+    let gram = gram_cholesky(a)?;
     let mut inverse = Mat::<f64>::zeros(k, k);
     faer::linalg::triangular_inverse::invert_lower_triangular(
         inverse.as_mut(),
@@ -889,6 +867,21 @@ fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
         .sum();
     let bound = 1.0 / (trace * inverse_trace).sqrt();
     (bound.is_finite() && bound > SCREEN_TOL).then_some(bound)
+}
+
+/// aᵀ b for samples a (r×n, one per column) and vectors b (r×c): n×c, each b's products with
+/// every sample contiguous. Threads: faer's global parallelism.
+fn per_sample(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(a.ncols(), b.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        b,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
 }
 
 /// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
@@ -1109,7 +1102,7 @@ impl<'a> UnitSearch<'a> {
     /// those that fail (their null vectors are not tried again).
     fn confirm(&mut self) {
         let (xt, yk) = (self.check_x, self.check_y);
-        let (d, n) = xt.shape();
+        let d = xt.nrows();
         let new = self.confirmed..self.units.len();
         if new.is_empty() {
             return;
@@ -1117,25 +1110,8 @@ impl<'a> UnitSearch<'a> {
         let count = new.len();
         let units = Mat::from_fn(d, count, |c, u| self.units[self.confirmed + u][c]);
         let nulls = Mat::from_fn(yk.nrows(), count, |r, u| self.nulls[self.confirmed + u][r]);
-        let par = faer::get_global_parallelism();
-        let mut pre = Mat::<f64>::zeros(n, count);
-        matmul(
-            pre.as_mut(),
-            Accum::Replace,
-            xt.transpose(),
-            units.as_ref(),
-            1.0,
-            par,
-        );
-        let mut outputs = Mat::<f64>::zeros(n, count);
-        matmul(
-            outputs.as_mut(),
-            Accum::Replace,
-            yk.transpose(),
-            nulls.as_ref(),
-            1.0,
-            par,
-        );
+        let mut pre = per_sample(xt, units.as_ref());
+        let outputs = per_sample(yk, nulls.as_ref());
         let passed: Vec<bool> = (0..count)
             .map(|u| {
                 let vx = column_mut(pre.as_mut(), u);
@@ -1262,18 +1238,9 @@ impl<'a> UnitSearch<'a> {
         if nulls.is_empty() {
             return Vec::new();
         }
-        let par = faer::get_global_parallelism();
         let mut signed: Vec<Vec<f64>> = nulls.iter().map(|a| a.to_vec()).collect();
-        let mut outputs = Mat::<f64>::zeros(n, nulls.len());
         let nulls_mat = Mat::from_fn(yk.nrows(), nulls.len(), |r, i| nulls[i][r]);
-        matmul(
-            outputs.as_mut(),
-            Accum::Replace,
-            yk.transpose(),
-            nulls_mat.as_ref(),
-            1.0,
-            par,
-        );
+        let mut outputs = per_sample(yk, nulls_mat.as_ref());
         for (i, a) in signed.iter_mut().enumerate() {
             let z = column_mut(outputs.as_mut(), i);
             if z.iter().sum::<f64>() < 0.0 {
@@ -1313,15 +1280,7 @@ impl<'a> UnitSearch<'a> {
         let units = Mat::from_fn(d, fitted.len(), |c, u| {
             fits[fitted[u]].as_ref().expect("fitted").0[c]
         });
-        let mut pre = Mat::<f64>::zeros(n, fitted.len());
-        matmul(
-            pre.as_mut(),
-            Accum::Replace,
-            xt.transpose(),
-            units.as_ref(),
-            1.0,
-            par,
-        );
+        let mut pre = per_sample(xt, units.as_ref());
         for (u, &i) in fitted.iter().enumerate() {
             let (v, scale) = fits[i].as_ref().expect("fitted");
             let vx = column_mut(pre.as_mut(), u);

@@ -120,13 +120,38 @@ pub(crate) fn fit_unit(x: MatRef<'_, f64>, z: &[f64], f: &Activation) -> Option<
 /// `None` when xᵀx is not numerically positive definite or the result is not finite, for
 /// the caller to fall back on a QR.
 fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::dyn_stack::MemStack;
     use faer::linalg::cholesky::llt;
     let (s, d) = x.shape();
     let b = MatRef::from_column_major_slice(b, s, 1);
     if !b.is_all_finite() {
         return None;
     }
+    let gram = gram_cholesky(x)?;
+    let factor = gram.as_ref();
+    // Solves (xᵀx) v = xᵀ r for the right-hand side r.
+    let solve = |r: MatRef<'_, f64>, v: &mut Mat<f64>| {
+        matmul(v.as_mut(), Accum::Replace, x.transpose(), r, 1.0, Par::Seq);
+        llt::solve::solve_in_place(factor, v.as_mut(), Par::Seq, MemStack::new(&mut []));
+    };
+    let mut v = Mat::<f64>::zeros(d, 1);
+    solve(b, &mut v);
+    let mut r = b.to_owned();
+    matmul(r.as_mut(), Accum::Add, x, v.as_ref(), -1.0, Par::Seq);
+    let mut step = Mat::<f64>::zeros(d, 1);
+    solve(r.as_ref(), &mut step);
+    v += &step;
+    let v: Vec<f64> = (0..d).map(|a| v[(a, 0)]).collect();
+    v.iter().all(|t| t.is_finite()).then_some(v)
+}
+
+/// The Cholesky factor L of xᵀx (x s×d), computed on this thread, in the lower triangle of
+/// the returned d×d matrix (the strict upper one keeps xᵀx); `None` when xᵀx is not
+/// numerically positive definite. Cost: s d² + d³/3 flops.
+pub(crate) fn gram_cholesky(x: MatRef<'_, f64>) -> Option<Mat<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt;
+    let d = x.ncols();
     let mut gram = Mat::<f64>::zeros(d, d);
     matmul(
         gram.as_mut(),
@@ -149,21 +174,7 @@ fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
         Default::default(),
     )
     .ok()?;
-    let factor = gram.as_ref();
-    // Solves (xᵀx) v = xᵀ r for the right-hand side r.
-    let solve = |r: MatRef<'_, f64>, v: &mut Mat<f64>| {
-        matmul(v.as_mut(), Accum::Replace, x.transpose(), r, 1.0, Par::Seq);
-        llt::solve::solve_in_place(factor, v.as_mut(), Par::Seq, MemStack::new(&mut []));
-    };
-    let mut v = Mat::<f64>::zeros(d, 1);
-    solve(b, &mut v);
-    let mut r = b.to_owned();
-    matmul(r.as_mut(), Accum::Add, x, v.as_ref(), -1.0, Par::Seq);
-    let mut step = Mat::<f64>::zeros(d, 1);
-    solve(r.as_ref(), &mut step);
-    v += &step;
-    let v: Vec<f64> = (0..d).map(|a| v[(a, 0)]).collect();
-    v.iter().all(|t| t.is_finite()).then_some(v)
+    Some(gram)
 }
 
 #[cfg(test)]
