@@ -19,13 +19,16 @@ use crate::sign_pattern::strided_subsample;
 
 /// Conjugate-gradient iterations per step at most.
 const CG_ITERS: usize = 30;
-/// CG stops when rᵀM⁻¹r falls below this fraction of its start when the Gauss–Newton matrix
-/// is that of every sample (the step is then an exact Newton step)…
-const CG_TOL: f64 = 1e-12;
-/// …and below this many times k d / subsample when it is a subsample's: that matrix is itself
-/// only accurate to about √(k d / subsample), so a residual a tenth of that buys nothing more
-/// (measured: 26 → 9 iterations per step at (100, 20, 20, 10⁶), the same fits).
+/// CG stops when rᵀM⁻¹r falls below this many times k d / subsample (clamped to
+/// [`CG_TOL`, 1e-4]) of its start. A subsample's matrix is itself only accurate to about
+/// √(k d / subsample), so a residual a tenth of that buys nothing more; on every sample the
+/// matrix is exact, and the step is then an inexact Newton step, which the sign-pattern loop
+/// follows while the fit improves (measured: 26 → 9 CG iterations per step at
+/// (100, 20, 20, 10⁶); at (100, 20, 20, 10⁵), every sample, a fit in 6.8 instead of 11.1 s
+/// with σ = 0.01 and 9.1 instead of 16.4 s noiseless, to the same errors).
 const CG_TOL_SUBSAMPLED: f64 = 1e-2;
+/// The tightest CG tolerance.
+const CG_TOL: f64 = 1e-12;
 
 /// A Gauss–Newton direction: (ΔU m×k, ΔV k×d).
 #[derive(Clone)]
@@ -242,8 +245,8 @@ fn zip_mask_ref(a: &mut Mat<f64>, mask: MatRef<'_, f64>) {
 
 /// New (V, U) for the patterns of `dirs`: one Gauss–Newton step from (dirs, U0) on
 /// ‖Y − U (s ⊙ V X)‖² over all samples, its linear system solved by preconditioned CG with
-/// the Gauss–Newton matrix of an evenly spread subsample (scaled to n): a subsampled Newton
-/// step, exact when the subsample is every sample. `xt` d×n, `yt` m×n.
+/// the Gauss–Newton matrix of an evenly spread subsample (scaled to n): a subsampled,
+/// inexact Newton step. `xt` d×n, `yt` m×n.
 ///
 /// The step is accepted when the network's own loss (patterns from the new V) drops, else
 /// halved (at most six times); the result carries that loss. Cost: one pass over all samples
@@ -355,11 +358,7 @@ pub(crate) fn gauss_newton_step(
     let mut p = z.clone();
     let mut rz = r.dot(&z);
     let rz0 = rz;
-    let tol = if ns < n {
-        (CG_TOL_SUBSAMPLED * (k * d) as f64 / ns as f64).clamp(CG_TOL, 1e-4)
-    } else {
-        CG_TOL
-    };
+    let tol = (CG_TOL_SUBSAMPLED * (k * d) as f64 / ns as f64).clamp(CG_TOL, 1e-4);
     for _ in 0..CG_ITERS {
         if rz <= tol * rz0 || rz <= 0.0 {
             break;
