@@ -152,25 +152,32 @@ pub fn whiten(slices: &[MatRef<'_, f64>], rank: usize) -> Result<Whitened, Tenso
 /// direction), then the widest separation of the rest. Pencils whose second
 /// matrix is singular, or whose eigen-decomposition fails, are dropped.
 ///
-/// Cost: O(R k² + k³) per pencil.
+/// Cost: O(R k² + k³) per pencil; the pencils run across the threads.
 pub fn simultaneous_diagonalisation(
     slices: &[MatRef<'_, f64>],
     params: &JennrichParams,
 ) -> Result<Vec<Pencil>, TensorError> {
     let k = check_slices(slices)?;
+    use rayon::prelude::*;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let mut pencils = Vec::with_capacity(params.pencils);
-    for _ in 0..params.pencils {
-        let g: Vec<f64> = (0..slices.len())
-            .map(|_| rng.sample(StandardNormal))
-            .collect();
-        let h: Vec<f64> = (0..slices.len())
-            .map(|_| rng.sample(StandardNormal))
-            .collect();
-        if let Some(p) = pencil(slices, &g, &h, k) {
-            pencils.push(p);
-        }
-    }
+    // The draws in one stream, in order; the pencils, independent k×k eigenproblems, across
+    // the threads (collected in order: the same pencils on any thread count).
+    let draws: Vec<(Vec<f64>, Vec<f64>)> = (0..params.pencils)
+        .map(|_| {
+            let g: Vec<f64> = (0..slices.len())
+                .map(|_| rng.sample(StandardNormal))
+                .collect();
+            let h: Vec<f64> = (0..slices.len())
+                .map(|_| rng.sample(StandardNormal))
+                .collect();
+            (g, h)
+        })
+        .collect();
+    let mut pencils: Vec<Pencil> = draws
+        .par_iter()
+        .with_max_len(1)
+        .filter_map(|(g, h)| pencil(slices, g, h, k))
+        .collect();
     if pencils.is_empty() {
         return Err(TensorError::NoPencil {
             tried: params.pencils,
