@@ -416,7 +416,7 @@ impl ExactRecovery {
         let mut tried = 0;
         // In memory, in any layout: the search's reads are products and gathers, which take
         // strided samples as they are.
-        let whole = source.matrices();
+        let in_memory = source.matrices();
         for (attempt, &size) in sizes.iter().enumerate() {
             let last = attempt + 1 == sizes.len();
             owned = None;
@@ -427,7 +427,7 @@ impl ExactRecovery {
             // spread subset. A NaN in the window is named when its search fails, else by the
             // certificate's pass.
             let in_window = size >= n || !last;
-            let window = match whole {
+            let window = match in_memory {
                 Some(all) if in_window => {
                     let (start, len) = middle(n, size);
                     Some((all, start, len))
@@ -442,22 +442,19 @@ impl ExactRecovery {
                     // Samples not in memory (a file) are copied: the same middle window when
                     // a window will do (one contiguous read), else the spread subset.
                     let (start, len) = middle(n, size);
-                    let idx = if in_window {
-                        (start..start + len).collect()
-                    } else {
-                        spread_indices(n, size)
-                    };
-                    let mut xs = Mat::zeros(d, idx.len());
-                    let mut ys = Mat::zeros(m, idx.len());
-                    if in_window {
-                        source.read(start, xs.as_mut(), ys.as_mut())?;
-                    } else {
-                        source.read_indices(&idx, xs.as_mut(), ys.as_mut())?;
+                    let spread = (!in_window).then(|| spread_indices(n, size));
+                    let count = spread.as_ref().map_or(len, Vec::len);
+                    let mut xs = Mat::zeros(d, count);
+                    let mut ys = Mat::zeros(m, count);
+                    match &spread {
+                        None => source.read(start, xs.as_mut(), ys.as_mut())?,
+                        Some(idx) => source.read_indices(idx, xs.as_mut(), ys.as_mut())?,
                     }
                     if !moments_of_all {
                         // The moments saw other samples: these are checked here, and all of
                         // them by the certificate's pass.
-                        if let Some(e) = first_non_finite(xs.as_ref(), ys.as_ref(), |j| idx[j]) {
+                        let row = |j: usize| spread.as_ref().map_or(start + j, |idx| idx[j]);
+                        if let Some(e) = first_non_finite(xs.as_ref(), ys.as_ref(), row) {
                             return Err(e.into());
                         }
                     }
@@ -663,7 +660,6 @@ impl ExactRecovery {
         for (j, r) in norms.iter().enumerate() {
             column_mut(xq.as_mut(), j).iter_mut().for_each(|t| *t /= r);
         }
-        let unit_xq = xq;
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
         // (for k = 1, the span is the unit's direction).
@@ -746,7 +742,7 @@ impl ExactRecovery {
             matmul(
                 cosines.as_mut().subcols_mut(0, take.len()),
                 Accum::Replace,
-                unit_xq.transpose(),
+                xq.transpose(),
                 w.as_ref(),
                 1.0,
                 faer::get_global_parallelism(),
@@ -800,7 +796,7 @@ impl ExactRecovery {
                     w
                 };
                 let wc = ColRef::from_slice(&w);
-                let cosines = unit_xq.transpose() * wc;
+                let cosines = xq.transpose() * wc;
                 let cosines: Vec<f64> = cosines.iter().copied().collect();
                 search.try_batch(&[&cosines]);
             }

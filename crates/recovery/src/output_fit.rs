@@ -122,11 +122,11 @@ pub(crate) fn residual_sum_of_squares(
 ) -> Result<(f64, f64), RecoveryError> {
     let (d, m, k) = (source.d(), source.m(), v.nrows());
     // In memory the products read the samples where they lie, in any layout.
-    let whole = source.matrices();
+    let in_memory = source.matrices();
     let total = try_chunked_sum(source.n(), 1, 2, |r| {
         let len = r.len();
         let read;
-        let (x, y) = match &whole {
+        let (x, y) = match &in_memory {
             Some(all) => (all.x().subcols(r.start, len), all.y().subcols(r.start, len)),
             None => {
                 let mut x = Mat::<f64>::zeros(d, len);

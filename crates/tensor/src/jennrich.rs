@@ -157,8 +157,8 @@ pub fn simultaneous_diagonalisation(
     slices: &[MatRef<'_, f64>],
     params: &JennrichParams,
 ) -> Result<Vec<Pencil>, TensorError> {
-    let k = check_slices(slices)?;
     use rayon::prelude::*;
+    let k = check_slices(slices)?;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     // The draws in one stream, in order; the pencils, independent k×k eigenproblems, across
     // the threads (collected in order: the same pencils on any thread count).
