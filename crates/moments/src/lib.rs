@@ -58,5 +58,7 @@ pub use gram::{cross_moment, weighted_gram};
 pub use hermite::{he4_entry, t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
 pub use product::{matmul, product};
-pub use sample_moments::{SampleMoments, first_non_finite};
+pub use sample_moments::{
+    SampleMoments, condition_lower_bound, first_non_finite, symmetric_eigenvalues,
+};
 pub use source::{InMemory, SampleSource, spread_indices};

@@ -837,6 +837,42 @@ fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
     Some((s.column_vector().iter().copied().collect(), v))
 }
 
+/// Moves the `q` smallest keys of `keyed` (0 < q ≤ its length) to its front, in no
+/// particular order: the extreme set of a probe. A threshold from an evenly strided sample
+/// of about 1024 keys first moves the few keys below it (about 2q) to the front, and the
+/// selection runs on those only; when fewer than q fell below it (an unlucky sample), on
+/// all. Either way the front holds q smallest keys under `total_cmp` (equal keys at the
+/// boundary may be taken either way), and the result depends on the keys only. Cost: one
+/// pass over the keys plus selections among ~1024 and ~2q keys, where a selection over all
+/// n keys costs several passes.
+fn select_smallest(keyed: &mut [(f64, u32)], q: usize) {
+    let n = keyed.len();
+    let by_key = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0);
+    let stride = n / 1024;
+    if stride >= 4 {
+        let mut sample: Vec<f64> = keyed.iter().step_by(stride).map(|&(t, _)| t).collect();
+        let len = sample.len();
+        // Twice the expected count, and a few more: a short count falls back, costing one
+        // pass.
+        let rank = (2 * q * len).div_ceil(n) + 8;
+        if rank < len {
+            let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, f64::total_cmp);
+            let mut below = 0;
+            for i in 0..n {
+                if keyed[i].0.total_cmp(&threshold).is_le() {
+                    keyed.swap(below, i);
+                    below += 1;
+                }
+            }
+            if below >= q {
+                keyed[..below].select_nth_unstable_by(q - 1, by_key);
+                return;
+            }
+        }
+    }
+    keyed.select_nth_unstable_by(q - 1, by_key);
+}
+
 /// σ_min/σ_max of `a` (q×k, q ≥ k) is at least 1/√(tr G · tr G⁻¹) for its Gram matrix
 /// G = aᵀa (σ_max² ≤ tr G, σ_min² ≥ 1/tr G⁻¹, and tr G⁻¹ is ‖L⁻¹‖²_F for G's Cholesky
 /// factor L). Returns that lower bound when it exceeds [`SCREEN_TOL`], so that a has
@@ -1172,7 +1208,7 @@ impl<'a> UnitSearch<'a> {
             // Z need not be ordered by key: selection is O(n) where a sort is O(n log n).
             // Its samples are taken in index order, so Z's matrix does not depend on how the
             // selection arranged them.
-            keyed.select_nth_unstable_by(q - 1, |a, b| a.0.total_cmp(&b.0));
+            select_smallest(keyed, q);
             let mut z: Vec<u32> = keyed[..q].iter().map(|&(_, j)| j).collect();
             z.sort_unstable();
             let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, z[i] as usize)]);
@@ -1329,6 +1365,34 @@ mod tests {
         // All rounding (every unit silent): unsure, however well conditioned it looks.
         let tiny = with_singular_values(30, &[3e-15, 2e-15, 1e-15, 1e-15]);
         assert_eq!(clearly_full_rank(tiny.as_ref(), 1e-12), None);
+    }
+
+    #[test]
+    fn the_extreme_set_holds_the_smallest_keys() {
+        // Keys with ties and a skewed spread; q from tiny to a quarter of n, and n below and
+        // above the sampled path's threshold.
+        for n in [100usize, 5000, 20_000] {
+            let keys: Vec<f64> = (0..n)
+                .map(|j| (((j * 7919) % 1009) as f64 - 500.0).powi(3) / 1e6)
+                .collect();
+            let mut sorted = keys.clone();
+            sorted.sort_by(f64::total_cmp);
+            for q in [1, 7, 60, n / 4] {
+                let mut keyed: Vec<(f64, u32)> = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &t)| (t, j as u32))
+                    .collect();
+                select_smallest(&mut keyed, q);
+                let mut front: Vec<f64> = keyed[..q].iter().map(|&(t, _)| t).collect();
+                front.sort_by(f64::total_cmp);
+                assert_eq!(front, sorted[..q], "n = {n}, q = {q}");
+                // Still a permutation of every sample.
+                let mut seen: Vec<u32> = keyed.iter().map(|&(_, j)| j).collect();
+                seen.sort_unstable();
+                assert!(seen.iter().copied().eq(0..n as u32));
+            }
+        }
     }
 
     #[test]

@@ -76,10 +76,10 @@ pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, R
             });
         }
     }
-    let eig = second
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|_| RecoveryError::Numerical("the eigen-decomposition of the input covariance"))?;
-    let lam: Vec<f64> = (0..d).map(|i| eig.S().column_vector()[i]).collect();
+    // Eigenvalues only: the eigenvectors are needed (and computed) only to whiten.
+    let lam = twolayer_moments::symmetric_eigenvalues(second.as_ref()).ok_or(
+        RecoveryError::Numerical("the eigenvalues of the input covariance"),
+    )?;
     let (lo, hi) = (lam[0], lam[d - 1]);
     if lo <= 1e-12 * hi || lo.is_nan() {
         return Err(RecoveryError::Moments(
@@ -127,14 +127,19 @@ pub(crate) fn analyse_inputs(moments: &SampleMoments) -> Result<InputAnalysis, R
         ));
     }
     // Σ̂^{-1/2} = R diag(λ^{-1/2}) Rᵀ.
-    let whitening = whiten.then(|| {
-        let r = eig.U();
-        Mat::from_fn(d, d, |a, b| {
+    let whitening = if whiten {
+        let eig = second.self_adjoint_eigen(Side::Lower).map_err(|_| {
+            RecoveryError::Numerical("the eigen-decomposition of the input covariance")
+        })?;
+        let (r, lam) = (eig.U(), eig.S().column_vector());
+        Some(Mat::from_fn(d, d, |a, b| {
             (0..d)
                 .map(|i| r[(a, i)] * r[(b, i)] / lam[i].sqrt())
                 .sum::<f64>()
-        })
-    });
+        }))
+    } else {
+        None
+    };
     Ok(InputAnalysis {
         whitening,
         diagnostics: InputDiagnostics {

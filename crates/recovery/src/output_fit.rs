@@ -177,6 +177,9 @@ fn locate_in_chunk(x: MatRef<'_, f64>, y: MatRef<'_, f64>, start: usize) -> Mome
     ))
 }
 
+/// Entries of f(V X) that [`fit_output_exact`] keeps between its passes (32 MiB).
+const HIDDEN_CACHE: usize = 1 << 22;
+
 /// U = argmin ‖Y − U f(V X)‖_F for noiseless labels, deterministically: normal equations
 /// summed chunk by chunk in a fixed order (so the same bits on any thread count), then one
 /// step of iterative refinement on the residual, which brings the κ² rounding error of the
@@ -184,7 +187,8 @@ fn locate_in_chunk(x: MatRef<'_, f64>, y: MatRef<'_, f64>, start: usize) -> Mome
 /// Falls back to [`fit_output_weights`] when f(V X) is rank deficient. Without
 /// `with_residual` the last pass is skipped and the residual is NaN.
 ///
-/// Cost: three passes over the samples (two without the residual), O(n k (d + k + m)) flops.
+/// Cost: three passes over the samples (two without the residual), O(n k (d + k + m)) flops;
+/// one product with X in all when f(V X) has at most 2²² entries (then kept: 32 MiB at most).
 pub(crate) fn fit_output_exact(
     f: &Activation,
     v: MatRef<'_, f64>,
@@ -206,9 +210,26 @@ pub(crate) fn fit_output_exact(
         f.apply_to(h.as_mut());
         h
     };
+    // f(V X) chunk by chunk, kept for the passes below when it is small (the exact method's
+    // few thousand samples): each pass then costs no product with X. The same chunks as the
+    // passes', so the same bits either way.
+    let cache: Option<Vec<Mat<f64>>> = (k * n <= HIDDEN_CACHE).then(|| {
+        use rayon::prelude::*;
+        (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| hidden(c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .collect()
+    });
+    let hidden_of = |r: &std::ops::Range<usize>| -> std::borrow::Cow<'_, Mat<f64>> {
+        match &cache {
+            Some(hs) => std::borrow::Cow::Borrowed(&hs[r.start / CHUNK]),
+            None => std::borrow::Cow::Owned(hidden(r.clone())),
+        }
+    };
     // [Σ h hᵀ | Σ h yᵀ] in one pass.
     let normal = twolayer_moments::chunked_sum(n, k, k + m, |r| {
-        let h = hidden(r.clone());
+        let h = hidden_of(&r);
+        let h = h.as_ref().as_ref();
         let mut out = Mat::zeros(k, k + m);
         matmul(
             out.as_mut().subcols_mut(0, k),
@@ -237,7 +258,8 @@ pub(crate) fn fit_output_exact(
     // Refinement: Σ h eᵀ with e = y − U h, and the residual's norm, in one more pass.
     let pass = |ut: &Mat<f64>| {
         twolayer_moments::chunked_sum(n, k + 1, m, |r| {
-            let h = hidden(r.clone());
+            let h = hidden_of(&r);
+            let h = h.as_ref().as_ref();
             let mut e = yt.subcols(r.start, r.len()).to_owned();
             matmul(
                 e.as_mut(),
