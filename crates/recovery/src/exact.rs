@@ -79,6 +79,8 @@ const PRECHECK_SAMPLES: usize = 512;
 const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Candidate directions whose two orientations are probed in one parallel batch.
 const BATCH: usize = 8;
+/// Products of fewer multiply-adds run on one thread (4M: at most about 0.2 ms on one core).
+const SEQ_PRODUCT: usize = 1 << 22;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
@@ -745,7 +747,7 @@ impl ExactRecovery {
                 xq.transpose(),
                 w.as_ref(),
                 1.0,
-                faer::get_global_parallelism(),
+                small_par(k * n * take.len()),
             );
             let batch: Vec<&[f64]> = (0..take.len())
                 .map(|b| column(cosines.as_ref(), b))
@@ -902,7 +904,8 @@ fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
 }
 
 /// aᵀ b for samples a (r×n, one per column) and vectors b (r×c): n×c, each b's products with
-/// every sample contiguous. Threads: faer's global parallelism.
+/// every sample contiguous. Threads: faer's global parallelism for large products, this
+/// thread for small ones (see [`small_par`]).
 fn per_sample(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.ncols(), b.ncols());
     matmul(
@@ -911,9 +914,21 @@ fn per_sample(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
         a.transpose(),
         b,
         1.0,
-        faer::get_global_parallelism(),
+        small_par(a.nrows() * a.ncols() * b.ncols()),
     );
     out
+}
+
+/// The parallelism for a product of `work` multiply-adds: below [`SEQ_PRODUCT`] one thread
+/// (the search's checks and cosines are products of a few hundred microseconds at most,
+/// between parallel steps; splitting them buys little and adds a handoff to the pool);
+/// above, faer's global parallelism.
+fn small_par(work: usize) -> Par {
+    if work < SEQ_PRODUCT {
+        Par::Seq
+    } else {
+        faer::get_global_parallelism()
+    }
 }
 
 /// The start and length of the middle `len` of `n` items (all of them when `len >= n`).
