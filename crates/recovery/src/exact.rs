@@ -79,8 +79,8 @@ const PRECHECK_SAMPLES: usize = 512;
 const OUTPUT_FIT_SAMPLES: usize = 4096;
 /// Candidate directions whose two orientations are probed in one parallel batch.
 const BATCH: usize = 8;
-/// Products of fewer multiply-adds run on one thread (4M: at most about 0.2 ms on one core).
-const SEQ_PRODUCT: usize = 1 << 22;
+/// Products of fewer multiply-adds run on one thread (1M: about 0.05–0.1 ms on one core).
+const SEQ_PRODUCT: usize = 1 << 20;
 /// Two verified units with |cos| above 1 − this are the same unit.
 const DUPLICATE_TOL: f64 = 1e-8;
 /// Random fallback directions tried per hidden unit when the pencil pool falls short.
@@ -660,7 +660,10 @@ impl ExactRecovery {
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
         // Qᵀx/‖x‖ for every sample: a candidate's cosines are then one product away.
         for (j, r) in norms.iter().enumerate() {
-            column_mut(xq.as_mut(), j).iter_mut().for_each(|t| *t /= r);
+            let inv = 1.0 / r;
+            column_mut(xq.as_mut(), j)
+                .iter_mut()
+                .for_each(|t| *t *= inv);
         }
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
