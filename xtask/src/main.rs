@@ -7,8 +7,9 @@
 //!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
 //!   already in a data.csv are skipped, so an interrupted sweep resumes.
 //! - `bench [--quick] [--sign-pattern-n N] [--huge] [--bar]`: the performance ratios of issue 7 (moment pass
-//!   against faer's matmul, end to end against moments + V·X, slope in n, absolute targets,
-//!   one sign-pattern iteration) and its bar (numpy-written files against Adam); `--huge`
+//!   against faer's matmul, end to end against moments + V·X and against that plus the span
+//!   contractions of the second moment, slope in n, absolute targets, one sign-pattern
+//!   iteration) and its bar (numpy-written files against Adam); `--huge`
 //!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
 //! - `pycheck`: loads a recovered model.safetensors with Python's `safetensors` and `numpy`
 //!   (when installed) and checks its predictions against `twolayer eval`.
