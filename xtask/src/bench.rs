@@ -11,7 +11,7 @@ use faer::{Accum, Mat, MatRef};
 use twolayer_hardness::PlantedNetwork;
 use twolayer_moments::{InMemory, SampleMoments, weighted_gram};
 use twolayer_recovery::baseline::Adam;
-use twolayer_recovery::{Activation, Recovery, SignPatternLs, align};
+use twolayer_recovery::{Activation, ExactRecovery, Recovery, SignPatternLs, align};
 
 /// Best of `reps` wall times of `f`, in seconds.
 fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -86,7 +86,7 @@ pub fn run(quick: bool, sign_pattern_n: usize, huge: bool) -> Result<()> {
     println!(
         "reference A: the moment pass (order ≤ 2, every sample the recovery reads) + V·X; \
          reference B: A + the span contractions of the second moment (Qᵀx and the k weighted \
-         k×k Gram matrices, on the search's first window of min(n, 12dk) samples), as faer \
+         k×k Gram matrices, on the search's first window of min(n, max(12dk, 8192)) samples), as faer \
          GEMMs of their flop count"
     );
     println!(
@@ -190,7 +190,7 @@ pub fn run(quick: bool, sign_pattern_n: usize, huge: bool) -> Result<()> {
 }
 
 /// The second-moment contractions exact recovery forms, at faer's GEMM speed, on the first
-/// search window (min(n, max(12dk, 8192)) middle samples): Z = Qᵀ X for an orthonormal basis
+/// search window (the middle min(n, [`ExactRecovery::search_window`]) samples): Z = Qᵀ X for an orthonormal basis
 /// Q of the rows of `v` (k×d), then the k weighted k×k Gram matrices Σ_j w_rj z_j z_jᵀ as
 /// the one product they are, (z ⊗ z)ᵀ W with the k(k+1)/2 distinct products per sample
 /// (and a row of ones for the means), against the first k label rows as weights. The
@@ -207,24 +207,23 @@ impl SpanContractions {
     fn prepare(v: MatRef<'_, f64>, xt: MatRef<'_, f64>, yt: MatRef<'_, f64>) -> Self {
         let (k, d) = v.shape();
         let n = xt.ncols();
-        let len = n.min((12 * d * k).max(1 << 13));
+        let len = n.min(ExactRecovery::search_window(d, k));
         let start = (n - len) / 2;
         let q = v.transpose().qr().compute_thin_Q(); // d×k
         let z = q.transpose() * xt.subcols(start, len);
+        // Rows: z_a z_b for each pair a ≤ b in order, then ones.
         let rows = k * (k + 1) / 2 + 1;
-        let pairs = Mat::from_fn(rows, len, |i, j| {
-            // Row i < rows - 1 is z_a z_b for the i-th pair a ≤ b, the last row ones.
-            let (mut a, mut i) = (0, i);
-            while a < k && i >= k - a {
-                i -= k - a;
-                a += 1;
+        let mut pairs = Mat::<f64>::zeros(rows, len);
+        for j in 0..len {
+            let mut i = 0;
+            for a in 0..k {
+                for b in a..k {
+                    pairs[(i, j)] = z[(a, j)] * z[(b, j)];
+                    i += 1;
+                }
             }
-            if a == k {
-                1.0
-            } else {
-                z[(a, j)] * z[(a + i, j)]
-            }
-        });
+            pairs[(i, j)] = 1.0;
+        }
         let weights = yt
             .subcols(start, len)
             .subrows(0, k.min(yt.nrows()))

@@ -252,13 +252,10 @@ impl SampleMoments {
         // A Cholesky factor whose trace bound proves the covariance well conditioned spares
         // the eigenvalues (several times the factor's cost at d = 100); they are computed
         // only to decide, and to say, when it does not.
-        let llt = cxx.llt(Side::Lower).ok();
-        let proven = llt
-            .as_ref()
-            .is_some_and(|f| condition_lower_bound(f.L(), cxx.as_ref()) > 1e-12);
-        let llt = match llt {
-            Some(f) if proven => f,
-            _ => {
+        let trace: f64 = (0..d).map(|a| cxx[(a, a)]).sum();
+        let llt = match cxx.llt(Side::Lower) {
+            Ok(f) if condition_lower_bound(f.L(), trace) > 1e-12 => f,
+            factor => {
                 let eig = symmetric_eigenvalues(cxx.as_ref()).ok_or(
                     MomentsError::SingularCovariance {
                         min_eig: f64::NAN,
@@ -269,8 +266,7 @@ impl SampleMoments {
                 if min_eig.is_nan() || min_eig <= 1e-12 * max_eig {
                     return Err(MomentsError::SingularCovariance { min_eig, max_eig });
                 }
-                cxx.llt(Side::Lower)
-                    .map_err(|_| MomentsError::SingularCovariance { min_eig, max_eig })?
+                factor.map_err(|_| MomentsError::SingularCovariance { min_eig, max_eig })?
             }
         };
         let bt = llt.solve(&cxy); // d×m
@@ -522,17 +518,20 @@ pub fn symmetric_eigenvalues(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
     Some(s.column_vector().iter().copied().collect())
 }
 
-/// A lower bound on λ_min/λ_max of the positive definite `a` from its Cholesky factor `l`:
-/// 1/(tr a · tr a⁻¹), since λ_max ≤ tr a and λ_min ≥ 1/tr a⁻¹, with tr a⁻¹ = ‖l⁻¹‖²_F. The
-/// bound is within a factor d² of the truth, slack enough for a test against 1e-12.
-/// 0 when it cannot be formed (not finite). Cost: d³/3 flops.
-pub fn condition_lower_bound(l: MatRef<'_, f64>, a: MatRef<'_, f64>) -> f64 {
-    use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-    let d = a.nrows();
-    let mut inv = Mat::<f64>::identity(d, d);
-    solve_lower_triangular_in_place(l, inv.as_mut(), Par::Seq);
-    let trace: f64 = (0..d).map(|i| a[(i, i)]).sum();
-    let bound = 1.0 / (trace * inv.squared_norm_l2());
+/// A lower bound on λ_min/λ_max of a positive definite matrix A from its Cholesky factor L
+/// (read from the lower triangle of `l` only, so a factor stored over A's upper triangle
+/// will do) and its trace: 1/(tr A · tr A⁻¹), since λ_max ≤ tr A and λ_min ≥ 1/tr A⁻¹, with
+/// tr A⁻¹ = ‖L⁻¹‖²_F. The bound is within a factor d² of the truth. 0 when it cannot be
+/// formed (not finite). Cost: d³/3 flops.
+pub fn condition_lower_bound(l: MatRef<'_, f64>, trace: f64) -> f64 {
+    let d = l.nrows();
+    let mut inverse = Mat::<f64>::zeros(d, d);
+    faer::linalg::triangular_inverse::invert_lower_triangular(inverse.as_mut(), l, Par::Seq);
+    // Only the lower triangle of the inverse is written.
+    let inverse_trace: f64 = (0..d)
+        .map(|j| (j..d).map(|i| inverse[(i, j)].powi(2)).sum::<f64>())
+        .sum();
+    let bound = 1.0 / (trace * inverse_trace);
     if bound.is_finite() { bound } else { 0.0 }
 }
 
@@ -565,7 +564,7 @@ mod tests {
         let eig = symmetric_eigenvalues(a.as_ref()).unwrap();
         assert!((eig[0] - 1e-3).abs() < 1e-12 && (eig[d - 1] - 4.0).abs() < 1e-12);
         let llt = a.llt(Side::Lower).unwrap();
-        let bound = condition_lower_bound(llt.L(), a.as_ref());
+        let bound = condition_lower_bound(llt.L(), spectrum.iter().sum());
         let ratio = 1e-3 / 4.0;
         assert!(bound <= ratio && bound >= ratio / (d * d) as f64, "{bound}");
 

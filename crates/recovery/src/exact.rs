@@ -240,6 +240,12 @@ impl ExactRecovery {
         (32 * d * k).max(1 << 15)
     }
 
+    /// The first search window: max(12·d·k, 8192) samples (at most the subset and n), tried
+    /// before the full subset; the search usually succeeds from ~3·d·k.
+    pub fn search_window(d: usize, k: usize) -> usize {
+        (12 * d * k).max(1 << 13)
+    }
+
     /// Number of hidden units; `None` detects it as the numerical rank of Y.
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.k = k;
@@ -408,7 +414,7 @@ impl ExactRecovery {
         let full = Self::default_subset(d, k)
             .min(self.subset.unwrap_or(usize::MAX))
             .max(needed);
-        let first = (12 * d * k).max(1 << 13).min(full);
+        let first = Self::search_window(d, k).min(full);
         let mut sizes = vec![first];
         if first < full && first < n {
             sizes.push(full);
@@ -880,12 +886,12 @@ fn select_smallest(keyed: &mut [(f64, u32)], q: usize) {
 
 /// σ_min/σ_max of `a` (q×k, q ≥ k) is at least 1/√(tr G · tr G⁻¹) for its Gram matrix
 /// G = aᵀa (σ_max² ≤ tr G, σ_min² ≥ 1/tr G⁻¹, and tr G⁻¹ is ‖L⁻¹‖²_F for G's Cholesky
-/// factor L). Returns that lower bound when it exceeds [`SCREEN_TOL`], so that a has
-/// certainly no null vector; `None` when unsure (ill-conditioned, a Cholesky failure, or
+/// factor L; [`twolayer_moments::condition_lower_bound`] is the bound for G). Returns that
+/// lower bound when it exceeds [`SCREEN_TOL`], so that a has certainly no null vector;
+/// `None` when unsure (ill-conditioned, a Cholesky failure, or
 /// ‖a‖_F ≤ `silent`, where a is small enough to be all rounding), for an SVD to decide.
 /// Cost: q k² + k³ flops, a fraction of the SVD's.
 fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
-    let k = a.ncols();
     // ‖a‖²_F = tr G, from the rows of a (the Cholesky factor overwrites G's diagonal).
     let trace = a.squared_norm_l2();
     // NaN is unsure too.
@@ -893,17 +899,9 @@ fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
         return None;
     }
     let gram = gram_cholesky(a)?;
-    let mut inverse = Mat::<f64>::zeros(k, k);
-    faer::linalg::triangular_inverse::invert_lower_triangular(
-        inverse.as_mut(),
-        gram.as_ref(),
-        Par::Seq,
-    );
-    let inverse_trace: f64 = (0..k)
-        .map(|j| (j..k).map(|i| inverse[(i, j)].powi(2)).sum::<f64>())
-        .sum();
-    let bound = 1.0 / (trace * inverse_trace).sqrt();
-    (bound.is_finite() && bound > SCREEN_TOL).then_some(bound)
+    // The bound on σ² ratios, i.e. on G's eigenvalues; its square root bounds a's.
+    let bound = twolayer_moments::condition_lower_bound(gram.as_ref(), trace).sqrt();
+    (bound > SCREEN_TOL).then_some(bound)
 }
 
 /// aᵀ b for samples a (r×n, one per column) and vectors b (r×c): n×c, each b's products with
