@@ -495,6 +495,9 @@ fn locate_non_finite(
 /// computed on this thread: at the sizes this crate meets (d ≤ a few hundred) a parallel
 /// decomposition costs more in synchronisation than it saves. `None` if the iteration fails.
 /// Cost: about (4/3) d³ flops.
+///
+/// # Panics
+/// If `a` is not square (a caller's bug: every caller passes a d×d moment).
 pub fn symmetric_eigenvalues(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::evd::{self, ComputeEigenvectors};
@@ -523,6 +526,9 @@ pub fn symmetric_eigenvalues(a: MatRef<'_, f64>) -> Option<Vec<f64>> {
 /// will do) and its trace: 1/(tr A · tr A⁻¹), since λ_max ≤ tr A and λ_min ≥ 1/tr A⁻¹, with
 /// tr A⁻¹ = ‖L⁻¹‖²_F. The bound is within a factor d² of the truth. 0 when it cannot be
 /// formed (not finite). Cost: d³/3 flops.
+///
+/// # Panics
+/// If `l` is not square (a caller's bug: every caller passes a factor it just computed).
 pub fn condition_lower_bound(l: MatRef<'_, f64>, trace: f64) -> f64 {
     let d = l.nrows();
     let mut inverse = Mat::<f64>::zeros(d, d);
