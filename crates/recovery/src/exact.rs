@@ -226,7 +226,7 @@ impl ExactRecovery {
     /// A cap on the samples the search for units runs on, below the default
     /// [`ExactRecovery::default_subset`] (`None`: no cap). The certificate always uses every
     /// sample (and so do the moments in [`ExactRecovery::recover_source`]; `recover` forms
-    /// them on whole chunks spread over the data beyond 65 536 samples); the search only needs
+    /// them on whole chunks spread over the data beyond max(16·d·min(d, m), 65 536) samples); the search only needs
     /// enough samples for its extreme sets, and its cost grows with the subset, not with n.
     /// Never below [`ExactRecovery::min_samples`].
     pub fn subset(mut self, subset: Option<usize>) -> Self {
@@ -289,7 +289,7 @@ impl ExactRecovery {
     /// layout; the moment pass copies them chunk by chunk unless they are row-major (a
     /// C-order NumPy array).
     ///
-    /// Cost: the moments of order ≤ 2 over min(n, max(40·d·min(d, m), 65 536)) samples
+    /// Cost: the moments of order ≤ 2 over min(n, max(16·d·min(d, m), 65 536)) samples
     /// (whole chunks spread over the data), the search on its subset, and one pass over every
     /// sample for the certificate, which also refuses NaN and infinities (naming the entry).
     pub fn recover(
@@ -331,8 +331,8 @@ impl ExactRecovery {
     }
 
     /// [`ExactRecovery::recover_source`] with moments that may come from a spread subsample
-    /// of the source (ALGORITHMS.md 1.4: the label spectrum and the affine fit need ~40·d·k
-    /// samples, not all of them). The search and the certificate are unchanged, and the
+    /// of the source (ALGORITHMS.md 1.4: the label spectrum and the affine fit only place the
+    /// candidates roughly, so they need a few d·k samples, not all of them). The search and the certificate are unchanged, and the
     /// certificate's pass checks every sample's finiteness.
     pub(crate) fn recover_with(
         &self,
