@@ -179,7 +179,7 @@ pub(crate) fn spectral_with_fit(
     let n = xt.ncols();
     let usable = usable_moments(f);
     let (q, span_ratio, span_source) = span(xt, &fit, k)?;
-    let mut xq = Mat::zeros(k, n);
+    let mut xq = twolayer_moments::zeros_by_threads(k, n);
     matmul(
         xq.as_mut(),
         Accum::Replace,
@@ -316,8 +316,9 @@ pub(crate) fn search_view(
     // Q spans L's rows (its right singular vectors), so L x = (L Q)(Qᵀ x): the centring
     // costs a k×k product per sample once Qᵀ x is there, not another k×d one.
     let lq = linear * &q;
-    let mut yk = Mat::<f64>::zeros(k, n);
-    let mut xq = Mat::<f64>::zeros(k, n);
+    // Filled chunk by chunk on the threads below: their pages are first written there too.
+    let mut yk = twolayer_moments::zeros_by_threads(k, n);
+    let mut xq = twolayer_moments::zeros_by_threads(k, n);
     let mut norms = vec![0.0; n];
     let parts: Vec<Mat<f64>> = yk
         .as_mut()
