@@ -127,7 +127,7 @@ pub fn run(quick: bool, sign_pattern_n: usize, huge: bool) -> Result<()> {
     println!(
         "fitted slope of log time on log n: {slope:.2} (target 0.9–1.1; below 0.9 means work \
          that does not grow with n dominates: the search on a bounded window and, beyond \
-         max(16dk, 65536) samples, the moments on a spread subsample; the certificate is the \
+         max(16dk, 64d, min(65536, 2^28/p²)) samples, the moments on a spread subsample; the certificate is the \
          one pass over every sample)\n"
     );
 

@@ -226,8 +226,9 @@ impl ExactRecovery {
     /// A cap on the samples the search for units runs on, below the default
     /// [`ExactRecovery::default_subset`] (`None`: no cap). The certificate always uses every
     /// sample (and so do the moments in [`ExactRecovery::recover_source`]; `recover` forms
-    /// them on whole chunks spread over the data beyond max(16·d·min(d, m), 65 536) samples); the search only needs
-    /// enough samples for its extreme sets, and its cost grows with the subset, not with n.
+    /// them on whole chunks spread over the data beyond max(16·d·min(d, m), 64·d,
+    /// min(65 536, 2²⁸/(d+m+1)²)) samples); the search only needs enough samples for its
+    /// extreme sets, and its cost grows with the subset, not with n.
     /// Never below [`ExactRecovery::min_samples`].
     pub fn subset(mut self, subset: Option<usize>) -> Self {
         self.subset = subset;
@@ -289,7 +290,7 @@ impl ExactRecovery {
     /// layout; the moment pass copies them chunk by chunk unless they are row-major (a
     /// C-order NumPy array).
     ///
-    /// Cost: the moments of order ≤ 2 over min(n, max(16·d·min(d, m), 65 536)) samples
+    /// Cost: the moments of order ≤ 2 over min(n, max(16·d·min(d, m), 64·d, min(65 536, 2²⁸/(d+m+1)²))) samples
     /// (whole chunks spread over the data), the search on its subset, and one pass over every
     /// sample for the certificate, which also refuses NaN and infinities (naming the entry).
     pub fn recover(

@@ -69,20 +69,25 @@ pub(crate) fn moments_for_recovery(
     Ok(SampleMoments::compute_on_chunks(&source, &chunks)?)
 }
 
-/// Samples the front doors' moments are formed from: max(16·d·min(d, m), 65 536).
+/// Samples the front doors' moments are formed from: max(16·d·min(d, m), 64·d, F) with the
+/// floor F = min(65 536, 2²⁸ / p²), p = d + m + 1.
 ///
-/// Why these two terms: the moments only have to place the search's candidates roughly
+/// Why these terms: the moments only have to place the search's candidates roughly
 /// (ALGORITHMS.md 1.4), and the search forms its own slices on its window. Measured at
 /// n ≥ 10⁵ on planted networks from (20,5,5) to (200,20,20) and (100,40,40), plain and with
 /// V or U conditioned 10 or units 10° apart, 5 seeds each: moments on 2·d·k, 4·d·k, …,
 /// 32·d·k samples certified every run, with the same number of candidates tried, so 16·d·k
-/// leaves a factor 8 (the term that grows with the problem, and with the cost). The floor
-/// is for small problems, where the moments are cheap and their accuracy does show: at
-/// (10,3,3) with V conditioned 10, one seed in five was recovered exactly on 65 536 samples
-/// and only by the slower least-squares path on 32 768. It also keeps the covariance's
-/// condition estimate, which decides whitening, near 1 (within (1 ± √(d/n))²).
+/// leaves a factor 8. 64·d keeps the covariance's condition estimate, which decides
+/// whitening, within (1 ± 1/8)² of the truth for isotropic inputs, well below the threshold
+/// of 2. The floor is for small problems, where more samples do show: at (10,3,3) with V
+/// conditioned 10, one seed in five was recovered exactly on 65 536 samples and only by the
+/// slower least-squares path on 32 768. It is capped at 2²⁸ multiply-adds of the pass
+/// (p² per sample), so it never costs more than a few milliseconds: where p is large the
+/// first two terms, which the measurements cover, decide.
 pub(crate) fn moment_samples(d: usize, m: usize) -> usize {
-    (16 * d * d.min(m)).max(1 << 16)
+    let p = d + m + 1;
+    let floor = (1usize << 16).min((1 << 28) / (p * p));
+    (16 * d * d.min(m)).max(64 * d).max(floor)
 }
 
 /// Non-empty and the same number of rows.
