@@ -290,9 +290,10 @@ impl ExactRecovery {
     /// layout; the moment pass copies them chunk by chunk unless they are row-major (a
     /// C-order NumPy array).
     ///
-    /// Cost: the moments of order ≤ 2 over min(n, max(16·d·min(d, m), 64·d, min(65 536, 2²⁸/(d+m+1)²))) samples
-    /// (whole chunks spread over the data), the search on its subset, and one pass over every
-    /// sample for the certificate, which also refuses NaN and infinities (naming the entry).
+    /// Cost: the moments of order ≤ 2 over min(n, max(16·d·min(d, m), 64·d,
+    /// min(65 536, 2²⁸/(d+m+1)²))) samples (whole chunks spread over the data), the search on
+    /// its subset, and one pass over every sample for the certificate, which also refuses NaN
+    /// and infinities (naming the entry).
     pub fn recover(
         &self,
         x: MatRef<'_, f64>,
@@ -333,8 +334,9 @@ impl ExactRecovery {
 
     /// [`ExactRecovery::recover_source`] with moments that may come from a spread subsample
     /// of the source (ALGORITHMS.md 1.4: the label spectrum and the affine fit only place the
-    /// candidates roughly, so they need a few d·k samples, not all of them). The search and the certificate are unchanged, and the
-    /// certificate's pass checks every sample's finiteness.
+    /// candidates roughly, so they need a few d·k samples, not all of them). The search and
+    /// the certificate are unchanged, and the certificate's pass checks every sample's
+    /// finiteness.
     pub(crate) fn recover_with(
         &self,
         source: &dyn SampleSource,
