@@ -157,10 +157,17 @@ fn search_on_a_subset_certifies_on_every_sample() {
 }
 
 /// Every pass reduces chunks in a fixed order: the whole recovery gives the same bits on 1 and
-/// 2 threads (moments, subset search, streamed certificate).
+/// 2 threads (moments, subset search, streamed certificate). The second instance is large
+/// enough that the search's check products (whose hidden layer the output fit reuses) run on
+/// faer's parallel GEMM.
 #[test]
 fn bit_identical_for_one_and_two_threads() {
-    let (d, k, m, n) = (30, 6, 6, 50_000);
+    for (d, k, m, n, subset) in [(30, 6, 6, 50_000, 10_000), (100, 20, 20, 20_000, 20_000)] {
+        bit_identical_on(d, k, m, n, subset);
+    }
+}
+
+fn bit_identical_on(d: usize, k: usize, m: usize, n: usize, subset: usize) {
     let inst = PlantedNetwork::new(d, k, m, n).seed(11).generate().unwrap();
     let run = |threads| {
         rayon::ThreadPoolBuilder::new()
@@ -169,13 +176,13 @@ fn bit_identical_for_one_and_two_threads() {
             .unwrap()
             .install(|| {
                 ExactRecovery::new()
-                    .subset(Some(10_000))
+                    .subset(Some(subset))
                     .recover(inst.x.as_ref(), inst.y.as_ref())
                     .unwrap()
             })
     };
     let (one, two) = (run(1), run(2));
-    assert!(one.report.certified);
+    assert!(one.report.certified, "({d},{k},{m},{n}): {:?}", one.report);
     let bits = |r: &twolayer_recovery::Recovered| {
         let net = &r.network;
         let mut b: Vec<u64> = (0..net.v.nrows())

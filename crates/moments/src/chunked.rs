@@ -32,13 +32,32 @@ where
     F: Fn(std::ops::Range<usize>) -> Result<Mat<f64>, E> + Sync,
     E: Send,
 {
-    let chunks = n.div_ceil(CHUNK);
+    try_chunked_sum_by(n, CHUNK, nrows, ncols, part)
+}
+
+/// [`try_chunked_sum`] over chunks of `chunk` samples (at least 1) instead of [`CHUNK`]: for
+/// a pass whose chunks are cheap, so that a few thousand samples still make enough chunks to
+/// share between the threads. The bits depend on `chunk` (and never on the threads), so a
+/// caller fixes it.
+pub fn try_chunked_sum_by<F, E>(
+    n: usize,
+    chunk: usize,
+    nrows: usize,
+    ncols: usize,
+    part: F,
+) -> Result<Mat<f64>, E>
+where
+    F: Fn(std::ops::Range<usize>) -> Result<Mat<f64>, E> + Sync,
+    E: Send,
+{
+    let chunk = chunk.max(1);
+    let chunks = n.div_ceil(chunk);
     let mut sum = TreeSum::new();
     for first in (0..chunks).step_by(BLOCK) {
         let last = (first + BLOCK).min(chunks);
         let parts: Vec<Result<Mat<f64>, E>> = (first..last)
             .into_par_iter()
-            .map(|c| part(c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .map(|c| part(c * chunk..((c + 1) * chunk).min(n)))
             .collect();
         for p in parts {
             sum.push(p?);

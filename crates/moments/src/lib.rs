@@ -51,7 +51,7 @@ mod source;
 
 pub use allocator::{tune_allocator, zeros_by_threads};
 pub use centre::{AffineFit, centre_labels};
-pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum};
+pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum, try_chunked_sum_by};
 pub use dots::{column_dots, column_norms};
 pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};

@@ -69,14 +69,20 @@ pub(crate) fn label_spectrum_warnings(rel_sv: &[f64], k: usize) -> Vec<String> {
 /// A unit is verified when ‖f(v·X) − z‖ / ‖z‖ over its check samples is below this (the
 /// certificate then checks the whole network on every sample).
 const UNIT_TOL: f64 = 1e-7;
-/// Samples a candidate unit is checked on (at least; 16·d when that is more): about 3 MB at
-/// d = 100, so that the checks of k units run from cache instead of streaming the search's
-/// samples from memory k times.
+/// Samples a candidate unit is checked on, and U then fitted on (at least; see
+/// [`check_samples`]): about 3 MB at d = 100, so that the checks of k units run from cache
+/// instead of streaming the search's samples from memory k times.
 const CHECK_SAMPLES: usize = 4096;
 /// Of which a candidate is first checked on (at least; 8·d when that is more).
 const PRECHECK_SAMPLES: usize = 512;
-/// Samples U is fitted on (at least; 32·k when that is more), the middle of the search's.
-const OUTPUT_FIT_SAMPLES: usize = 4096;
+
+/// The check samples' count, the middle of the search's: [`CHECK_SAMPLES`], or 16 per input
+/// dimension or 32 per unit when that is more (U has k unknowns per output). The output fit
+/// runs on the same samples, so it can take the hidden layer the last check computed.
+fn check_samples(d: usize, k: usize) -> usize {
+    (16 * d).max(32 * k).max(CHECK_SAMPLES)
+}
+
 /// Candidate directions whose two orientations are probed in one parallel batch.
 const BATCH: usize = 8;
 /// Products of fewer multiply-adds run on one thread (1M: about 0.05–0.1 ms on one core).
@@ -533,7 +539,7 @@ impl ExactRecovery {
             times.tensor += spectral.tensor_s;
 
             // Steps 3–4: extreme sets, null vectors, verification: small problems (q×k SVDs,
-            // 2d×d solves), each on one thread, batches of them across the threads. Qᵀx is
+            // 1.25d×d solves), each on one thread, batches of them across the threads. Qᵀx is
             // not needed after the search, which scales it in place.
             let xq = std::mem::replace(&mut spectral.xq, Mat::new());
             let Spectral { q, pencils, .. } = &spectral;
@@ -543,7 +549,13 @@ impl ExactRecovery {
             tick(&mut units_s);
             times.units += units_s;
             if search.units.len() == k {
-                found = Some((search.units, search.from_fallback, spectral, window));
+                found = Some((
+                    search.units,
+                    search.activated,
+                    search.from_fallback,
+                    spectral,
+                    window,
+                ));
                 break;
             }
             if unchecked && let Some(e) = first_non_finite(xs, ys, |j| j + window_start(window)) {
@@ -559,7 +571,7 @@ impl ExactRecovery {
                 });
             }
         }
-        let (units, from_fallback, spectral, window) =
+        let (units, activated, from_fallback, spectral, window) =
             found.expect("the last attempt returns or breaks");
         let Spectral {
             span_ratio,
@@ -576,14 +588,15 @@ impl ExactRecovery {
         };
         let search_samples = xs.ncols();
 
-        // Step 5: U by least squares on the middle part of the search's samples (k·m
-        // unknowns: exact labels fix U from any k samples where the units are independent,
-        // so a few thousand are plenty, and read in place); its residual on every sample is
-        // the certificate.
+        // Step 5: U by least squares on the search's check samples (k·m unknowns: exact
+        // labels fix U from any k samples where the units are independent, so a few
+        // thousand are plenty, and read in place), from the hidden layer the confirmation
+        // computed there when it has it; its residual on every sample is the certificate.
         let v = Mat::from_fn(k, d, |i, j| units[i][j]);
-        let (from, len) = middle(xs.ncols(), (32 * k).max(OUTPUT_FIT_SAMPLES));
+        let (from, len) = middle(xs.ncols(), check_samples(d, k));
         let (xp, yp) = (xs.subcols(from, len), ys.subcols(from, len));
-        let (u, _) = fit_output_exact(&self.activation, v.as_ref(), xp, yp, false)?;
+        let hidden = activated.as_ref().map(|h| h.transpose());
+        let (u, _) = fit_output_exact(&self.activation, v.as_ref(), xp, yp, hidden, false)?;
         let (total, norm2) =
             residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
         let residual_rel = if norm2 > 0.0 {
@@ -1019,6 +1032,10 @@ struct UnitSearch<'a> {
     /// Their output scales c (1 for homogeneous f): aᵀỸ = c f(v·x).
     scales: Vec<f64>,
     confirmed: usize,
+    /// f(v·x) of the units on every check sample (c×k, a unit per column, in the order of
+    /// `units`), when one confirmation covered them all and all passed: the output fit's
+    /// hidden layer on those samples, which it then need not compute again.
+    activated: Option<Mat<f64>>,
     /// Null vectors whose units failed the confirmation: not tried again.
     rejected: Vec<Vec<f64>>,
     tried: usize,
@@ -1054,7 +1071,7 @@ struct Checked {
 impl<'a> UnitSearch<'a> {
     fn new(xt: MatRef<'a, f64>, yk: MatRef<'a, f64>, f: &'a Activation) -> Self {
         let (d, n) = xt.shape();
-        let (start, len) = middle(n, (16 * d).max(CHECK_SAMPLES));
+        let (start, len) = middle(n, check_samples(d, yk.nrows()));
         let (check_x, check_y) = (xt.subcols(start, len), yk.subcols(start, len));
         Self {
             f,
@@ -1066,6 +1083,7 @@ impl<'a> UnitSearch<'a> {
             nulls: Vec::with_capacity(yk.nrows()),
             scales: Vec::with_capacity(yk.nrows()),
             confirmed: 0,
+            activated: None,
             rejected: Vec::new(),
             tried: 0,
             from_fallback: 0,
@@ -1174,6 +1192,8 @@ impl<'a> UnitSearch<'a> {
                 )
             })
             .collect();
+        let all_at_once = self.confirmed == 0 && passed.iter().all(|&p| p);
+        self.activated = all_at_once.then_some(pre);
         for u in (0..count).rev() {
             if !passed[u] {
                 let i = self.confirmed + u;
@@ -1278,7 +1298,7 @@ impl<'a> UnitSearch<'a> {
     ///
     /// The outputs z of all the null vectors come from one product, and so do the check's
     /// pre-activations. Cost: 2 b p (k + d) flops for b null vectors and p samples, plus one
-    /// solve with 2d rows each.
+    /// solve with about 1.25·d rows each.
     fn verify(&self, nulls: &[&[f64]]) -> Vec<Option<Checked>> {
         use rayon::prelude::*;
         let (xt, yk) = (
@@ -1309,10 +1329,11 @@ impl<'a> UnitSearch<'a> {
                 if support.len() < d {
                     return None;
                 }
-                // About 2d samples spread over the support determine v (exact labels: any d
-                // independent ones would; the margin keeps the solve well conditioned); all the
-                // samples then check it.
-                let rows = support.len().min(2 * d + 8);
+                // About 1.25·d samples spread over the support determine v (exact labels: any
+                // d independent ones would; the margin keeps the solve well conditioned, κ ≈ 15
+                // for Gaussian rows; the Gram then costs 1.25·d³ multiply-adds, against 2·d³
+                // for 2d rows); all the samples then check it.
+                let rows = support.len().min(d + d / 4 + 8);
                 let step = support.len() as f64 / rows as f64;
                 let pick: Vec<usize> = (0..rows)
                     .map(|i| support[(i as f64 * step) as usize])

@@ -3,7 +3,7 @@
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use twolayer_moments::{
-    CHUNK, MomentsError, SampleSource, first_non_finite, matmul, try_chunked_sum,
+    CHUNK, MomentsError, SampleSource, first_non_finite, matmul, try_chunked_sum_by,
 };
 
 use crate::activation::Activation;
@@ -107,6 +107,11 @@ thread_local! {
     static SCRATCH: std::cell::Cell<(Vec<f64>, Vec<f64>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
+/// Samples per chunk of the certificate's pass: half of [`CHUNK`], since its chunks cost little
+/// (two thin products), so that 10⁴ samples make ten chunks for the threads to share evenly
+/// instead of five.
+const CERTIFY_CHUNK: usize = CHUNK / 2;
+
 /// (Σ_j ‖y_j − U f(V x_j)‖², Σ_j ‖y_j‖²) over every sample of `source`, in one pass
 /// (chunked, in parallel, bit-identical for any thread count): the certificate of a fit made
 /// on a subset. Samples in memory are read in place. The pass also checks that every sample
@@ -123,7 +128,7 @@ pub(crate) fn residual_sum_of_squares(
     let (d, m, k) = (source.d(), source.m(), v.nrows());
     // In memory the products read the samples where they lie, in any layout.
     let in_memory = source.matrices();
-    let total = try_chunked_sum(source.n(), 1, 2, |r| {
+    let total = try_chunked_sum_by(source.n(), CERTIFY_CHUNK, 1, 2, |r| {
         let len = r.len();
         let read;
         let (x, y) = match &in_memory {
@@ -139,8 +144,8 @@ pub(crate) fn residual_sum_of_squares(
         // Taken out while in use (see the note on `SCRATCH`).
         let (mut hb, mut eb) = SCRATCH.take();
         let (clean, ess, yss) = {
-            hb.resize(k * CHUNK, 0.0);
-            eb.resize(m * CHUNK, 0.0);
+            hb.resize(k * CERTIFY_CHUNK, 0.0);
+            eb.resize(m * CERTIFY_CHUNK, 0.0);
             let mut h = MatMut::from_column_major_slice_mut(&mut hb[..k * len], k, len);
             matmul(h.rb_mut(), Accum::Replace, v, x, 1.0, Par::Seq);
             // A NaN or infinity in x reaches every pre-activation (NaN · 0 is NaN, ∞ · 0
@@ -185,18 +190,23 @@ const HIDDEN_CACHE: usize = 1 << 22;
 /// step of iterative refinement on the residual, which brings the κ² rounding error of the
 /// normal equations back to κ ε. Returns U (m×k) and the relative residual on these samples.
 /// Falls back to [`fit_output_weights`] when f(V X) is rank deficient. Without
-/// `with_residual` the last pass is skipped and the residual is NaN.
+/// `with_residual` the last pass is skipped and the residual is NaN. `known`, when given,
+/// is f(V X) (k×n) already computed (the exact search's last check has it), and no product
+/// with X is formed.
 ///
 /// Cost: three passes over the samples (two without the residual), O(n k (d + k + m)) flops;
-/// one product with X in all when f(V X) has at most 2²² entries (then kept: 32 MiB at most).
+/// one product with X in all when f(V X) has at most 2²² entries (then kept: 32 MiB at most),
+/// none when `known` is given.
 pub(crate) fn fit_output_exact(
     f: &Activation,
     v: MatRef<'_, f64>,
     xt: MatRef<'_, f64>,
     yt: MatRef<'_, f64>,
+    known: Option<MatRef<'_, f64>>,
     with_residual: bool,
 ) -> Result<(Mat<f64>, f64), RecoveryError> {
     let (k, n, m) = (v.nrows(), xt.ncols(), yt.nrows());
+    let known = known.filter(|h| h.shape() == (k, n));
     let hidden = |r: std::ops::Range<usize>| {
         let mut h = Mat::<f64>::zeros(k, r.len());
         matmul(
@@ -213,13 +223,20 @@ pub(crate) fn fit_output_exact(
     // f(V X) chunk by chunk, kept for the passes below when it is small (the exact method's
     // few thousand samples): each pass then costs no product with X. The same chunks as the
     // passes', so the same bits either way.
-    let cache: Option<Vec<Mat<f64>>> = (k * n <= HIDDEN_CACHE).then(|| {
-        use rayon::prelude::*;
-        (0..n.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| hidden(c * CHUNK..((c + 1) * CHUNK).min(n)))
-            .collect()
-    });
+    let cache: Option<Vec<Mat<f64>>> = match known {
+        Some(h) => Some(
+            (0..n.div_ceil(CHUNK))
+                .map(|c| h.subcols(c * CHUNK, CHUNK.min(n - c * CHUNK)).to_owned())
+                .collect(),
+        ),
+        None => (k * n <= HIDDEN_CACHE).then(|| {
+            use rayon::prelude::*;
+            (0..n.div_ceil(CHUNK))
+                .into_par_iter()
+                .map(|c| hidden(c * CHUNK..((c + 1) * CHUNK).min(n)))
+                .collect()
+        }),
+    };
     let hidden_of = |r: &std::ops::Range<usize>| -> std::borrow::Cow<'_, Mat<f64>> {
         match &cache {
             Some(hs) => std::borrow::Cow::Borrowed(&hs[r.start / CHUNK]),

@@ -264,7 +264,7 @@ impl SignPatternLs {
             // iteration's, which was fitted to exactly these directions).
             let u0 = match u_prev {
                 Some(u) => u.clone(),
-                None => fit_output_exact(&Activation::Relu, dirs, xt, yt, false)?.0,
+                None => fit_output_exact(&Activation::Relu, dirs, xt, yt, None, false)?.0,
             };
             let step = gauss_newton_step(xt, yt, dirs, u0.as_ref())?;
             let norm2 = yt.squared_norm_l2();
