@@ -22,6 +22,7 @@ use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
 use crate::spectral::{
     LabelSpectrum, RANK_TOL, Spectral, column, column_mut, search_view, spectral_with_fit,
+    svd_right,
 };
 use crate::unit_fit::{fit_unit, gram_cholesky};
 
@@ -832,36 +833,6 @@ impl ExactRecovery {
         search.from_fallback = search.units.len().saturating_sub(from_pool);
         search
     }
-}
-
-/// The singular values of `a` (q×k, q ≥ k), descending, and its right singular vectors,
-/// computed on this thread (the search's probes run one per thread); `None` if the
-/// iteration fails to converge.
-fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::svd::{self, ComputeSvdVectors};
-    let (m, n) = a.shape();
-    let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
-    let mut v = Mat::<f64>::zeros(n, n);
-    let scratch = svd::svd_scratch::<f64>(
-        m,
-        n,
-        ComputeSvdVectors::No,
-        ComputeSvdVectors::Full,
-        Par::Seq,
-        Default::default(),
-    );
-    svd::svd(
-        a,
-        s.as_mut(),
-        None,
-        Some(v.as_mut()),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(scratch)),
-        Default::default(),
-    )
-    .ok()?;
-    Some((s.column_vector().iter().copied().collect(), v))
 }
 
 /// Moves the `q` smallest keys of `keyed` (0 < q ≤ its length) to its front, in no

@@ -254,26 +254,38 @@ fn first_order_span(
     linear: MatRef<'_, f64>,
     k: usize,
 ) -> Result<Option<(Mat<f64>, f64)>, RecoveryError> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::svd::{self, ComputeSvdVectors};
-    let (r, d) = linear.shape();
-    if r < k {
+    if linear.nrows() < k {
         return Ok(None);
     }
     // On this thread: an r×d SVD takes ~80 µs at (20, 100), and faer's parallel one spends
     // more than that handing its small steps to the pool.
-    let mut s = faer::diag::Diag::<f64>::zeros(r.min(d));
-    let mut v = Mat::<f64>::zeros(d, r.min(d));
+    let (s, v) = svd_right(linear).ok_or(RecoveryError::Numerical(
+        "the SVD of the first-order coefficients",
+    ))?;
+    let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
+    Ok((ratio >= FIRST_ORDER_SPAN_MIN).then(|| (v.subcols(0, k).to_owned(), ratio)))
+}
+
+/// The singular values of `a` (r×c), descending, and its first min(r, c) right singular
+/// vectors (c×min(r, c)), computed on this thread (the search's probes run one per thread,
+/// and for the small matrices here faer's parallel SVD costs more in handoffs than it saves);
+/// `None` if the iteration fails to converge. Cost: O(r c min(r, c)).
+pub(crate) fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.shape();
+    let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
+    let mut v = Mat::<f64>::zeros(n, m.min(n));
     let scratch = svd::svd_scratch::<f64>(
-        r,
-        d,
+        m,
+        n,
         ComputeSvdVectors::No,
         ComputeSvdVectors::Thin,
         Par::Seq,
         Default::default(),
     );
     svd::svd(
-        linear,
+        a,
         s.as_mut(),
         None,
         Some(v.as_mut()),
@@ -281,10 +293,8 @@ fn first_order_span(
         MemStack::new(&mut MemBuffer::new(scratch)),
         Default::default(),
     )
-    .map_err(|_| RecoveryError::Numerical("the SVD of the first-order coefficients"))?;
-    let s = s.column_vector();
-    let ratio = if s[0] > 0.0 { s[k - 1] / s[0] } else { 0.0 };
-    Ok((ratio >= FIRST_ORDER_SPAN_MIN).then(|| (v.subcols(0, k).to_owned(), ratio)))
+    .ok()?;
+    Some((s.column_vector().iter().copied().collect(), v))
 }
 
 /// The exact method's search samples reduced in one pass: the reduced labels, the samples'
