@@ -84,8 +84,14 @@ fn check_samples(d: usize, k: usize) -> usize {
     (16 * d).max(32 * k).max(CHECK_SAMPLES)
 }
 
-/// Candidate directions whose two orientations are probed in one parallel batch.
+/// Candidate directions whose two orientations are probed in one parallel batch (twice as
+/// many when each is probed in its predicted orientation only).
 const BATCH: usize = 8;
+/// A candidate d (unit norm) is probed in the orientation sign(dᵀg) alone when |dᵀg| exceeds
+/// this, for the unit-norm orientation key g (see [`orientation_key`]): a true unit direction
+/// has dᵀg > 0, typically of order 1/√k, and a candidate's error moves it by about that
+/// error.
+const ORIENTATION_MARGIN: f64 = 0.05;
 /// Products of fewer multiply-adds run on one thread (1M: about 0.05–0.1 ms on one core).
 const SEQ_PRODUCT: usize = 1 << 20;
 /// Two verified units with |cos| above 1 − this are the same unit.
@@ -557,7 +563,18 @@ impl ExactRecovery {
             // not needed after the search, which scales it in place.
             let xq = std::mem::replace(&mut spectral.xq, Mat::new());
             let Spectral { q, pencils, .. } = &spectral;
-            let search = self.find_units(xs, yk.as_ref(), xq, q.as_ref(), pencils, norms);
+            let orientation = (spectral.span_source == "first-order")
+                .then(|| orientation_key(linear_k.as_ref(), q.as_ref(), &alpha_k, &self.activation))
+                .flatten();
+            let search = self.find_units(
+                xs,
+                yk.as_ref(),
+                xq,
+                q.as_ref(),
+                pencils,
+                norms,
+                orientation.as_deref(),
+            );
             tried += search.tried;
             let mut units_s = 0.0;
             tick(&mut units_s);
@@ -682,7 +699,11 @@ impl ExactRecovery {
     /// the fallback directions. Stops at k verified units.
     ///
     /// `xq` is Qᵀ X (k×n, scaled here to Qᵀx/‖x‖ per sample), `q` the span basis (d×k),
-    /// `norms` the samples' norms.
+    /// `norms` the samples' norms. With an `orientation` key g (see [`orientation_key`]), a
+    /// candidate d with |dᵀg| clearly above zero is probed in the orientation that sign
+    /// predicts, and in the other one only after the pool ran out, if that probe found no null
+    /// vector; without it, or when the sign is unclear, in both at once.
+    #[allow(clippy::too_many_arguments)]
     fn find_units<'a>(
         &'a self,
         xt: MatRef<'a, f64>,
@@ -691,6 +712,7 @@ impl ExactRecovery {
         q: MatRef<'_, f64>,
         pencils: &[Pencil],
         mut norms: Vec<f64>,
+        orientation: Option<&[f64]>,
     ) -> UnitSearch<'a> {
         let (k, n) = yk.shape();
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
@@ -735,9 +757,36 @@ impl ExactRecovery {
             1.0,
             Par::Seq,
         );
-        let mut remaining: Vec<usize> = (0..total).collect();
-        let mut cosines = Mat::<f64>::zeros(n, BATCH);
-        while !remaining.is_empty() && search.units.len() < k {
+        // The orientations each candidate is probed in: the predicted one (sign of dᵀg) when
+        // clear, else both (0).
+        let predicted: Vec<f64> = (0..total)
+            .map(|c| match orientation {
+                Some(g) => {
+                    let t: f64 = dirs.col(c).iter().zip(g).map(|(a, b)| a * b).sum();
+                    if t.abs() > ORIENTATION_MARGIN {
+                        t.signum()
+                    } else {
+                        0.0
+                    }
+                }
+                None => 0.0,
+            })
+            .collect();
+        // (candidate, orientation; 0 for both) still to probe, and the other orientations of
+        // predicted probes that found no null vector, probed once the pool has run out.
+        let mut remaining: Vec<(usize, f64)> = (0..total).map(|c| (c, predicted[c])).collect();
+        let mut deferred: Vec<(usize, f64)> = Vec::new();
+        // Whether `remaining` holds the deferred orientations (which are not deferred again).
+        let mut second_pass = false;
+        let mut cosines = Mat::<f64>::zeros(n, 2 * BATCH);
+        loop {
+            if remaining.is_empty() && !second_pass {
+                remaining = std::mem::take(&mut deferred);
+                second_pass = true;
+            }
+            if remaining.is_empty() || search.units.len() >= k {
+                break;
+            }
             let known = Mat::from_fn(k, search.units.len(), |i, u| {
                 search.units[u]
                     .iter()
@@ -763,23 +812,34 @@ impl ExactRecovery {
                     }
                 }
             }
-            // Ties: the best pencil first, then column order (the pool's order).
-            let mut take: Vec<usize> = Vec::with_capacity(BATCH);
-            while take.len() < BATCH && !remaining.is_empty() {
+            // Ties: the best pencil first, then column order (the pool's order). A batch holds
+            // up to 2·BATCH probes: BATCH candidates in both orientations, or up to twice as
+            // many in their predicted one.
+            let mut take: Vec<(usize, f64)> = Vec::with_capacity(2 * BATCH);
+            let mut probes = 0;
+            while probes < 2 * BATCH && !remaining.is_empty() {
                 let (at, &pick) = remaining
                     .iter()
                     .enumerate()
-                    .min_by(|a, b| overlap[*a.1].total_cmp(&overlap[*b.1]).then(a.1.cmp(b.1)))
+                    .min_by(|a, b| {
+                        overlap[a.1.0]
+                            .total_cmp(&overlap[b.1.0])
+                            .then(a.1.0.cmp(&b.1.0))
+                    })
                     .expect("remaining is not empty");
                 remaining.remove(at);
                 take.push(pick);
-                for &c in &remaining {
-                    overlap[c] = overlap[c].max(mutual[(c, pick)].abs());
+                probes += if pick.1 == 0.0 { 2 } else { 1 };
+                for (c, _) in &remaining {
+                    overlap[*c] = overlap[*c].max(mutual[(*c, pick.0)].abs());
                 }
             }
             // The batch's cosines with every sample (up to the candidates' norms): one thin
             // product.
-            let w = Mat::from_fn(k, take.len(), |i, b| pool[take[b] / k][(i, take[b] % k)]);
+            let w = Mat::from_fn(k, take.len(), |i, b| {
+                let c = take[b].0;
+                pool[c / k][(i, c % k)]
+            });
             matmul(
                 cosines.as_mut().subcols_mut(0, take.len()),
                 Accum::Replace,
@@ -788,10 +848,29 @@ impl ExactRecovery {
                 1.0,
                 small_par(k * n * take.len()),
             );
-            let batch: Vec<&[f64]> = (0..take.len())
-                .map(|b| column(cosines.as_ref(), b))
+            let tries: Vec<(&[f64], f64)> = take
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &(_, sign))| {
+                    let c = column(cosines.as_ref(), b);
+                    // Both orientations (+ first), or the predicted one alone.
+                    let (first, both) = if sign == 0.0 {
+                        (1.0, true)
+                    } else {
+                        (sign, false)
+                    };
+                    std::iter::once((c, first)).chain(both.then_some((c, -1.0)))
+                })
                 .collect();
-            search.try_batch(&batch);
+            let nulls = search.try_batch(&tries);
+            // A predicted orientation that found no null vector may have been the wrong one.
+            let mut t = 0;
+            for &(c, sign) in &take {
+                if sign != 0.0 && !second_pass && !nulls[t] {
+                    deferred.push((c, -sign));
+                }
+                t += if sign == 0.0 { 2 } else { 1 };
+            }
         }
         let from_pool = search.units.len();
         if search.units.len() < k {
@@ -839,13 +918,43 @@ impl ExactRecovery {
                 let wc = ColRef::from_slice(&w);
                 let cosines = xq.transpose() * wc;
                 let cosines: Vec<f64> = cosines.iter().copied().collect();
-                search.try_batch(&[&cosines]);
+                search.try_batch(&[(&cosines, 1.0), (&cosines, -1.0)]);
             }
         }
         search.confirm();
         search.from_fallback = search.units.len().saturating_sub(from_pool);
         search
     }
+}
+
+/// The orientation key g (unit norm, span coordinates) from the first-order moments: for
+/// the direction w = Qᵀv of every unit, wᵀg > 0. Why: with x ~ N(0, I), the reduced labels
+/// Ỹ = A f(V x) have mean α = A c₀(‖v_i‖)_i and first-order coefficients L = A diag(c₁ᵢ/‖v_i‖) V
+/// (c₀ = E f(‖v‖z) > 0, c₁ = E f(‖v‖z) z, z ~ N(0, 1)). With M = L Q = A D Wᵀ (W's columns
+/// the w_i, D positive when c₁ > 0), g ∝ M⁻¹ α = W⁻ᵀ D⁻¹ A⁻¹ α, so Wᵀ g = D⁻¹ c₀ > 0 entry by
+/// entry. `None` when f's first Hermite coefficients (at ‖v‖ = 1) are not both positive
+/// (then both orientations are probed) or M is singular; a wrong sign costs only order, since
+/// an orientation that found no null vector is probed the other way later. Cost: one k×k
+/// solve.
+fn orientation_key(
+    linear: MatRef<'_, f64>,
+    q: MatRef<'_, f64>,
+    alpha: &[f64],
+    f: &Activation,
+) -> Option<Vec<f64>> {
+    let c = f.hermite_coefficients(1.0);
+    if !(c[0] > 0.0 && c[1] > 1e-3 * c[0]) || linear.nrows() != alpha.len() {
+        return None;
+    }
+    let mut m = Mat::<f64>::zeros(linear.nrows(), q.ncols());
+    matmul(m.as_mut(), Accum::Replace, linear, q, 1.0, Par::Seq);
+    if m.nrows() != m.ncols() {
+        return None;
+    }
+    let a = Mat::from_fn(alpha.len(), 1, |i, _| alpha[i]);
+    let g = m.partial_piv_lu().solve(&a);
+    let norm = g.norm_l2();
+    (norm.is_finite() && norm > 0.0).then(|| g.col(0).iter().map(|t| t / norm).collect())
 }
 
 /// Moves the `q` smallest keys of `keyed` (0 < q ≤ its length) to its front, in no
@@ -1075,25 +1184,20 @@ impl<'a> UnitSearch<'a> {
         }
     }
 
-    /// Both orientations of a batch of candidate directions, given their cosines with every
-    /// sample.
+    /// A batch of probes: candidate directions given by their cosines with every sample, each
+    /// in one orientation (±1). Returns, per probe, whether it found a null vector.
     ///
     /// The probes read the state and run in parallel; then each null vector new to the search
     /// is verified once (in parallel again: a null vector an earlier probe of the batch found
     /// is the same unit from another candidate, and is not verified twice); the outcomes are
-    /// then applied in order (each candidate +, then −). Every step depends on the batch
-    /// only, never on how the threads shared it, so the units found are the same bits on any
-    /// thread count. Each probe is a selection over the search's samples and a few q×k SVDs;
+    /// then applied in the batch's order. Every step depends on the batch only, never on how
+    /// the threads shared it, so the units found are the same bits on any thread count. Each probe is a selection over the search's samples and a few q×k SVDs;
     /// each verification a d-dimensional solve and a check on the check samples.
-    fn try_batch(&mut self, cosines: &[&[f64]]) {
+    fn try_batch(&mut self, tries: &[(&[f64], f64)]) -> Vec<bool> {
         use rayon::prelude::*;
         if self.units.len() == self.yk.nrows() {
-            return;
+            return vec![true; tries.len()];
         }
-        let tries: Vec<(&[f64], f64)> = cosines
-            .iter()
-            .flat_map(|&c| [(c, 1.0), (c, -1.0)])
-            .collect();
         let mut probes: Vec<Probe> = tries
             .par_iter()
             .with_max_len(1)
@@ -1117,9 +1221,11 @@ impl<'a> UnitSearch<'a> {
         for (i, unit) in fresh.into_iter().zip(verified) {
             probes[i].unit = unit;
         }
+        let nulls = probes.iter().map(|p| p.null.is_some()).collect();
         for probe in probes {
             self.apply(probe);
         }
+        nulls
     }
 
     /// Records a probe's outcome as the next try: its unit joins the verified ones unless an
