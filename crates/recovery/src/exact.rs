@@ -1534,4 +1534,42 @@ mod tests {
         assert!((&a * null).norm_l2() < 1e-14);
         assert!((null.norm_l2() - 1.0).abs() < 1e-14);
     }
+
+    /// The population moments of Ỹ = A ReLU(V x), x ~ N(0, I₃): α = A ‖v‖/√(2π) and
+    /// L = A V / 2. The key must orient every unit's direction positively, whatever A mixes,
+    /// in any orthonormal span basis Q; and there is none when L Q is singular.
+    #[test]
+    fn the_orientation_key_points_into_every_unit() {
+        let a = Mat::from_fn(3, 3, |i, j| {
+            [[1.0, -2.0, 0.5], [0.3, 1.0, -1.5], [-0.7, 0.4, 2.0]][i][j]
+        });
+        let v = Mat::from_fn(3, 3, |i, j| {
+            [[1.0, 0.2, -0.3], [-0.5, 2.0, 0.1], [0.4, -0.6, -1.2]][i][j]
+        });
+        let norms: Vec<f64> = (0..3).map(|i| v.row(i).norm_l2()).collect();
+        let alpha: Vec<f64> = (0..3)
+            .map(|r| {
+                (0..3).map(|i| a[(r, i)] * norms[i]).sum::<f64>()
+                    / (2.0 * std::f64::consts::PI).sqrt()
+            })
+            .collect();
+        let linear = &a * &v * 0.5;
+        // A rotated basis of R³ (the span is all of it here).
+        let q = Mat::from_fn(3, 3, |i, j| {
+            [[0.0, 0.6, 0.8], [1.0, 0.0, 0.0], [0.0, 0.8, -0.6]][i][j]
+        });
+        let g = orientation_key(linear.as_ref(), q.as_ref(), &alpha, &Activation::Relu)
+            .expect("ReLU has positive c0 and c1");
+        for i in 0..3 {
+            // The unit's direction in span coordinates, Qᵀ v_i.
+            let w = q.transpose() * v.row(i).transpose();
+            let t: f64 = w.iter().zip(&g).map(|(x, y)| x * y).sum();
+            assert!(t > 0.05 * w.norm_l2(), "unit {i}: wᵀg = {t}");
+        }
+        // First-order coefficients that do not span (a unit the labels' mean and L miss):
+        // no key rather than a meaningless one.
+        let mut flat = linear.clone();
+        flat.row_mut(2).fill(0.0);
+        assert!(orientation_key(flat.as_ref(), q.as_ref(), &alpha, &Activation::Relu).is_none());
+    }
 }
