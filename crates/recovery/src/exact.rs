@@ -757,24 +757,21 @@ impl ExactRecovery {
             1.0,
             Par::Seq,
         );
-        // The orientations each candidate is probed in: the predicted one (sign of dᵀg) when
-        // clear, else both (0).
-        let predicted: Vec<f64> = (0..total)
-            .map(|c| match orientation {
-                Some(g) => {
-                    let t: f64 = dirs.col(c).iter().zip(g).map(|(a, b)| a * b).sum();
-                    if t.abs() > ORIENTATION_MARGIN {
-                        t.signum()
-                    } else {
-                        0.0
-                    }
+        // (candidate, orientation: the sign of dᵀg when clear, else 0 for both) still to probe,
+        // and the other orientations of predicted probes that found no null vector, probed
+        // once the pool has run out.
+        let predicted = |c: usize| match orientation {
+            Some(g) => {
+                let t: f64 = dirs.col(c).iter().zip(g).map(|(a, b)| a * b).sum();
+                if t.abs() > ORIENTATION_MARGIN {
+                    t.signum()
+                } else {
+                    0.0
                 }
-                None => 0.0,
-            })
-            .collect();
-        // (candidate, orientation; 0 for both) still to probe, and the other orientations of
-        // predicted probes that found no null vector, probed once the pool has run out.
-        let mut remaining: Vec<(usize, f64)> = (0..total).map(|c| (c, predicted[c])).collect();
+            }
+            None => 0.0,
+        };
+        let mut remaining: Vec<(usize, f64)> = (0..total).map(|c| (c, predicted(c))).collect();
         let mut deferred: Vec<(usize, f64)> = Vec::new();
         // Whether `remaining` holds the deferred orientations (which are not deferred again).
         let mut second_pass = false;
@@ -829,7 +826,7 @@ impl ExactRecovery {
                     .expect("remaining is not empty");
                 remaining.remove(at);
                 take.push(pick);
-                probes += if pick.1 == 0.0 { 2 } else { 1 };
+                probes += orientations(pick.1).len();
                 for (c, _) in &remaining {
                     overlap[*c] = overlap[*c].max(mutual[(*c, pick.0)].abs());
                 }
@@ -853,13 +850,7 @@ impl ExactRecovery {
                 .enumerate()
                 .flat_map(|(b, &(_, sign))| {
                     let c = column(cosines.as_ref(), b);
-                    // Both orientations (+ first), or the predicted one alone.
-                    let (first, both) = if sign == 0.0 {
-                        (1.0, true)
-                    } else {
-                        (sign, false)
-                    };
-                    std::iter::once((c, first)).chain(both.then_some((c, -1.0)))
+                    orientations(sign).iter().map(move |&o| (c, o))
                 })
                 .collect();
             let nulls = search.try_batch(&tries);
@@ -869,7 +860,7 @@ impl ExactRecovery {
                 if sign != 0.0 && !second_pass && !nulls[t] {
                     deferred.push((c, -sign));
                 }
-                t += if sign == 0.0 { 2 } else { 1 };
+                t += orientations(sign).len();
             }
         }
         let from_pool = search.units.len();
@@ -927,6 +918,18 @@ impl ExactRecovery {
     }
 }
 
+/// The orientations a candidate with prediction `sign` is probed in: both (+ first) for 0,
+/// else that one alone.
+fn orientations(sign: f64) -> &'static [f64] {
+    if sign > 0.0 {
+        &[1.0]
+    } else if sign < 0.0 {
+        &[-1.0]
+    } else {
+        &[1.0, -1.0]
+    }
+}
+
 /// The orientation key g (unit norm, span coordinates) from the first-order moments: for
 /// the direction w = Qᵀv of every unit, wᵀg > 0. Why: with x ~ N(0, I), the reduced labels
 /// Ỹ = A f(V x) have mean α = A c₀(‖v_i‖)_i and first-order coefficients L = A diag(c₁ᵢ/‖v_i‖) V
@@ -943,14 +946,13 @@ fn orientation_key(
     f: &Activation,
 ) -> Option<Vec<f64>> {
     let c = f.hermite_coefficients(1.0);
-    if !(c[0] > 0.0 && c[1] > 1e-3 * c[0]) || linear.nrows() != alpha.len() {
+    let square = linear.nrows() == q.ncols() && linear.nrows() == alpha.len();
+    let rising = c[0] > 0.0 && c[1] > 1e-3 * c[0];
+    if !rising || !square {
         return None;
     }
     let mut m = Mat::<f64>::zeros(linear.nrows(), q.ncols());
     matmul(m.as_mut(), Accum::Replace, linear, q, 1.0, Par::Seq);
-    if m.nrows() != m.ncols() {
-        return None;
-    }
     let a = Mat::from_fn(alpha.len(), 1, |i, _| alpha[i]);
     let g = m.partial_piv_lu().solve(&a);
     let norm = g.norm_l2();
@@ -1191,7 +1193,8 @@ impl<'a> UnitSearch<'a> {
     /// is verified once (in parallel again: a null vector an earlier probe of the batch found
     /// is the same unit from another candidate, and is not verified twice); the outcomes are
     /// then applied in the batch's order. Every step depends on the batch only, never on how
-    /// the threads shared it, so the units found are the same bits on any thread count. Each probe is a selection over the search's samples and a few q×k SVDs;
+    /// the threads shared it, so the units found are the same bits on any thread count. Each
+    /// probe is a selection over the search's samples and a few q×k SVDs;
     /// each verification a d-dimensional solve and a check on the check samples.
     fn try_batch(&mut self, tries: &[(&[f64], f64)]) -> Vec<bool> {
         use rayon::prelude::*;
