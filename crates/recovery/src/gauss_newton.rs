@@ -10,7 +10,7 @@ use twolayer_moments::matmul;
 use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::network::Network;
-use crate::output_fit::fit_output_weights;
+use crate::output_fit::{fit_output_weights, orient};
 use crate::sign_pattern::{EXACT_TOL, SignPatternFit};
 
 /// Damped Gauss–Newton (Levenberg–Marquardt) on ½ Σ_j ‖y_j − U f(V x_j)‖² over (U, V).
@@ -29,8 +29,8 @@ pub(crate) struct GaussNewton<'f> {
 }
 
 impl GaussNewton<'_> {
-    /// Refines from directions `start` (k×d rows): U is first fitted by least squares for
-    /// unit-norm rows, then (U, V) move jointly. `xt` is d×n, `yt` m×n.
+    /// Refines from directions `start` (k×d rows, signs free): the unit-norm rows are first
+    /// oriented ([`orient`]) and U fitted by least squares, then (U, V) move jointly. `xt` is d×n, `yt` m×n.
     pub fn fit_t(
         &self,
         xt: MatRef<'_, f64>,
@@ -40,9 +40,11 @@ impl GaussNewton<'_> {
         let f = self.activation;
         let (k, d) = start.shape();
         let m = yt.nrows();
-        let mut v = Mat::from_fn(k, d, |i, a| {
+        let unit = Mat::from_fn(k, d, |i, a| {
             start[(i, a)] / start.row(i).norm_l2().max(f64::MIN_POSITIVE)
         });
+        // Gauss–Newton turns a reversed unit back only slowly: the rows are oriented first.
+        let mut v = orient(f, unit.as_ref(), xt, yt)?;
         let mut u = fit_output_weights(f, v.as_ref(), xt, yt, false, None)?.u;
         let denom = yt.norm_l2().max(f64::MIN_POSITIVE);
         let mut current = loss(f, &u, &v, xt, yt);

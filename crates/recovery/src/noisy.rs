@@ -331,7 +331,10 @@ impl NoisyRecovery {
         // Polish: least squares in (U, V) itself, the maximum-likelihood fit for Gaussian
         // noise (the (L, D) solve fits (k+1)·d·m free coefficients where the network has
         // k·(d+m), and its extra freedom fits noise: about 25% more parameter error).
-        if relu && self.loss == Loss::Squared && !self.intercept {
+        // Not after Gauss–Newton–CG steps on all samples (the refinement's, or the starts'
+        // when they ran on all of them): they minimised that loss already.
+        let refined_in_uv = solver.gauss_newton_at(n, d, k);
+        if relu && self.loss == Loss::Squared && !self.intercept && !refined_in_uv {
             let (fit, kind) = best.take().expect("at least one start runs");
             let polished = if fit.exact {
                 None
