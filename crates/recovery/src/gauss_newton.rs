@@ -30,7 +30,8 @@ pub(crate) struct GaussNewton<'f> {
 
 impl GaussNewton<'_> {
     /// Refines from directions `start` (k×d rows, signs free): the unit-norm rows are first
-    /// oriented ([`orient`]) and U fitted by least squares, then (U, V) move jointly. `xt` is d×n, `yt` m×n.
+    /// oriented ([`orient`]) and U fitted by least squares, then (U, V) move jointly. `xt`
+    /// is d×n, `yt` m×n.
     pub fn fit_t(
         &self,
         xt: MatRef<'_, f64>,
