@@ -7,6 +7,7 @@
 //! product measured 10–20 ms instead of 1–2 ms, depending only on what the heap held.
 
 use faer::linalg::matmul::matmul as faer_matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// Rows per SIMD register of f64 on the widest x86 kernels: padding beyond a multiple of this
@@ -27,6 +28,36 @@ pub fn matmul(
     alpha: f64,
     par: Par,
 ) {
+    with_clean_lhs(lhs, |lhs| faer_matmul(dst, accum, lhs, rhs, alpha, par));
+}
+
+/// The lower triangle of `alpha · a aᵀ` (a r×c) as an r×r matrix whose strict upper triangle
+/// is zero: half the multiply-adds of the full product, for a Cholesky factor or anything
+/// else that reads one triangle. The left operand is cleaned of padding as in [`matmul`].
+///
+/// Cost: r² c flops (r(r+1)/2 · c multiply-adds).
+pub fn lower_gram(a: MatRef<'_, f64>, alpha: f64, par: Par) -> Mat<f64> {
+    let r = a.nrows();
+    let mut out = Mat::<f64>::zeros(r, r);
+    with_clean_lhs(a, |a| {
+        triangular::matmul(
+            out.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            a,
+            BlockStructure::Rectangular,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            alpha,
+            par,
+        )
+    });
+    out
+}
+
+/// Calls `f` with `lhs`, or with a copy in zeroed storage when `lhs` is column-major with
+/// rows beyond its end in each column (the padding faer's kernels read).
+fn with_clean_lhs<R>(lhs: MatRef<'_, f64>, f: impl FnOnce(MatRef<'_, f64>) -> R) -> R {
     let (rows, cols) = lhs.shape();
     let padded = lhs.row_stride() == 1
         && cols > 1
@@ -35,9 +66,9 @@ pub fn matmul(
     if padded {
         let mut clean = Mat::<f64>::zeros(rows.next_multiple_of(LANES), cols);
         clean.as_mut().subrows_mut(0, rows).copy_from(lhs);
-        faer_matmul(dst, accum, clean.as_ref().subrows(0, rows), rhs, alpha, par);
+        f(clean.as_ref().subrows(0, rows))
     } else {
-        faer_matmul(dst, accum, lhs, rhs, alpha, par);
+        f(lhs)
     }
 }
 
@@ -92,6 +123,28 @@ mod tests {
             (0..d).map(|c| lhs[(i, c)] * rhs[(c, j)]).sum::<f64>()
         });
         assert!((&ours - &exact).norm_max() < 1e-12);
+    }
+
+    /// The lower triangle is a·aᵀ's, scaled, the strict upper one zero, and a poisoned
+    /// padding (as in `padding_never_reaches_the_result`) changes nothing.
+    #[test]
+    fn the_lower_gram_is_the_lower_triangle_of_the_product() {
+        let d = 30;
+        let (buf, stride) = poisoned(d);
+        let a = MatRef::from_column_major_slice_with_stride(&buf, 20, d, stride);
+        let g = lower_gram(a, 0.5, Par::Seq);
+        let clean = a.to_owned();
+        assert_eq!(g, lower_gram(clean.as_ref(), 0.5, Par::Seq));
+        for i in 0..20 {
+            for j in 0..20 {
+                let want = if j <= i {
+                    0.5 * (0..d).map(|c| a[(i, c)] * a[(j, c)]).sum::<f64>()
+                } else {
+                    0.0
+                };
+                assert!((g[(i, j)] - want).abs() < 1e-12, "({i}, {j})");
+            }
+        }
     }
 
     #[test]

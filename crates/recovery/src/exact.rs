@@ -18,22 +18,15 @@ use twolayer_tensor::{JennrichParams, Pencil};
 use crate::error::RecoveryError;
 use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
+use crate::null_space::{NULL_TOL, NullCheck, SECOND_TOL, check_null};
 use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
 use crate::sign_pattern::EXACT_TOL;
 use crate::spectral::{
     LabelSpectrum, RANK_TOL, Spectral, column, column_mut, search_view, spectral_with_fit,
     svd_right,
 };
-use crate::unit_fit::{fit_unit, gram_cholesky};
+use crate::unit_fit::fit_unit;
 
-/// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
-const NULL_TOL: f64 = 1e-9;
-/// …and the next singular value is above this (the null space is one-dimensional).
-const SECOND_TOL: f64 = 1e-6;
-/// An extreme set is passed over without an SVD when a Cholesky factor bounds σ_min/σ_max of
-/// Ỹ[:, Z] above this: four decades above [`NULL_TOL`], far beyond the bound's slack (√k at
-/// most) and its rounding (κ² ε ≤ 1e-6 where it applies).
-const SCREEN_TOL: f64 = 1e-5;
 /// Below this relative gap the best Jennrich pencil's eigenvalues count as nearly repeated.
 const WEAK_PENCIL_GAP: f64 = 1e-3;
 /// Below this σ_k/σ_1 of Y the output weights count as badly conditioned.
@@ -995,26 +988,6 @@ fn select_smallest(keyed: &mut [(f64, u32)], q: usize) {
     keyed.select_nth_unstable_by(q - 1, by_key);
 }
 
-/// σ_min/σ_max of `a` (q×k, q ≥ k) is at least 1/√(tr G · tr G⁻¹) for its Gram matrix
-/// G = aᵀa (σ_max² ≤ tr G, σ_min² ≥ 1/tr G⁻¹, and tr G⁻¹ is ‖L⁻¹‖²_F for G's Cholesky
-/// factor L; [`twolayer_moments::condition_lower_bound`] is the bound for G). Returns that
-/// lower bound when it exceeds [`SCREEN_TOL`], so that a has certainly no null vector;
-/// `None` when unsure (ill-conditioned, a Cholesky failure, or
-/// ‖a‖_F ≤ `silent`, where a is small enough to be all rounding), for an SVD to decide.
-/// Cost: q k² + k³ flops, a fraction of the SVD's.
-fn clearly_full_rank(a: MatRef<'_, f64>, silent: f64) -> Option<f64> {
-    // ‖a‖²_F = tr G, from the rows of a (the Cholesky factor overwrites G's diagonal).
-    let trace = a.squared_norm_l2();
-    // NaN is unsure too.
-    if trace.sqrt().partial_cmp(&silent) != Some(std::cmp::Ordering::Greater) {
-        return None;
-    }
-    let gram = gram_cholesky(a)?;
-    // The bound on σ² ratios, i.e. on G's eigenvalues; its square root bounds a's.
-    let bound = twolayer_moments::condition_lower_bound(gram.as_ref(), trace).sqrt();
-    (bound > SCREEN_TOL).then_some(bound)
-}
-
 /// aᵀ b for samples a (r×n, one per column) and vectors b (r×c): n×c, each b's products with
 /// every sample contiguous. Threads: faer's global parallelism for large products, this
 /// thread for small ones (see [`small_par`]).
@@ -1095,6 +1068,52 @@ fn within_tolerance(activated: &[f64], z: &[f64], scale: f64) -> bool {
         .map(|(t, zj)| (scale * t - zj).powi(2))
         .sum();
     res < limit
+}
+
+/// Samples gathered as the rows of a matrix, copied along the axis their source keeps
+/// contiguous: a sample at a time when samples are columns in memory, a coordinate at a time
+/// when coordinates are (then a sample's entries lie n apart, and reading them one sample
+/// at a time would touch a page per entry).
+enum Gathered {
+    /// d×s, a sample per column.
+    Columns(Mat<f64>),
+    /// s×d, a sample per row.
+    Rows(Mat<f64>),
+}
+
+impl Gathered {
+    /// The samples as rows (s×d).
+    fn rows(&self) -> MatRef<'_, f64> {
+        match self {
+            Gathered::Columns(m) => m.transpose(),
+            Gathered::Rows(m) => m.as_ref(),
+        }
+    }
+}
+
+/// Samples `idx` of `xt` (d×n, a sample per column). Cost: d·|idx| copies.
+fn gather_rows(xt: MatRef<'_, f64>, idx: &[usize]) -> Gathered {
+    let d = xt.nrows();
+    if xt.row_stride() == 1 {
+        let mut out = Mat::<f64>::zeros(d, idx.len());
+        for (i, &j) in idx.iter().enumerate() {
+            out.as_mut().col_mut(i).copy_from(xt.col(j));
+        }
+        Gathered::Columns(out)
+    } else {
+        let mut out = Mat::<f64>::zeros(idx.len(), d);
+        for c in 0..d {
+            let dst = column_mut(out.as_mut(), c);
+            match xt.row(c).try_as_row_major() {
+                Some(row) => {
+                    let row = row.as_slice();
+                    dst.iter_mut().zip(idx).for_each(|(t, &j)| *t = row[j]);
+                }
+                None => dst.iter_mut().zip(idx).for_each(|(t, &j)| *t = xt[(c, j)]),
+            }
+        }
+        Gathered::Rows(out)
+    }
 }
 
 /// Whether two unit null vectors are the same up to sign (then they are one unit's).
@@ -1346,14 +1365,25 @@ impl<'a> UnitSearch<'a> {
             let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, z[i] as usize)]);
             // The typical size of q labels (Ỹ has identity second moment).
             let typical = (q as f64 * k as f64).sqrt();
-            // Most Z hold samples where the unit is active, which a Cholesky factor shows
-            // for a fraction of an SVD's cost.
-            if k >= 2
-                && let Some(bound) =
-                    clearly_full_rank(yz.as_ref(), (k as f64).sqrt() * NULL_TOL * typical)
-            {
-                out.null_ratio = out.null_ratio.min(bound);
-                return;
+            // Most Z are clear-cut (the unit active on them, or one unit certainly silent),
+            // which bounds from the Gram matrix show for a fraction of an SVD's cost.
+            if k >= 2 {
+                match check_null(yz.as_ref(), NULL_TOL * typical) {
+                    NullCheck::FullRank(bound) => {
+                        out.null_ratio = out.null_ratio.min(bound);
+                        return;
+                    }
+                    NullCheck::Silent => {
+                        q *= 2;
+                        continue;
+                    }
+                    NullCheck::Null { vector, ratio } => {
+                        out.null_ratio = out.null_ratio.min(ratio);
+                        out.null = Some(vector);
+                        return;
+                    }
+                    NullCheck::Unsure => {}
+                }
             }
             let Some((s, right)) = svd_right(yz.as_ref()) else {
                 return;
@@ -1431,10 +1461,9 @@ impl<'a> UnitSearch<'a> {
                 let pick: Vec<usize> = (0..rows)
                     .map(|i| support[(i as f64 * step) as usize])
                     .collect();
-                // Gathered as columns (contiguous copies), solved as rows.
-                let picked = Mat::from_fn(d, rows, |c, i| xt[(c, pick[i])]);
+                let picked = gather_rows(xt, &pick);
                 let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
-                fit_unit(picked.transpose(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
+                fit_unit(picked.rows(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
             })
             .collect();
         let fitted: Vec<usize> = (0..nulls.len()).filter(|&i| fits[i].is_some()).collect();
@@ -1466,40 +1495,6 @@ impl<'a> UnitSearch<'a> {
 mod tests {
     use super::*;
 
-    /// A q×k matrix (q ≥ 2k) with singular values `s`: column c is s[c] (0.6 e_c + 0.8 e_{k+c}),
-    /// so the columns are orthogonal with norms s.
-    fn with_singular_values(q: usize, s: &[f64]) -> Mat<f64> {
-        let k = s.len();
-        Mat::from_fn(q, k, |r, c| {
-            let (cos, sin) = (0.6, 0.8);
-            if r == c {
-                s[c] * cos
-            } else if r == k + c {
-                s[c] * sin
-            } else {
-                0.0
-            }
-        })
-    }
-
-    #[test]
-    fn the_screen_passes_over_only_clearly_full_rank_sets() {
-        let well = with_singular_values(30, &[3.0, 2.0, 1.0, 0.5]);
-        let bound = clearly_full_rank(well.as_ref(), 1e-12).expect("well conditioned");
-        // A lower bound on σ_min/σ_max = 1/6, within √k of it.
-        assert!((0.5 / 3.0 / 2.0..=0.5 / 3.0).contains(&bound), "{bound}");
-
-        // A null vector (σ_min = 0) or one near the threshold must go to the SVD.
-        let null = with_singular_values(30, &[3.0, 2.0, 1.0, 0.0]);
-        assert_eq!(clearly_full_rank(null.as_ref(), 1e-12), None);
-        let near = with_singular_values(30, &[3.0, 2.0, 1.0, 1e-6]);
-        assert_eq!(clearly_full_rank(near.as_ref(), 1e-12), None);
-
-        // All rounding (every unit silent): unsure, however well conditioned it looks.
-        let tiny = with_singular_values(30, &[3e-15, 2e-15, 1e-15, 1e-15]);
-        assert_eq!(clearly_full_rank(tiny.as_ref(), 1e-12), None);
-    }
-
     #[test]
     fn the_extreme_set_holds_the_smallest_keys() {
         // Keys with ties and a skewed spread; q from tiny to a quarter of n, and n below and
@@ -1530,7 +1525,7 @@ mod tests {
 
     #[test]
     fn the_null_vector_comes_with_the_singular_values() {
-        let a = with_singular_values(12, &[2.0, 1.0, 0.0]);
+        let a = crate::null_space::with_singular_values(12, &[2.0, 1.0, 0.0]);
         let (s, v) = svd_right(a.as_ref()).expect("converges");
         assert!((s[0] - 2.0).abs() < 1e-14 && (s[1] - 1.0).abs() < 1e-14 && s[2] < 1e-14);
         let null = v.col(2);

@@ -57,6 +57,7 @@ mod inputs;
 mod levenberg_marquardt;
 mod network;
 mod noisy;
+mod null_space;
 mod output_fit;
 mod pattern_gn;
 mod sign_pattern;

@@ -9,7 +9,6 @@
 //! on the U block (H Hᵀ, k×k) and per unit on the V block (|u_i|² Σ s_i x xᵀ, from an evenly
 //! spread subsample).
 
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rayon::prelude::*;
@@ -424,27 +423,11 @@ fn unit_gram(
         .step_by(stride)
         .filter(|&j| mask[j] > 0.0)
         .collect();
-    // A whole number of SIMD lanes per column, the extra rows zero: faer's kernels read a
-    // column's padding rows, which an allocation may leave denormal (see
-    // `twolayer_moments::matmul`).
-    let mut a = Mat::<f64>::zeros(d.next_multiple_of(8), cols.len());
+    let mut a = Mat::<f64>::zeros(d, cols.len());
     for (c, &j) in cols.iter().enumerate() {
-        a.as_mut().col_mut(c).subrows_mut(0, d).copy_from(xs.col(j));
+        a.as_mut().col_mut(c).copy_from(xs.col(j));
     }
-    let a = a.as_ref().subrows(0, d);
-    let mut g = Mat::<f64>::zeros(d, d);
-    triangular::matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        a,
-        BlockStructure::Rectangular,
-        a.transpose(),
-        BlockStructure::Rectangular,
-        scale,
-        Par::Seq,
-    );
-    g
+    twolayer_moments::lower_gram(a.as_ref(), scale, Par::Seq)
 }
 
 /// The result of [`gauss_newton_step`].

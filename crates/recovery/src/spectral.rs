@@ -348,7 +348,6 @@ pub(crate) fn search_view(
     let usable = usable_moments(f);
     let slices_wanted = k >= 2 && usable(2);
     let pairs = k * (k + 1) / 2;
-    let rows = (pairs + 1).next_multiple_of(8);
     // Q spans L's rows (its right singular vectors), so L x = (L Q)(Qᵀ x): the centring
     // costs a k×k product per sample once Qᵀ x is there, not another k×d one.
     let mut lq = Mat::<f64>::zeros(linear.nrows(), k);
@@ -404,35 +403,38 @@ pub(crate) fn search_view(
                 c.iter_mut().zip(alpha).for_each(|(t, a)| *t -= a);
             }
             column_norms(xc, norms_c);
-            let mut sums = Mat::<f64>::zeros(rows, k);
+            let mut sums = Mat::<f64>::zeros(k, pairs + 1);
             if slices_wanted {
-                // `rows` is a multiple of the kernels' 8 lanes, so Z has no padding rows
-                // (see `twolayer_moments::matmul`): the extra rows stay zero.
-                let mut z = Mat::<f64>::zeros(rows, SLICE_BLOCK.min(len));
+                // The pair products of a block as columns over its samples, (Qᵀx)_a ⊙ (Qᵀx)_b
+                // for a ≤ b, then ones: long products the compiler vectorises, where a sample
+                // at a time makes k ever shorter ones. The centred labels times these, as one
+                // GEMM per block, sum the slices' entries (and, last, the labels' sums).
+                let block = SLICE_BLOCK.min(len);
+                let mut tt = Mat::<f64>::zeros(block, k);
+                let mut zt = Mat::<f64>::zeros(block, pairs + 1);
+                column_mut(zt.as_mut(), pairs).fill(1.0);
                 for b0 in (0..len).step_by(SLICE_BLOCK) {
                     let bl = SLICE_BLOCK.min(len - b0);
-                    for j in 0..bl {
-                        let t = column(xq_c.rb(), b0 + j);
-                        let zc = z
-                            .as_mut()
-                            .col_mut(j)
-                            .try_as_col_major_mut()
-                            .expect("owned column")
-                            .as_slice_mut();
-                        let mut i = 0;
-                        for (a, &ta) in t.iter().enumerate() {
-                            for (zi, &tb) in zc[i..i + k - a].iter_mut().zip(&t[a..]) {
-                                *zi = ta * tb;
+                    tt.as_mut()
+                        .subrows_mut(0, bl)
+                        .copy_from(xq_c.rb().subcols(b0, bl).transpose());
+                    let mut i = 0;
+                    for a in 0..k {
+                        let ta = &column(tt.as_ref(), a)[..bl];
+                        for b in a..k {
+                            let tb = &column(tt.as_ref(), b)[..bl];
+                            let zi = &mut column_mut(zt.as_mut(), i)[..bl];
+                            for ((z, &x), &y) in zi.iter_mut().zip(ta).zip(tb) {
+                                *z = x * y;
                             }
-                            i += k - a;
+                            i += 1;
                         }
-                        zc[pairs] = 1.0;
                     }
                     matmul(
                         sums.as_mut(),
                         Accum::Add,
-                        z.as_ref().subcols(0, bl),
-                        centred.as_ref().subcols(b0, bl).transpose(),
+                        centred.as_ref().subcols(b0, bl),
+                        zt.as_ref().subrows(0, bl),
                         1.0,
                         Par::Seq,
                     );
@@ -445,7 +447,7 @@ pub(crate) fn search_view(
     for part in parts {
         total.push(part);
     }
-    let sums = total.finish().unwrap_or_else(|| Mat::zeros(rows, k));
+    let sums = total.finish().unwrap_or_else(|| Mat::zeros(k, pairs + 1));
     let mut tensor_s = 0.0;
     let pencils = if slices_wanted {
         let inv_n = 1.0 / n as f64;
@@ -455,13 +457,13 @@ pub(crate) fn search_view(
                 let mut i = 0;
                 for a in 0..k {
                     for b in a..k {
-                        let v = sums[(i, r)] * inv_n;
+                        let v = sums[(r, i)] * inv_n;
                         s[(a, b)] = v;
                         s[(b, a)] = v;
                         i += 1;
                     }
                 }
-                let mean = sums[(pairs, r)] * inv_n;
+                let mean = sums[(r, pairs)] * inv_n;
                 for a in 0..k {
                     s[(a, a)] -= mean;
                 }

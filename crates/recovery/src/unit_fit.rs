@@ -146,35 +146,31 @@ fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
 }
 
 /// The Cholesky factor L of xᵀx (x s×d), computed on this thread, in the lower triangle of
-/// the returned d×d matrix (the strict upper one keeps xᵀx); `None` when xᵀx is not
-/// numerically positive definite. Cost: s d² + d³/3 flops.
+/// the returned d×d matrix (the strict upper one is zero); `None` when xᵀx is not numerically
+/// positive definite. Only the lower triangle of xᵀx is formed. Cost: s d² + d³/3 flops.
 pub(crate) fn gram_cholesky(x: MatRef<'_, f64>) -> Option<Mat<f64>> {
+    let mut gram = twolayer_moments::lower_gram(x.transpose(), 1.0, Par::Seq);
+    cholesky(&mut gram).then_some(gram)
+}
+
+/// The Cholesky factor of the symmetric matrix whose lower triangle `m` holds, in place and
+/// on this thread; false when it is not numerically positive definite. Cost: d³/3 flops.
+pub(crate) fn cholesky(m: &mut Mat<f64>) -> bool {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::cholesky::llt;
-    let d = x.ncols();
-    let mut gram = Mat::<f64>::zeros(d, d);
-    matmul(
-        gram.as_mut(),
-        Accum::Replace,
-        x.transpose(),
-        x,
-        1.0,
-        Par::Seq,
-    );
     let mut stack = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
-        d,
+        m.nrows(),
         Par::Seq,
         Default::default(),
     ));
     llt::factor::cholesky_in_place(
-        gram.as_mut(),
+        m.as_mut(),
         Default::default(),
         Par::Seq,
         MemStack::new(&mut stack),
         Default::default(),
     )
-    .ok()?;
-    Some(gram)
+    .is_ok()
 }
 
 #[cfg(test)]
