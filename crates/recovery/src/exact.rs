@@ -513,7 +513,7 @@ impl ExactRecovery {
                 &params,
             );
             let view = match fused {
-                Ok(Some(v)) => Ok((v.yk, v.spectral, v.norms)),
+                Ok(Some(v)) => Ok((v.yk, v.xqt, v.spectral, v.norms)),
                 Ok(None) => {
                     let yk = p.transpose() * ys;
                     let residual =
@@ -523,10 +523,14 @@ impl ExactRecovery {
                         linear: linear_k.clone(),
                         residual,
                     };
-                    spectral_with_fit(xs, fit, k, &self.activation, &params).map(|s| {
+                    spectral_with_fit(xs, fit, k, &self.activation, &params).map(|mut s| {
                         let mut norms = vec![0.0; xs.ncols()];
                         column_norms(xs, &mut norms);
-                        (yk, s, norms)
+                        // Zeroed padding: the cosines' product reads it (see `find_units`).
+                        let mut xqt = twolayer_moments::zeros_by_threads(s.xq.ncols(), k);
+                        xqt.copy_from(s.xq.transpose());
+                        s.xq = Mat::new();
+                        (yk, xqt, s, norms)
                     })
                 }
                 Err(e) => Err(e),
@@ -534,7 +538,7 @@ impl ExactRecovery {
             // A search that fails on samples nobody has checked yet may have failed on a NaN:
             // it is named then (a search that succeeds leaves it to the certificate).
             let unchecked = window.is_some() && !moments_of_all;
-            let (yk, mut spectral, norms) = match view {
+            let (yk, xqt, spectral, norms) = match view {
                 Ok(v) => v,
                 Err(_)
                     if unchecked
@@ -552,9 +556,8 @@ impl ExactRecovery {
             times.tensor += spectral.tensor_s;
 
             // Steps 3–4: extreme sets, null vectors, verification: small problems (q×k SVDs,
-            // 1.25d×d solves), each on one thread, batches of them across the threads. Qᵀx is
+            // 1.25d×d solves), each on one thread, batches of them across the threads. Xᵀ Q is
             // not needed after the search, which scales it in place.
-            let xq = std::mem::replace(&mut spectral.xq, Mat::new());
             let Spectral { q, pencils, .. } = &spectral;
             let orientation = (spectral.span_source == "first-order")
                 .then(|| orientation_key(linear_k.as_ref(), q.as_ref(), &alpha_k, &self.activation))
@@ -562,7 +565,7 @@ impl ExactRecovery {
             let search = self.find_units(
                 xs,
                 yk.as_ref(),
-                xq,
+                xqt,
                 q.as_ref(),
                 pencils,
                 norms,
@@ -691,7 +694,8 @@ impl ExactRecovery {
     /// first (least aligned with the units verified so far; ties: best pencil first); then
     /// the fallback directions. Stops at k verified units.
     ///
-    /// `xq` is Qᵀ X (k×n, scaled here to Qᵀx/‖x‖ per sample), `q` the span basis (d×k),
+    /// `xqt` is Xᵀ Q (n×k with zeroed padding rows, scaled here to xᵀQ/‖x‖ per sample), `q`
+    /// the span basis (d×k),
     /// `norms` the samples' norms. With an `orientation` key g (see [`orientation_key`]), a
     /// candidate d with |dᵀg| clearly above zero is probed in the orientation that sign
     /// predicts, and in the other one only after the pool ran out, if that probe found no null
@@ -701,7 +705,7 @@ impl ExactRecovery {
         &'a self,
         xt: MatRef<'a, f64>,
         yk: MatRef<'a, f64>,
-        mut xq: Mat<f64>,
+        mut xqt: Mat<f64>,
         q: MatRef<'_, f64>,
         pencils: &[Pencil],
         mut norms: Vec<f64>,
@@ -709,12 +713,13 @@ impl ExactRecovery {
     ) -> UnitSearch<'a> {
         let (k, n) = yk.shape();
         norms.iter_mut().for_each(|r| *r = r.max(f64::MIN_POSITIVE));
-        // Qᵀx/‖x‖ for every sample: a candidate's cosines are then one product away.
-        for (j, r) in norms.iter().enumerate() {
-            let inv = 1.0 / r;
-            column_mut(xq.as_mut(), j)
+        // xᵀQ/‖x‖ for every sample: a candidate's cosines are then one product away.
+        let inv: Vec<f64> = norms.iter().map(|r| 1.0 / r).collect();
+        for a in 0..k {
+            column_mut(xqt.as_mut(), a)
                 .iter_mut()
-                .for_each(|t| *t *= inv);
+                .zip(&inv)
+                .for_each(|(t, s)| *t *= s);
         }
         let mut search = UnitSearch::new(xt, yk, &self.activation);
         // One output gives one slice and no pencil: the span's own axes are the candidates
@@ -830,10 +835,12 @@ impl ExactRecovery {
                 let c = take[b].0;
                 pool[c / k][(i, c % k)]
             });
-            matmul(
+            // faer's own product: xqt's padding rows are zero (both callers make it so),
+            // so the copy `twolayer_moments::matmul` makes of a padded operand is not needed.
+            faer::linalg::matmul::matmul(
                 cosines.as_mut().subcols_mut(0, take.len()),
                 Accum::Replace,
-                xq.transpose(),
+                xqt.as_ref(),
                 w.as_ref(),
                 1.0,
                 small_par(k * n * take.len()),
@@ -900,7 +907,7 @@ impl ExactRecovery {
                     w
                 };
                 let wc = ColRef::from_slice(&w);
-                let cosines = xq.transpose() * wc;
+                let cosines = &xqt * wc;
                 let cosines: Vec<f64> = cosines.iter().copied().collect();
                 search.try_batch(&[(&cosines, 1.0), (&cosines, -1.0)]);
             }

@@ -302,10 +302,14 @@ pub(crate) fn svd_right(a: MatRef<'_, f64>) -> Option<(Vec<f64>, Mat<f64>)> {
 pub(crate) struct SearchView {
     /// Ỹ = Pᵀ Y (k×n).
     pub yk: Mat<f64>,
+    /// Xᵀ Q (n×k): the samples' span coordinates, a coordinate's values over the samples
+    /// contiguous (the layout the candidates' cosines, one product, read fastest).
+    pub xqt: Mat<f64>,
     /// ‖x_j‖ for every sample.
     pub norms: Vec<f64>,
-    /// Span, Qᵀ X and pencils (`centred` is left empty: the exact method never needs the
-    /// centred labels themselves, only the slices they weight).
+    /// Span and pencils (`xq` and `centred` are left empty: the exact method reads the span
+    /// coordinates as `xqt`, and never needs the centred labels themselves, only the slices
+    /// they weight).
     pub spectral: Spectral,
 }
 
@@ -361,17 +365,20 @@ pub(crate) fn search_view(
     );
     // Filled chunk by chunk on the threads below: their pages are first written there too.
     let mut yk = twolayer_moments::zeros_by_threads(k, n);
-    let mut xq = twolayer_moments::zeros_by_threads(k, n);
+    let mut xqt = twolayer_moments::zeros_by_threads(n, k);
     let mut norms = vec![0.0; n];
     let parts: Vec<Mat<f64>> = yk
         .as_mut()
         .par_col_chunks_mut(SEARCH_CHUNK)
-        .zip(xq.as_mut().par_col_chunks_mut(SEARCH_CHUNK))
+        .zip(xqt.as_mut().par_row_chunks_mut(SEARCH_CHUNK))
         .zip(norms.par_chunks_mut(SEARCH_CHUNK))
         .enumerate()
-        .map(|(c, ((mut yk_c, mut xq_c), norms_c))| {
+        .map(|(c, ((mut yk_c, mut xqt_c), norms_c))| {
             let (start, len) = (c * SEARCH_CHUNK, norms_c.len());
             let (xc, yc) = (xs.subcols(start, len), ys.subcols(start, len));
+            // Qᵀ X as a k×len product (faer's fastest shape here for either layout of X),
+            // then stored transposed.
+            let mut xq_c = Mat::<f64>::zeros(k, len);
             matmul(
                 yk_c.rb_mut(),
                 Accum::Replace,
@@ -381,20 +388,21 @@ pub(crate) fn search_view(
                 Par::Seq,
             );
             matmul(
-                xq_c.rb_mut(),
+                xq_c.as_mut(),
                 Accum::Replace,
                 q.transpose(),
                 xc,
                 1.0,
                 Par::Seq,
             );
+            xqt_c.copy_from(xq_c.transpose());
             // The centred labels Ỹ − α − (L Q)(Qᵀ x).
             let mut centred = yk_c.to_owned();
             matmul(
                 centred.as_mut(),
                 Accum::Add,
                 lq.as_ref(),
-                xq_c.rb(),
+                xq_c.as_ref(),
                 -1.0,
                 Par::Seq,
             );
@@ -409,20 +417,16 @@ pub(crate) fn search_view(
                 // for a ≤ b, then ones: long products the compiler vectorises, where a sample
                 // at a time makes k ever shorter ones. The centred labels times these, as one
                 // GEMM per block, sum the slices' entries (and, last, the labels' sums).
-                let block = SLICE_BLOCK.min(len);
-                let mut tt = Mat::<f64>::zeros(block, k);
-                let mut zt = Mat::<f64>::zeros(block, pairs + 1);
+                let mut zt = Mat::<f64>::zeros(SLICE_BLOCK.min(len), pairs + 1);
                 column_mut(zt.as_mut(), pairs).fill(1.0);
                 for b0 in (0..len).step_by(SLICE_BLOCK) {
                     let bl = SLICE_BLOCK.min(len - b0);
-                    tt.as_mut()
-                        .subrows_mut(0, bl)
-                        .copy_from(xq_c.rb().subcols(b0, bl).transpose());
+                    let block = xqt_c.rb().subrows(b0, bl);
                     let mut i = 0;
                     for a in 0..k {
-                        let ta = &column(tt.as_ref(), a)[..bl];
+                        let ta = column(block, a);
                         for b in a..k {
-                            let tb = &column(tt.as_ref(), b)[..bl];
+                            let tb = column(block, b);
                             let zi = &mut column_mut(zt.as_mut(), i)[..bl];
                             for ((z, &x), &y) in zi.iter_mut().zip(ta).zip(tb) {
                                 *z = x * y;
@@ -483,10 +487,11 @@ pub(crate) fn search_view(
     };
     Ok(Some(SearchView {
         yk,
+        xqt,
         norms,
         spectral: Spectral {
             q,
-            xq,
+            xq: Mat::zeros(0, n),
             span_ratio,
             span_source: "first-order",
             pencils,
@@ -579,7 +584,7 @@ mod tests {
         let separate = spectral_with_fit(x.as_ref(), fit, k, &Activation::Relu, &params).unwrap();
 
         assert!((&fused.yk - &yk).norm_max() < 1e-12);
-        assert!((&fused.spectral.xq - &separate.xq).norm_max() < 1e-12);
+        assert!((fused.xqt.transpose() - &separate.xq).norm_max() < 1e-12);
         for j in 0..n {
             assert!((fused.norms[j] - x.col(j).norm_l2()).abs() < 1e-12);
         }
