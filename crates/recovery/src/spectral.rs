@@ -376,9 +376,6 @@ pub(crate) fn search_view(
         .map(|(c, ((mut yk_c, mut xqt_c), norms_c))| {
             let (start, len) = (c * SEARCH_CHUNK, norms_c.len());
             let (xc, yc) = (xs.subcols(start, len), ys.subcols(start, len));
-            // Qᵀ X as a k×len product (faer's fastest shape here for either layout of X),
-            // then stored transposed.
-            let mut xq_c = Mat::<f64>::zeros(k, len);
             matmul(
                 yk_c.rb_mut(),
                 Accum::Replace,
@@ -387,22 +384,39 @@ pub(crate) fn search_view(
                 1.0,
                 Par::Seq,
             );
-            matmul(
-                xq_c.as_mut(),
-                Accum::Replace,
-                q.transpose(),
-                xc,
-                1.0,
-                Par::Seq,
-            );
-            xqt_c.copy_from(xq_c.transpose());
+            // Xᵀ Q with the chunk's samples as the long dimension of column-major operands
+            // when X stores each coordinate's values together (as the certificate does); for
+            // whole samples stored together, Qᵀ X and a transposed copy.
+            let xq_c = if xc.row_stride() != 1 {
+                matmul(
+                    xqt_c.rb_mut(),
+                    Accum::Replace,
+                    xc.transpose(),
+                    q.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
+                None
+            } else {
+                let mut xq_c = Mat::<f64>::zeros(k, len);
+                matmul(
+                    xq_c.as_mut(),
+                    Accum::Replace,
+                    q.transpose(),
+                    xc,
+                    1.0,
+                    Par::Seq,
+                );
+                xqt_c.copy_from(xq_c.transpose());
+                Some(xq_c)
+            };
             // The centred labels Ỹ − α − (L Q)(Qᵀ x).
             let mut centred = yk_c.to_owned();
             matmul(
                 centred.as_mut(),
                 Accum::Add,
                 lq.as_ref(),
-                xq_c.as_ref(),
+                xq_c.as_ref().map_or(xqt_c.rb().transpose(), |m| m.as_ref()),
                 -1.0,
                 Par::Seq,
             );
@@ -562,18 +576,35 @@ mod tests {
             seed: 1,
         };
 
-        let fused = search_view(
-            x.as_ref(),
-            y.as_ref(),
-            p.as_ref(),
-            &alpha_k,
-            linear_k.as_ref(),
-            k,
-            &Activation::Relu,
-            &params,
-        )
-        .unwrap()
-        .expect("a well-conditioned first-order span");
+        // Whole samples stored together (x, d×n column-major) and each coordinate's values
+        // together (the transpose of an n×d column-major copy): the pass takes either.
+        let (xr, yr) = (x.transpose().to_owned(), y.transpose().to_owned());
+        let fused_in = |xs: MatRef<'_, f64>, ys: MatRef<'_, f64>| {
+            search_view(
+                xs,
+                ys,
+                p.as_ref(),
+                &alpha_k,
+                linear_k.as_ref(),
+                k,
+                &Activation::Relu,
+                &params,
+            )
+            .unwrap()
+            .expect("a well-conditioned first-order span")
+        };
+        let fused = fused_in(x.as_ref(), y.as_ref());
+        let by_coordinate = fused_in(xr.transpose(), yr.transpose());
+        assert!((&by_coordinate.xqt - &fused.xqt).norm_max() < 1e-12);
+        assert!((&by_coordinate.yk - &fused.yk).norm_max() < 1e-12);
+        for (a, b) in by_coordinate
+            .spectral
+            .pencils
+            .iter()
+            .zip(&fused.spectral.pencils)
+        {
+            assert!((&a.directions - &b.directions).norm_max() < 1e-9);
+        }
         let yk = p.transpose() * &y;
         let residual = AffineFit::residual_of(&alpha_k, linear_k.as_ref(), x.as_ref(), yk.as_ref());
         let fit = AffineFit {
