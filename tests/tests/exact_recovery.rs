@@ -232,11 +232,14 @@ fn numerical_guards_warn_with_a_remedy() {
         out.report.warnings
     );
 
-    // Noise of 1e-9: small enough that every unit is still found and verified, large enough
-    // that the certificate (residual < 1e-10) fails.
+    // Noise of 3e-10: small enough that every unit is still found and verified, large enough
+    // that the certificate (residual < 1e-10) fails. (At 1e-9 whether the units are found
+    // depends on which samples the unit solves meet: at 1e-9 and 1e-8, from (12,4,6,3000) to
+    // (30,8,8,10⁴), in 15 of 120 instances with 4096 check samples and 14 with 2048; here
+    // at 3e-10, for seeds 1 to 8 with either.)
     let noisy = PlantedNetwork::new(12, 4, 6, 3000)
         .seed(1)
-        .noise(1e-9)
+        .noise(3e-10)
         .generate()
         .unwrap();
     let out = ExactRecovery::new()
