@@ -26,11 +26,13 @@ pub fn tune_allocator() {
     }
 }
 
-/// Columns per task when [`zeros_by_threads`] writes a matrix (a few hundred KB each).
-const COLUMNS_PER_TASK: usize = 1024;
+/// Entries per task when [`zeros_by_threads`] writes a matrix (256 KB each).
+const ENTRIES_PER_TASK: usize = 1 << 15;
 
 /// An nrows×ncols matrix of zeros, its padding rows zero too, whose memory is first written
-/// on the rayon threads, a range of columns each, instead of on the calling thread.
+/// on the rayon threads, a range of the allocation each (whatever its shape: a tall n×k
+/// matrix of a few columns is shared out as well as a wide one), instead of on the calling
+/// thread.
 ///
 /// Why: the first write to freshly allocated memory takes a page fault per 4 KiB page, and
 /// `Mat::zeros` takes them all on the caller. On the virtual machine measured a fault cost
@@ -45,25 +47,22 @@ pub fn zeros_by_threads(nrows: usize, ncols: usize) -> Mat<f64> {
     let mut m = Mat::<f64>::with_capacity(nrows, ncols);
     let stride = m.col_stride().unsigned_abs();
     debug_assert!(stride >= nrows);
-    /// The allocation's base, shared by the tasks that write disjoint column ranges of it.
+    /// The allocation's base, shared by the tasks that write disjoint ranges of it.
     struct Base(*mut f64);
-    // SAFETY: every task writes only its own range of columns, and the pointer outlives the
+    // SAFETY: every task writes only its own range of entries, and the pointer outlives the
     // parallel loop (the matrix is alive until this function returns it).
     unsafe impl Sync for Base {}
     let base = Base(m.as_ptr_mut());
     let base = &base;
-    (0..ncols.div_ceil(COLUMNS_PER_TASK))
+    let total = stride * ncols;
+    (0..total.div_ceil(ENTRIES_PER_TASK))
         .into_par_iter()
         .for_each(move |t| {
-            let from = t * COLUMNS_PER_TASK;
-            let to = (from + COLUMNS_PER_TASK).min(ncols);
-            // SAFETY: columns from..to lie inside the allocation of stride × ncols elements
+            let from = t * ENTRIES_PER_TASK;
+            let to = (from + ENTRIES_PER_TASK).min(total);
+            // SAFETY: entries from..to lie inside the allocation of stride × ncols elements
             // that `with_capacity` made; the tasks' ranges are disjoint.
-            unsafe {
-                base.0
-                    .add(from * stride)
-                    .write_bytes(0, (to - from) * stride)
-            };
+            unsafe { base.0.add(from).write_bytes(0, to - from) };
         });
     // SAFETY: nrows and ncols are within the capacity reserved above, and every element of
     // the new shape (and the padding) was written just above.
@@ -77,7 +76,15 @@ mod tests {
 
     #[test]
     fn zeros_by_threads_are_zeros_of_the_shape_asked() {
-        for (r, c) in [(0, 5), (5, 0), (1, 1), (20, 3000), (7, 1025), (24, 2048)] {
+        for (r, c) in [
+            (0, 5),
+            (5, 0),
+            (1, 1),
+            (20, 3000),
+            (7, 1025),
+            (24, 2048),
+            (33_001, 3),
+        ] {
             let m = zeros_by_threads(r, c);
             assert_eq!(m.shape(), (r, c));
             assert!(m.col_iter().all(|col| col.iter().all(|&t| t == 0.0)));
