@@ -776,7 +776,8 @@ impl ExactRecovery {
         let mut deferred: Vec<(usize, f64)> = Vec::new();
         // Whether `remaining` holds the deferred orientations (which are not deferred again).
         let mut second_pass = false;
-        let mut cosines = Mat::<f64>::zeros(n, 2 * BATCH);
+        // Zeroed by both threads: 1.3 MB at a 10⁴-sample window.
+        let mut cosines = twolayer_moments::zeros_by_threads(n, 2 * BATCH);
         loop {
             if remaining.is_empty() && !second_pass {
                 remaining = std::mem::take(&mut deferred);
