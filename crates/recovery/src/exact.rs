@@ -558,9 +558,10 @@ impl ExactRecovery {
             // The pencils ran inside the spectral stage: their share goes to the tensor slot.
             times.tensor += spectral.tensor_s;
 
-            // Steps 3–4: extreme sets, null vectors, verification: small problems (q×k SVDs,
-            // 1.25d×d solves), each on one thread, batches of them across the threads. Xᵀ Q is
-            // not needed after the search, which scales it in place.
+            // Steps 3–4: extreme sets, null vectors, verification: small problems (q×k Gram
+            // bounds, an SVD where they are unsure, 1.25d×d solves), each on one thread,
+            // batches of them across the threads. Xᵀ Q is not needed after the search, which
+            // scales it in place.
             let Spectral { q, pencils, .. } = &spectral;
             let orientation = (spectral.span_source == "first-order")
                 .then(|| orientation_key(linear_k.as_ref(), q.as_ref(), &alpha_k, &self.activation))
@@ -698,11 +699,11 @@ impl ExactRecovery {
     /// the fallback directions. Stops at k verified units.
     ///
     /// `xqt` is Xᵀ Q (n×k with zeroed padding rows, scaled here to xᵀQ/‖x‖ per sample), `q`
-    /// the span basis (d×k),
-    /// `norms` the samples' norms. With an `orientation` key g (see [`orientation_key`]), a
-    /// candidate d with |dᵀg| clearly above zero is probed in the orientation that sign
-    /// predicts, and in the other one only after the pool ran out, if that probe found no null
-    /// vector; without it, or when the sign is unclear, in both at once.
+    /// the span basis (d×k), `norms` the samples' norms. With an `orientation` key g (see
+    /// [`orientation_key`]), a candidate d with |dᵀg| clearly above zero is probed in the
+    /// orientation that sign predicts, and in the other one only after the pool ran out, if
+    /// that probe found no null vector; without it, or when the sign is unclear, in both at
+    /// once.
     #[allow(clippy::too_many_arguments)]
     fn find_units<'a>(
         &'a self,
