@@ -1082,38 +1082,20 @@ fn within_tolerance(activated: &[f64], z: &[f64], scale: f64) -> bool {
     res < limit
 }
 
-/// Samples gathered as the rows of a matrix, copied along the axis their source keeps
-/// contiguous: a sample at a time when samples are columns in memory, a coordinate at a time
-/// when coordinates are (then a sample's entries lie n apart, and reading them one sample
-/// at a time would touch a page per entry).
-enum Gathered {
-    /// d×s, a sample per column.
-    Columns(Mat<f64>),
-    /// s×d, a sample per row.
-    Rows(Mat<f64>),
-}
-
-impl Gathered {
-    /// The samples as rows (s×d).
-    fn rows(&self) -> MatRef<'_, f64> {
-        match self {
-            Gathered::Columns(m) => m.transpose(),
-            Gathered::Rows(m) => m.as_ref(),
-        }
-    }
-}
-
-/// Samples `idx` of `xt` (d×n, a sample per column). Cost: d·|idx| copies.
-fn gather_rows(xt: MatRef<'_, f64>, idx: &[usize]) -> Gathered {
+/// Samples `idx` of `xt` (d×n, a sample per column) as the rows of an |idx|×d column-major
+/// matrix, the layout whose Gram matrix faer forms fastest (35 µs against 62 µs for the
+/// transposed layout at 133×100). The source is read along the axis it keeps contiguous: a
+/// sample at a time when samples are columns in memory, a coordinate at a time when
+/// coordinates are (then a sample's entries lie n apart, and reading them a sample at a time
+/// would touch a page per entry). Cost: d·|idx| copies.
+fn gather_rows(xt: MatRef<'_, f64>, idx: &[usize]) -> Mat<f64> {
     let d = xt.nrows();
+    let mut out = Mat::<f64>::zeros(idx.len(), d);
     if xt.row_stride() == 1 {
-        let mut out = Mat::<f64>::zeros(d, idx.len());
         for (i, &j) in idx.iter().enumerate() {
-            out.as_mut().col_mut(i).copy_from(xt.col(j));
+            out.as_mut().row_mut(i).copy_from(xt.col(j).transpose());
         }
-        Gathered::Columns(out)
     } else {
-        let mut out = Mat::<f64>::zeros(idx.len(), d);
         for c in 0..d {
             let dst = column_mut(out.as_mut(), c);
             match xt.row(c).try_as_row_major() {
@@ -1124,8 +1106,8 @@ fn gather_rows(xt: MatRef<'_, f64>, idx: &[usize]) -> Gathered {
                 None => dst.iter_mut().zip(idx).for_each(|(t, &j)| *t = xt[(c, j)]),
             }
         }
-        Gathered::Rows(out)
     }
+    out
 }
 
 /// Whether two unit null vectors are the same up to sign (then they are one unit's).
@@ -1475,7 +1457,7 @@ impl<'a> UnitSearch<'a> {
                     .collect();
                 let picked = gather_rows(xt, &pick);
                 let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
-                fit_unit(picked.rows(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
+                fit_unit(picked.as_ref(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
             })
             .collect();
         let fitted: Vec<usize> = (0..nulls.len()).filter(|&i| fits[i].is_some()).collect();
