@@ -411,7 +411,8 @@ pub(crate) fn gauss_newton_step(
 /// where `mask` (1×n) is positive: a unit's block of the preconditioner, which its Cholesky
 /// factor reads from the lower triangle only. One thread (the units' blocks run in
 /// parallel, so the bits do not depend on the thread count). Cost: d² c flops for the c
-/// samples kept (half a full product's), and a copy of them.
+/// samples kept (half a full product's), and two copies of them (the gather, then the one
+/// [`twolayer_moments::lower_gram`] makes into zero-padded storage: 2/d of the product).
 fn unit_gram(
     xs: MatRef<'_, f64>,
     mask: faer::RowRef<'_, f64>,

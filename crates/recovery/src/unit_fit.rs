@@ -148,7 +148,7 @@ fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
 /// The Cholesky factor L of xᵀx (x s×d), computed on this thread, in the lower triangle of
 /// the returned d×d matrix (the strict upper one is zero); `None` when xᵀx is not numerically
 /// positive definite. Only the lower triangle of xᵀx is formed. Cost: s d² + d³/3 flops.
-pub(crate) fn gram_cholesky(x: MatRef<'_, f64>) -> Option<Mat<f64>> {
+fn gram_cholesky(x: MatRef<'_, f64>) -> Option<Mat<f64>> {
     let mut gram = twolayer_moments::lower_gram(x.transpose(), 1.0, Par::Seq);
     cholesky(&mut gram).then_some(gram)
 }
