@@ -220,8 +220,7 @@ impl Recovery {
         let start = std::time::Instant::now();
         let moments = moments_for_recovery(x, y)?;
         let moments_s = start.elapsed().as_secs_f64();
-        let analysis = analyse_inputs(&moments)?;
-        let (net, mut report) = match &analysis.whitening {
+        let (analysis, found) = analyse_inputs(&moments, |whitening| match whitening {
             Some(w) => {
                 if moments.n < x.nrows() as u64 {
                     // The whitened copy would hide which entry of X was bad.
@@ -229,10 +228,11 @@ impl Recovery {
                 }
                 let xw = x * w;
                 let mw = moments.map_inputs(w.as_ref());
-                self.recover_prepared(xw.as_ref(), y, &mw, start)?
+                self.recover_prepared(xw.as_ref(), y, &mw, start)
             }
-            None => self.recover_prepared(x, y, &moments, start)?,
-        };
+            None => self.recover_prepared(x, y, &moments, start),
+        })?;
+        let (net, mut report) = found?;
         let net = unwhiten(net, analysis.whitening.as_ref());
         // The whole recovery: the input analysis's pass over the data included.
         report.finish(analysis.diagnostics, start.elapsed().as_secs_f64(), None);
@@ -254,21 +254,31 @@ impl Recovery {
         let start = std::time::Instant::now();
         let moments = SampleMoments::compute(source)?;
         let moments_s = start.elapsed().as_secs_f64();
-        let analysis = analyse_inputs(&moments)?;
-        let mapped;
-        let (source, moments) = match &analysis.whitening {
+        let (analysis, found) = analyse_inputs(&moments, |whitening| match whitening {
             Some(w) => {
-                mapped = (
-                    MappedInputs {
-                        inner: source,
-                        w: w.as_ref(),
-                    },
-                    moments.map_inputs(w.as_ref()),
-                );
-                (&mapped.0 as &dyn SampleSource, &mapped.1)
+                let mapped = MappedInputs {
+                    inner: source,
+                    w: w.as_ref(),
+                };
+                self.recover_analysed(&mapped, &moments.map_inputs(w.as_ref()), subset)
             }
-            None => (source, &moments),
-        };
+            None => self.recover_analysed(source, &moments, subset),
+        })?;
+        let (net, mut report, note) = found?;
+        report.finish(analysis.diagnostics, start.elapsed().as_secs_f64(), note);
+        report.add_moments_time(moments_s);
+        Ok((unwhiten(net, analysis.whitening.as_ref()), report))
+    }
+
+    /// [`Recovery::recover_source`] after the input analysis, on the inputs as they are to
+    /// be used (whitened or not) with their moments: the network, its report, and the note
+    /// that says least squares ran on a subset when it did.
+    fn recover_analysed(
+        &self,
+        source: &dyn SampleSource,
+        moments: &SampleMoments,
+        subset: Option<usize>,
+    ) -> Result<(Network, Report, Option<String>), RecoveryError> {
         let try_exact =
             matches!(self.noise, NoiseModel::Auto | NoiseModel::None) && !self.intercept;
         let mut why_not_exact = String::from("noise was declared");
@@ -279,12 +289,8 @@ impl Recovery {
                 .seed(self.seed)
                 .subset(subset);
             match exact.recover_source(source, Some(moments)) {
-                Ok(mut found) if found.report.certified => {
-                    found.report.inputs = Some(analysis.diagnostics);
-                    found.report.time_s = start.elapsed().as_secs_f64();
-                    found.report.phase_time_s.moments += moments_s;
-                    let net = unwhiten(found.network, analysis.whitening.as_ref());
-                    return Ok((net, Report::Exact(found.report)));
+                Ok(found) if found.report.certified => {
+                    return Ok((found.network, Report::Exact(found.report), None));
                 }
                 Ok(found) if self.noise == NoiseModel::None => {
                     return Err(RecoveryError::StreamedNotExact {
@@ -319,7 +325,7 @@ impl Recovery {
             NoiseModel::Auto | NoiseModel::None => NoiseModel::Gaussian,
             other => other,
         };
-        let (net, mut report) = self
+        let (net, report) = self
             .clone()
             .noise(noise)
             .recover(xs.transpose(), ys.transpose())?;
@@ -328,12 +334,7 @@ impl Recovery {
              {} of the {n} samples held in memory; raise --memory-budget to use more",
             idx.len()
         );
-        report.finish(
-            analysis.diagnostics,
-            start.elapsed().as_secs_f64(),
-            Some(note),
-        );
-        Ok((unwhiten(net, analysis.whitening.as_ref()), report))
+        Ok((net, report, Some(note)))
     }
 
     fn recover_prepared(
