@@ -115,6 +115,40 @@ fn anisotropic_inputs_are_whitened_and_recovered_exactly() {
     }
 }
 
+/// Isotropic inputs take the path where the covariance's eigenvalues run beside the
+/// recovery (two Cholesky factors certify the condition below 2): the report must still
+/// carry their condition number, here checked against an eigen-decomposition of XᵀX/n, in
+/// memory and from a streamed source alike.
+#[test]
+fn isotropic_inputs_report_the_covariance_condition() {
+    use twolayer_moments::InMemory;
+    let inst = PlantedNetwork::new(20, 5, 5, 4000)
+        .seed(3)
+        .generate()
+        .unwrap();
+    let n = inst.x.nrows() as f64;
+    let cov = inst.x.transpose() * &inst.x * (1.0 / n);
+    let lam = cov.self_adjoint_eigenvalues(faer::Side::Lower).unwrap();
+    let truth = lam[lam.len() - 1] / lam[0];
+    assert!(truth < 2.0, "the instance must not need whitening: {truth}");
+    let (net, report) = Recovery::new()
+        .recover(inst.x.as_ref(), inst.y.as_ref())
+        .unwrap();
+    let source = InMemory::new(inst.x.transpose(), inst.y.transpose()).unwrap();
+    let (streamed_net, streamed) = Recovery::new().recover_source(&source, None).unwrap();
+    for (net, report) in [(&net, &report), (&streamed_net, &streamed)] {
+        let inputs = report.inputs().unwrap();
+        assert!(!inputs.whitened, "{inputs:?}");
+        assert!(
+            (inputs.covariance_condition - truth).abs() <= 1e-10 * truth,
+            "reported {} against {truth}",
+            inputs.covariance_condition
+        );
+        let a = align(net, &inst.network).unwrap();
+        assert!(report.certified() && a.v_max <= 1e-8, "{a:?}");
+    }
+}
+
 #[test]
 fn anisotropic_noisy_rate_is_on_par_with_isotropic() {
     let ratio = |inputs: Inputs, seed: u64| {
