@@ -1,7 +1,7 @@
 //! Exact recovery on planted Gaussian instances (issue 2's acceptance grid).
 
 use twolayer_hardness::PlantedNetwork;
-use twolayer_recovery::{ExactRecovery, RecoveryError, align};
+use twolayer_recovery::{ExactRecovery, Recovery, RecoveryError, align};
 
 /// Recovers `seeds` planted instances and asserts each is certified with aligned errors ≤ 1e-8.
 fn all_seeds_exact(d: usize, k: usize, m: usize, n: usize, seeds: u64) {
@@ -157,14 +157,29 @@ fn search_on_a_subset_certifies_on_every_sample() {
 }
 
 /// Every pass reduces chunks in a fixed order: the whole recovery gives the same bits on 1 and
-/// 2 threads (moments, subset search, streamed certificate). The second instance is large
-/// enough that the search's check products (whose hidden layer the output fit reuses) run on
-/// faer's parallel GEMM.
+/// 2 threads (moments, subset search, streamed certificate), and so does the front door,
+/// whose covariance eigenvalues run beside the recovery on two threads and before it on
+/// one. The second instance is large enough that the search's check products (whose hidden
+/// layer the output fit reuses) run on faer's parallel GEMM.
 #[test]
 fn bit_identical_for_one_and_two_threads() {
     for (d, k, m, n, subset) in [(30, 6, 6, 50_000, 10_000), (100, 20, 20, 20_000, 20_000)] {
         bit_identical_on(d, k, m, n, subset);
     }
+}
+
+fn bits(net: &twolayer_recovery::Network, residual_rel: f64) -> Vec<u64> {
+    let mut b: Vec<u64> = (0..net.v.nrows())
+        .flat_map(|i| (0..net.v.ncols()).map(move |j| (i, j)))
+        .map(|(i, j)| net.v[(i, j)].to_bits())
+        .collect();
+    b.extend(
+        (0..net.u.nrows())
+            .flat_map(|i| (0..net.u.ncols()).map(move |j| (i, j)))
+            .map(|(i, j)| net.u[(i, j)].to_bits()),
+    );
+    b.push(residual_rel.to_bits());
+    b
 }
 
 fn bit_identical_on(d: usize, k: usize, m: usize, n: usize, subset: usize) {
@@ -175,29 +190,36 @@ fn bit_identical_on(d: usize, k: usize, m: usize, n: usize, subset: usize) {
             .build()
             .unwrap()
             .install(|| {
-                ExactRecovery::new()
+                let exact = ExactRecovery::new()
                     .subset(Some(subset))
                     .recover(inst.x.as_ref(), inst.y.as_ref())
-                    .unwrap()
+                    .unwrap();
+                let (net, report) = Recovery::new()
+                    .recover(inst.x.as_ref(), inst.y.as_ref())
+                    .unwrap();
+                let condition = report.inputs().unwrap().covariance_condition;
+                (exact, net, report, condition)
             })
     };
     let (one, two) = (run(1), run(2));
-    assert!(one.report.certified, "({d},{k},{m},{n}): {:?}", one.report);
-    let bits = |r: &twolayer_recovery::Recovered| {
-        let net = &r.network;
-        let mut b: Vec<u64> = (0..net.v.nrows())
-            .flat_map(|i| (0..net.v.ncols()).map(move |j| (i, j)))
-            .map(|(i, j)| net.v[(i, j)].to_bits())
-            .collect();
-        b.extend(
-            (0..net.u.nrows())
-                .flat_map(|i| (0..net.u.ncols()).map(move |j| (i, j)))
-                .map(|(i, j)| net.u[(i, j)].to_bits()),
-        );
-        b.push(r.report.residual_rel.to_bits());
-        b
-    };
-    assert_eq!(bits(&one), bits(&two));
+    assert!(
+        one.0.report.certified,
+        "({d},{k},{m},{n}): {:?}",
+        one.0.report
+    );
+    assert!(
+        one.2.certified(),
+        "({d},{k},{m},{n}): front door not certified"
+    );
+    assert_eq!(
+        bits(&one.0.network, one.0.report.residual_rel),
+        bits(&two.0.network, two.0.report.residual_rel)
+    );
+    assert_eq!(
+        bits(&one.1, one.2.residual_rel()),
+        bits(&two.1, two.2.residual_rel())
+    );
+    assert_eq!(one.3.to_bits(), two.3.to_bits());
 }
 
 /// The numerical guards: quiet on a well-posed instance; a nearly rank-deficient U* (σ_k/σ_1
