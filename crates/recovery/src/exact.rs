@@ -964,39 +964,44 @@ fn orientation_key(
     (norm.is_finite() && norm > 0.0).then(|| g.col(0).iter().map(|t| t / norm).collect())
 }
 
-/// Moves the `q` smallest keys of `keyed` (0 < q ≤ its length) to its front, in no
-/// particular order: the extreme set of a probe. A threshold from an evenly strided sample
-/// of about 1024 keys first moves the few keys below it (about 2q) to the front, and the
-/// selection runs on those only; when fewer than q fell below it (an unlucky sample), on
-/// all. Either way the front holds q smallest keys under `total_cmp` (equal keys at the
-/// boundary may be taken either way), and the result depends on the keys only. Cost: one
-/// pass over the keys plus selections among ~1024 and ~2q keys, where a selection over all
-/// n keys costs several passes.
-fn select_smallest(keyed: &mut [(f64, u32)], q: usize) {
-    let n = keyed.len();
+/// Fills `keyed` with (sign·cosine, sample) pairs that include the `q` smallest keys
+/// (0 < q ≤ n) and moves those q to its front, in no particular order: the extreme set of a
+/// probe. A threshold from an evenly strided sample of about 1024 keys lets one pass over
+/// the cosines keep only the keys at or below it (about 2q), and the selection runs on
+/// those; when fewer than q fell there (an unlucky sample), every key is kept. Either way
+/// the front holds q smallest keys under `total_cmp` (equal keys at the boundary may be
+/// taken either way), and the result depends on the keys only. Cost: one pass over the
+/// cosines plus selections among ~1024 and ~2q keys, where keying every sample writes and
+/// selects over n pairs.
+fn select_smallest(cosines: &[f64], sign: f64, q: usize, keyed: &mut Vec<(f64, u32)>) {
+    let n = cosines.len();
     let by_key = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0);
+    let key = |(j, &c): (usize, &f64)| (sign * c, j as u32);
+    keyed.clear();
     let stride = n / 1024;
     if stride >= 4 {
-        let mut sample: Vec<f64> = keyed.iter().step_by(stride).map(|&(t, _)| t).collect();
+        let mut sample: Vec<f64> = cosines.iter().step_by(stride).map(|&c| sign * c).collect();
         let len = sample.len();
         // Twice the expected count, and a few more: a short count falls back, costing one
         // pass.
         let rank = (2 * q * len).div_ceil(n) + 8;
         if rank < len {
             let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, f64::total_cmp);
-            let mut below = 0;
-            for i in 0..n {
-                if keyed[i].0.total_cmp(&threshold).is_le() {
-                    keyed.swap(below, i);
-                    below += 1;
-                }
-            }
-            if below >= q {
-                keyed[..below].select_nth_unstable_by(q - 1, by_key);
+            keyed.extend(
+                cosines
+                    .iter()
+                    .enumerate()
+                    .map(key)
+                    .filter(|&(t, _)| t.total_cmp(&threshold).is_le()),
+            );
+            if keyed.len() >= q {
+                keyed.select_nth_unstable_by(q - 1, by_key);
                 return;
             }
+            keyed.clear();
         }
     }
+    keyed.extend(cosines.iter().enumerate().map(key));
     keyed.select_nth_unstable_by(q - 1, by_key);
 }
 
@@ -1328,32 +1333,25 @@ impl<'a> UnitSearch<'a> {
             null: None,
             unit: None,
         };
-        // Keys beside their sample numbers (the selection then reads memory in order), in a
-        // buffer each thread keeps: a fresh one per probe would cost its page faults. It is
-        // taken out while in use: a probe waiting on a nested parallel call may run another
-        // probe on this thread, which then starts from an empty buffer.
+        // The extreme sets' keys beside their sample numbers, in a buffer each thread keeps:
+        // a fresh one per probe would cost its page faults. It is taken out while in use: a
+        // probe waiting on a nested parallel call may run another probe on this thread,
+        // which then starts from an empty buffer.
         let mut keyed = KEYED.take();
-        keyed.clear();
-        keyed.extend(
-            cosines
-                .iter()
-                .enumerate()
-                .map(|(j, &c)| (sign * c, j as u32)),
-        );
-        self.grow(&mut keyed, &mut out);
+        self.grow(cosines, sign, &mut keyed, &mut out);
         KEYED.set(keyed);
         out
     }
 
-    /// The loop of [`UnitSearch::probe`] over growing extreme sets, on the keyed samples.
-    fn grow(&self, keyed: &mut [(f64, u32)], out: &mut Probe) {
+    /// The loop of [`UnitSearch::probe`] over growing extreme sets, keyed in `keyed`.
+    fn grow(&self, cosines: &[f64], sign: f64, keyed: &mut Vec<(f64, u32)>, out: &mut Probe) {
         let (k, n) = self.yk.shape();
         let mut q = 3 * k;
         while q <= n / 4 {
             // Z need not be ordered by key: selection is O(n) where a sort is O(n log n).
             // Its samples are taken in index order, so Z's matrix does not depend on how the
             // selection arranged them.
-            select_smallest(keyed, q);
+            select_smallest(cosines, sign, q, keyed);
             let mut z: Vec<u32> = keyed[..q].iter().map(|&(_, j)| j).collect();
             z.sort_unstable();
             let yz = Mat::from_fn(q, k, |i, r| self.yk[(r, z[i] as usize)]);
@@ -1491,28 +1489,48 @@ mod tests {
 
     #[test]
     fn the_extreme_set_holds_the_smallest_keys() {
-        // Keys with ties and a skewed spread; q from tiny to a quarter of n, and n below and
-        // above the sampled path's threshold.
-        for n in [100usize, 5000, 20_000] {
-            let keys: Vec<f64> = (0..n)
+        // Keys with ties and a skewed spread, in both orientations; q from tiny to a quarter
+        // of n, and n below and above the sampled path's threshold. The third pattern puts
+        // the smallest keys exactly where the strided sample looks, so the threshold keeps
+        // those ~1024 keys only and a q above that takes the fallback over every key.
+        let skewed = |n: usize| -> Vec<f64> {
+            (0..n)
                 .map(|j| (((j * 7919) % 1009) as f64 - 500.0).powi(3) / 1e6)
-                .collect();
-            let mut sorted = keys.clone();
-            sorted.sort_by(f64::total_cmp);
-            for q in [1, 7, 60, n / 4] {
-                let mut keyed: Vec<(f64, u32)> = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &t)| (t, j as u32))
-                    .collect();
-                select_smallest(&mut keyed, q);
-                let mut front: Vec<f64> = keyed[..q].iter().map(|&(t, _)| t).collect();
-                front.sort_by(f64::total_cmp);
-                assert_eq!(front, sorted[..q], "n = {n}, q = {q}");
-                // Still a permutation of every sample.
-                let mut seen: Vec<u32> = keyed.iter().map(|&(_, j)| j).collect();
-                seen.sort_unstable();
-                assert!(seen.iter().copied().eq(0..n as u32));
+                .collect()
+        };
+        let hidden = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|j| {
+                    if j % (n / 1024) == 0 {
+                        -1e9
+                    } else {
+                        -(j as f64)
+                    }
+                })
+                .collect()
+        };
+        for n in [100usize, 5000, 20_000] {
+            for (cosines, sign) in [
+                (skewed(n), 1.0),
+                (skewed(n), -1.0),
+                (hidden(n.max(4096)), 1.0),
+            ] {
+                let mut sorted: Vec<f64> = cosines.iter().map(|&c| sign * c).collect();
+                sorted.sort_by(f64::total_cmp);
+                for q in [1, 7, 60, cosines.len() / 4] {
+                    let mut keyed = vec![(f64::NAN, u32::MAX); 3];
+                    select_smallest(&cosines, sign, q, &mut keyed);
+                    let mut front: Vec<f64> = keyed[..q].iter().map(|&(t, _)| t).collect();
+                    front.sort_by(f64::total_cmp);
+                    assert_eq!(front, sorted[..q], "n = {n}, q = {q}, sign = {sign}");
+                    // Every pair kept is a sample's own key.
+                    assert!(
+                        keyed
+                            .iter()
+                            .all(|&(t, j)| t.to_bits() == (sign * cosines[j as usize]).to_bits()),
+                        "n = {n}, q = {q}"
+                    );
+                }
             }
         }
     }
