@@ -248,6 +248,7 @@ impl SpanContractions {
     }
 }
 
+/// The least-squares slope of y on x over the points (x, y).
 fn fit_slope(points: &[(f64, f64)]) -> f64 {
     let len = points.len() as f64;
     let (mx, my) = points
