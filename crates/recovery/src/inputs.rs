@@ -60,7 +60,7 @@ pub(crate) fn analyse_inputs<T: Send>(
     work: impl FnOnce(Option<&Mat<f64>>) -> T + Send,
 ) -> Result<(InputAnalysis, T), RecoveryError> {
     let second = moments.second_x();
-    screen_inputs(moments)?;
+    screen_inputs(moments, second.as_ref())?;
     let eigenvalues = || {
         twolayer_moments::symmetric_eigenvalues(second.as_ref()).ok_or(RecoveryError::Numerical(
             "the eigenvalues of the input covariance",
@@ -68,12 +68,12 @@ pub(crate) fn analyse_inputs<T: Send>(
     };
     if condition_below_two(second.as_ref()) {
         let (lam, out) = rayon::join(eigenvalues, || work(None));
-        let analysis = diagnose(moments, &lam?)?;
+        let analysis = diagnose(moments, second.as_ref(), &lam?)?;
         // The certificate's margin keeps the eigenvalues' rounding far from the threshold.
         debug_assert!(analysis.whitening.is_none(), "certified below 2");
         return Ok((analysis, out));
     }
-    let analysis = diagnose(moments, &eigenvalues()?)?;
+    let analysis = diagnose(moments, second.as_ref(), &eigenvalues()?)?;
     let out = work(analysis.whitening.as_ref());
     Ok((analysis, out))
 }
@@ -101,12 +101,12 @@ fn condition_below_two(a: MatRef<'_, f64>) -> bool {
     shifted(-1.0, c * (1.0 - 1e-8)) && shifted(1.0, -0.5 * c * (1.0 + 1e-8))
 }
 
-/// The mean test and the constant coordinates: O(d) reads of the moments.
-fn screen_inputs(moments: &SampleMoments) -> Result<(), RecoveryError> {
+/// The mean test and the constant coordinates, given the second moment `second` (E x xᵀ):
+/// O(d) reads of the moments.
+fn screen_inputs(moments: &SampleMoments, second: MatRef<'_, f64>) -> Result<(), RecoveryError> {
     let d = moments.d;
     let nf = moments.n as f64;
     let n = moments.n;
-    let second = moments.second_x();
     let mean = moments.mean_x();
     // A constant coordinate (or all samples alike) first: its mean would otherwise look
     // infinitely significant, and the message would blame a bias.
@@ -134,11 +134,15 @@ fn screen_inputs(moments: &SampleMoments) -> Result<(), RecoveryError> {
     Ok(())
 }
 
-/// The rest of the analysis, given the covariance's eigenvalues `lam` (ascending): its
-/// condition and the whitening it calls for, then the Gaussianity diagnostics.
-fn diagnose(moments: &SampleMoments, lam: &[f64]) -> Result<InputAnalysis, RecoveryError> {
+/// The rest of the analysis, given the second moment `second` and its eigenvalues `lam`
+/// (ascending): its condition and the whitening it calls for, then the Gaussianity
+/// diagnostics.
+fn diagnose(
+    moments: &SampleMoments,
+    second: MatRef<'_, f64>,
+    lam: &[f64],
+) -> Result<InputAnalysis, RecoveryError> {
     let d = moments.d;
-    let second = moments.second_x();
     let (lo, hi) = (lam[0], lam[d - 1]);
     if lo <= 1e-12 * hi || lo.is_nan() {
         return Err(RecoveryError::Moments(
