@@ -330,3 +330,44 @@ fn bad_values_are_found_wherever_the_moments_did_not_look() {
         }
     }
 }
+
+/// A search that falls short says how near it came, in numbers that mean what they say: the
+/// closest miss of noisy labels is at or above the 1e-9 a null vector needs (a smaller
+/// "best ratio" would read as a success), and near-parallel units with few samples show up
+/// as extreme sets where several units stay silent together.
+#[test]
+fn a_failed_search_reports_its_near_misses() {
+    let noisy = PlantedNetwork::new(10, 5, 5, 2000)
+        .seed(2)
+        .noise(1e-3)
+        .generate()
+        .unwrap();
+    let err = ExactRecovery::new()
+        .k(Some(5))
+        .recover(noisy.x.as_ref(), noisy.y.as_ref())
+        .unwrap_err();
+    let RecoveryError::UnitsNotFound { closest_miss, .. } = err else {
+        panic!("unexpected error: {err}");
+    };
+    assert!((1e-9..1.0).contains(&closest_miss), "{closest_miss}");
+    let text = err.to_string();
+    assert!(text.contains("the closest candidate"), "{text}");
+    assert!(
+        text.contains("likely not exact"),
+        "n ≥ recommended, yet: {text}"
+    );
+
+    let parallel = PlantedNetwork::new(20, 10, 10, 800)
+        .seed(102)
+        .near_parallel(Some(10.0))
+        .generate()
+        .unwrap();
+    let err = ExactRecovery::new()
+        .recover(parallel.x.as_ref(), parallel.y.as_ref())
+        .unwrap_err();
+    let RecoveryError::UnitsNotFound { wide_nulls, .. } = err else {
+        panic!("unexpected error: {err}");
+    };
+    assert!(wide_nulls > 0, "{err}");
+    assert!(err.to_string().contains("pass more samples"), "{err}");
+}

@@ -1402,6 +1402,6 @@ fn streamed_noisy_labels_fall_back_to_a_subset() {
             p(&never),
         ],
         &never,
-        "the labels may be noisy",
+        "the labels are likely not exact",
     );
 }

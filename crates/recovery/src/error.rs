@@ -85,10 +85,9 @@ pub enum RecoveryError {
     },
     /// The exact step verified fewer units than k.
     #[error(
-        "found {found} of {k} hidden units after {candidates} candidate directions \
-         (smallest null-space ratio seen {best_null_ratio:.1e}, needs < 1e-9); the labels may \
-         be noisy or the samples too few: pass more samples (about {recommended} at this \
-         size), or check that Y = U f(V x) holds without noise"
+        "found {found} of {k} hidden units after {candidates} candidate directions ({}); {}",
+        search_outcome(*closest_miss, *wide_nulls, *failed_checks),
+        search_advice(*n, *recommended)
     )]
     UnitsNotFound {
         /// How many were found.
@@ -97,8 +96,18 @@ pub enum RecoveryError {
         k: usize,
         /// Candidate directions tried.
         candidates: usize,
-        /// Best null-space ratio reached (below 1e-9 certifies).
-        best_null_ratio: f64,
+        /// The smallest null-space ratio σ_k/σ_1 of a candidate that found no null vector,
+        /// among those that stayed at or above the 1e-9 a null vector needs (∞ if none did):
+        /// near 1e-9 suggests the labels are slightly noisy; far above it, a unit the
+        /// candidates never isolated.
+        closest_miss: f64,
+        /// Candidates whose extreme sets kept a null space of two or more dimensions (units
+        /// silent together: near-parallel units, or too few samples to separate them).
+        wide_nulls: usize,
+        /// Null vectors whose solved units failed the check on other samples.
+        failed_checks: usize,
+        /// Samples given.
+        n: usize,
         /// Samples recommended.
         recommended: usize,
     },
@@ -178,5 +187,46 @@ impl From<MomentsError> for RecoveryError {
             }
             e => RecoveryError::Moments(e),
         }
+    }
+}
+
+/// The search's near misses in words, for [`RecoveryError::UnitsNotFound`].
+fn search_outcome(closest_miss: f64, wide_nulls: usize, failed_checks: usize) -> String {
+    let mut parts = Vec::new();
+    if closest_miss.is_finite() {
+        parts.push(format!(
+            "the closest candidate without a null vector reached σ_k/σ_1 = {closest_miss:.1e}, \
+             a null vector needs < 1e-9"
+        ));
+    }
+    if wide_nulls > 0 {
+        parts.push(format!("{wide_nulls} kept several units silent together"));
+    }
+    if failed_checks > 0 {
+        parts.push(format!(
+            "{failed_checks} null vectors gave units that failed the check on other samples"
+        ));
+    }
+    if parts.is_empty() {
+        "every candidate led to a unit already found".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// What to do after a search fell short: more samples below the recommended count, else the
+/// labels are the likelier cause.
+fn search_advice(n: usize, recommended: usize) -> String {
+    if n < recommended {
+        format!(
+            "the labels may be noisy or the samples too few: pass more samples (about \
+             {recommended} at this size), or check that Y = U f(V x) holds without noise"
+        )
+    } else {
+        format!(
+            "n = {n} samples is at least the {recommended} recommended at this size, so the \
+             labels are likely not exact: check that Y = U f(V x) holds, or declare the noise \
+             (--noise gaussian)"
+        )
     }
 }

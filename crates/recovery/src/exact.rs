@@ -597,7 +597,10 @@ impl ExactRecovery {
                     found: search.units.len(),
                     k,
                     candidates: tried,
-                    best_null_ratio: search.best_null_ratio,
+                    closest_miss: search.closest_miss,
+                    wide_nulls: search.wide_nulls,
+                    failed_checks: search.failed_checks,
+                    n,
                     recommended: Self::recommended_samples(d, k),
                 });
             }
@@ -1154,7 +1157,14 @@ struct UnitSearch<'a> {
     tried: usize,
     /// Units found by the fallback directions, after the pencil pool.
     from_fallback: usize,
-    best_null_ratio: f64,
+    /// The smallest σ_k/σ_1 of a probe that ended without a null vector at or above
+    /// [`NULL_TOL`] (how near the search came to a unit it did not find).
+    closest_miss: f64,
+    /// Probes whose extreme sets kept a null space of two or more dimensions (several units
+    /// silent together) up to a quarter of the samples.
+    wide_nulls: usize,
+    /// New null vectors whose units failed the check on other samples.
+    failed_checks: usize,
 }
 
 thread_local! {
@@ -1200,7 +1210,9 @@ impl<'a> UnitSearch<'a> {
             rejected: Vec::new(),
             tried: 0,
             from_fallback: 0,
-            best_null_ratio: f64::INFINITY,
+            closest_miss: f64::INFINITY,
+            wide_nulls: 0,
+            failed_checks: 0,
         }
     }
 
@@ -1240,6 +1252,7 @@ impl<'a> UnitSearch<'a> {
             .collect();
         let verified = self.verify(&fresh_nulls);
         for (i, unit) in fresh.into_iter().zip(verified) {
+            self.failed_checks += usize::from(unit.is_none());
             probes[i].unit = unit;
         }
         let nulls = probes.iter().map(|p| p.null.is_some()).collect();
@@ -1256,7 +1269,13 @@ impl<'a> UnitSearch<'a> {
             return;
         }
         self.tried += 1;
-        self.best_null_ratio = self.best_null_ratio.min(probe.null_ratio);
+        if probe.null.is_none() {
+            if probe.null_ratio >= NULL_TOL {
+                self.closest_miss = self.closest_miss.min(probe.null_ratio);
+            } else {
+                self.wide_nulls += 1;
+            }
+        }
         let Some(unit) = probe.unit else {
             return;
         };
@@ -1307,6 +1326,7 @@ impl<'a> UnitSearch<'a> {
         self.activated = all_at_once.then_some(pre);
         for u in (0..count).rev() {
             if !passed[u] {
+                self.failed_checks += 1;
                 let i = self.confirmed + u;
                 self.units.remove(i);
                 self.scales.remove(i);
