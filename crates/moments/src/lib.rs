@@ -57,7 +57,7 @@ pub use error::MomentsError;
 pub use gram::{cross_moment, weighted_gram};
 pub use hermite::{he4_entry, t2, t4_contracted};
 pub use pattern::pattern_normal_equations;
-pub use product::{lower_gram, matmul, product};
+pub use product::{PaddedOperand, PaddedScratch, lower_gram, matmul, matmul_padded, product};
 pub use sample_moments::{
     SampleMoments, condition_lower_bound, first_non_finite, symmetric_eigenvalues,
 };

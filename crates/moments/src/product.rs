@@ -86,6 +86,79 @@ pub fn product(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
     out
 }
 
+/// Column-major scratch for chunk-sized operands, kept and reused across calls. Its columns
+/// are padded to a multiple of 8 rows with zeros, so a matrix in it is a left operand for
+/// faer's kernels as it stands ([`matmul_padded`]), without the copy into zeroed storage that
+/// [`matmul`] makes of a padded operand; and taking it again costs no allocation and no
+/// zeroing. (Fresh zeroed k×len buffers and those copies, four of each per chunk of a
+/// Gauss–Newton product, wrote as many bytes as the product read.)
+#[derive(Default)]
+pub struct PaddedScratch {
+    data: Vec<f64>,
+    /// The row count the zero padding is laid out for.
+    rows: usize,
+}
+
+impl PaddedScratch {
+    /// A rows×cols matrix in the scratch. Its entries are whatever the last use left there
+    /// (zeros at first): callers write every entry (a product with `Accum::Replace`, a copy)
+    /// before reading one. Cost: O(1), or one zeroing of the buffer when `rows` changes or
+    /// it grows.
+    pub fn matrix(&mut self, rows: usize, cols: usize) -> MatMut<'_, f64> {
+        let stride = rows.next_multiple_of(LANES).max(1);
+        if rows != self.rows {
+            // The padding of the old layout may hold values where the new one has its padding.
+            self.data.clear();
+            self.rows = rows;
+        }
+        let len = stride * cols;
+        if self.data.len() < len {
+            self.data.resize(len, 0.0);
+        }
+        MatMut::from_column_major_slice_with_stride_mut(&mut self.data[..len], rows, cols, stride)
+    }
+
+    /// The rows×cols matrix [`PaddedScratch::matrix`] last gave, as a left operand for
+    /// [`matmul_padded`].
+    ///
+    /// # Panics
+    /// If the scratch was last laid out for another row count, or holds fewer columns.
+    pub fn operand(&self, rows: usize, cols: usize) -> PaddedOperand<'_> {
+        assert_eq!(rows, self.rows, "PaddedScratch::operand: another layout");
+        let stride = rows.next_multiple_of(LANES).max(1);
+        PaddedOperand(MatRef::from_column_major_slice_with_stride(
+            &self.data[..stride * cols],
+            rows,
+            cols,
+            stride,
+        ))
+    }
+}
+
+/// A matrix in a [`PaddedScratch`], whose padding rows are zero.
+#[derive(Clone, Copy)]
+pub struct PaddedOperand<'a>(MatRef<'a, f64>);
+
+impl<'a> PaddedOperand<'a> {
+    /// The matrix, for reading.
+    pub fn as_ref(&self) -> MatRef<'a, f64> {
+        self.0
+    }
+}
+
+/// [`matmul`] with a left operand from a [`PaddedScratch`]: faer's product on it as it
+/// stands (its padding is zero), the same bits as [`matmul`] gives for the same values.
+pub fn matmul_padded(
+    dst: MatMut<'_, f64>,
+    accum: Accum,
+    lhs: PaddedOperand<'_>,
+    rhs: MatRef<'_, f64>,
+    alpha: f64,
+    par: Par,
+) {
+    faer_matmul(dst, accum, lhs.0, rhs, alpha, par);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +196,48 @@ mod tests {
             (0..d).map(|c| lhs[(i, c)] * rhs[(c, j)]).sum::<f64>()
         });
         assert!((&ours - &exact).norm_max() < 1e-12);
+    }
+
+    /// A scratch matrix is a left operand as it stands: the same bits as `matmul` on a copy,
+    /// and its padding rows stay zero through reuse at other shapes (wider, narrower, with
+    /// other row counts), which is what lets faer's kernels read them.
+    #[test]
+    fn scratch_operands_multiply_like_copies_and_keep_zero_padding() {
+        let mut scratch = PaddedScratch::default();
+        for (round, &(rows, cols)) in [(20, 50), (20, 30), (13, 70), (20, 64), (16, 10)]
+            .iter()
+            .enumerate()
+        {
+            let values = Mat::from_fn(rows, cols, |i, j| {
+                ((i * 7 + j * 3 + round) % 17) as f64 * 0.25 - 2.0
+            });
+            scratch.matrix(rows, cols).copy_from(&values);
+            let rhs = Mat::from_fn(cols, 9, |i, j| ((i + 5 * j) % 11) as f64 - 5.0);
+            let mut ours = Mat::zeros(rows, 9);
+            matmul_padded(
+                ours.as_mut(),
+                Accum::Replace,
+                scratch.operand(rows, cols),
+                rhs.as_ref(),
+                1.0,
+                Par::Seq,
+            );
+            assert_eq!(
+                ours,
+                product(values.as_ref(), rhs.as_ref()),
+                "round {round}"
+            );
+            let stride = rows.next_multiple_of(LANES);
+            for j in 0..cols {
+                for i in rows..stride {
+                    assert_eq!(
+                        scratch.data[i + j * stride],
+                        0.0,
+                        "round {round}: ({i}, {j})"
+                    );
+                }
+            }
+        }
     }
 
     /// The lower triangle is a·aᵀ's, scaled, the strict upper one zero, and a poisoned

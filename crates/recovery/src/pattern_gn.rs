@@ -13,7 +13,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rayon::prelude::*;
 use twolayer_moments::chunked_sum;
-use twolayer_moments::matmul;
+use twolayer_moments::{PaddedScratch, matmul, matmul_padded};
 
 use crate::error::RecoveryError;
 use crate::sign_pattern::strided_subsample;
@@ -71,34 +71,26 @@ struct Problem<'a> {
     stored: Option<(Mat<f64>, Mat<f64>)>,
 }
 
-/// A chunk's patterns and features (s, h): views of the stored ones, or computed.
-enum Features<'a> {
-    Stored(MatRef<'a, f64>, MatRef<'a, f64>),
-    Computed(Mat<f64>, Mat<f64>),
-}
-
-impl Features<'_> {
-    fn get(&self) -> (MatRef<'_, f64>, MatRef<'_, f64>) {
-        match self {
-            Features::Stored(s, h) => (*s, *h),
-            Features::Computed(s, h) => (s.as_ref(), h.as_ref()),
-        }
-    }
-}
-
 impl Problem<'_> {
     /// Patterns and starting features of samples `r`: (s, h), k×len each, read in place when
     /// stored (each CG iteration passes over them: a copy per chunk would double its memory
-    /// traffic).
-    fn chunk(&self, r: std::ops::Range<usize>) -> Features<'_> {
+    /// traffic), else computed into the scratch's `s` and `h`.
+    fn features<'s>(
+        &'s self,
+        r: std::ops::Range<usize>,
+        s: &'s mut PaddedScratch,
+        h: &'s mut PaddedScratch,
+    ) -> (MatRef<'s, f64>, MatRef<'s, f64>) {
         match &self.stored {
-            Some((s, h)) => Features::Stored(
-                s.as_ref().subcols(r.start, r.len()),
-                h.as_ref().subcols(r.start, r.len()),
+            Some((ms, hs)) => (
+                ms.as_ref().subcols(r.start, r.len()),
+                hs.as_ref().subcols(r.start, r.len()),
             ),
             None => {
-                let (s, h) = patterns(self.dirs, self.xt.subcols(r.start, r.len()));
-                Features::Computed(s, h)
+                let (k, len) = (self.dirs.nrows(), r.len());
+                let xc = self.xt.subcols(r.start, r.len());
+                patterns_into(self.dirs, xc, s.matrix(k, len), h.matrix(k, len));
+                (s.operand(k, len).as_ref(), h.operand(k, len).as_ref())
             }
         }
     }
@@ -112,13 +104,16 @@ impl Problem<'_> {
     /// ‖Y − U f(dirs · X)‖², the network's own loss (each unit's pattern from its own
     /// weights), in one pass: the features of the patterns are the hidden outputs.
     fn own_loss(&self, u: &Mat<f64>) -> f64 {
+        let m = u.nrows();
         chunked_sum(self.xt.ncols(), 1, 1, |r| {
-            let (s, len) = (r.start, r.len());
-            let features = self.chunk(r);
-            let (_, h) = features.get();
-            let mut res = self.yt.subcols(s, len).to_owned();
-            matmul(res.as_mut(), Accum::Add, u.as_ref(), h, -1.0, Par::Seq);
-            Mat::from_fn(1, 1, |_, _| res.squared_norm_l2())
+            let (start, len) = (r.start, r.len());
+            with_scratch(|Scratch { q, s, h, .. }| {
+                let (_, h) = self.features(r, s, h);
+                let mut res = q.matrix(m, len);
+                res.copy_from(self.yt.subcols(start, len));
+                matmul(res.rb_mut(), Accum::Add, u.as_ref(), h, -1.0, Par::Seq);
+                Mat::from_fn(1, 1, |_, _| res.squared_norm_l2())
+            })
         })[(0, 0)]
     }
 
@@ -126,12 +121,15 @@ impl Problem<'_> {
     fn gradient(&self, u: &Mat<f64>) -> (Dir, f64) {
         let (m, k, d) = (u.nrows(), u.ncols(), self.xt.nrows());
         let total = chunked_sum(self.xt.ncols(), m + k + 1, k.max(d), |r| {
-            let (s, len) = (r.start, r.len());
-            let features = self.chunk(r);
-            let (mask, h) = features.get();
-            let mut res = self.yt.subcols(s, len).to_owned();
-            matmul(res.as_mut(), Accum::Add, u.as_ref(), h, -1.0, Par::Seq);
-            back_project(self.xt.subcols(s, len), mask, u, h, res.as_ref(), true)
+            let (start, len) = (r.start, r.len());
+            let xc = self.xt.subcols(start, len);
+            with_scratch(|Scratch { q, w, s, h, .. }| {
+                let (mask, h) = self.features(r, s, h);
+                let mut res = q.matrix(m, len);
+                res.copy_from(self.yt.subcols(start, len));
+                matmul(res.rb_mut(), Accum::Add, u.as_ref(), h, -1.0, Par::Seq);
+                back_project(xc, mask, u, h, q, w, true)
+            })
         });
         (unpack(&total, m, k, d), total[(m + k, 0)])
     }
@@ -140,42 +138,77 @@ impl Problem<'_> {
     fn normal(&self, u: &Mat<f64>, p: &Dir) -> Dir {
         let (m, k, d) = (u.nrows(), u.ncols(), self.xt.nrows());
         let total = chunked_sum(self.xt.ncols(), m + k + 1, k.max(d), |r| {
-            let (s, len) = (r.start, r.len());
-            let xc = self.xt.subcols(s, len);
-            let features = self.chunk(r);
-            let (mask, h) = features.get();
-            // q = J p = ΔU h + U (s ⊙ ΔV x)
-            let mut a = Mat::zeros(k, len);
-            matmul(a.as_mut(), Accum::Replace, p.v.as_ref(), xc, 1.0, Par::Seq);
-            zip_mask_ref(&mut a, mask);
-            let mut q = Mat::zeros(m, len);
-            matmul(
-                q.as_mut(),
-                Accum::Replace,
-                u.as_ref(),
-                a.as_ref(),
-                1.0,
-                Par::Seq,
-            );
-            matmul(q.as_mut(), Accum::Add, p.u.as_ref(), h, 1.0, Par::Seq);
-            back_project(xc, mask, u, h, q.as_ref(), false)
+            let len = r.len();
+            let xc = self.xt.subcols(r.start, len);
+            with_scratch(|Scratch { a, q, w, s, h }| {
+                let (mask, h) = self.features(r, s, h);
+                // q = J p = ΔU h + U (s ⊙ ΔV x)
+                let mut a = a.matrix(k, len);
+                matmul(a.rb_mut(), Accum::Replace, p.v.as_ref(), xc, 1.0, Par::Seq);
+                zip_mask_ref(a.rb_mut(), mask);
+                let mut qm = q.matrix(m, len);
+                matmul(
+                    qm.rb_mut(),
+                    Accum::Replace,
+                    u.as_ref(),
+                    a.rb(),
+                    1.0,
+                    Par::Seq,
+                );
+                matmul(qm.rb_mut(), Accum::Add, p.u.as_ref(), h, 1.0, Par::Seq);
+                back_project(xc, mask, u, h, q, w, false)
+            })
         });
         unpack(&total, m, k, d)
     }
 }
 
+/// Per-thread chunk buffers of the passes, reused from chunk to chunk and pass to pass:
+/// a (k×len), q (m×len: the residual, or J p), w (k×len), and the patterns s and features h
+/// (k×len) when they are not stored. Taken out of the thread's slot while in use, like the
+/// unit search's buffers, so that a thread never sees another chunk's buffers half written.
+#[derive(Default)]
+struct Scratch {
+    a: PaddedScratch,
+    q: PaddedScratch,
+    w: PaddedScratch,
+    s: PaddedScratch,
+    h: PaddedScratch,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    let out = f(&mut scratch);
+    SCRATCH.set(scratch);
+    out
+}
+
 /// (s, h) for samples `xc` (d×len): s = 1{dirs·x > 0}, h = s ⊙ (dirs·x).
 fn patterns(dirs: MatRef<'_, f64>, xc: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
     let (k, len) = (dirs.nrows(), xc.ncols());
-    let mut h = Mat::zeros(k, len);
-    matmul(h.as_mut(), Accum::Replace, dirs, xc, 1.0, Par::Seq);
-    let mut mask = Mat::zeros(k, len);
+    let (mut mask, mut h) = (Mat::zeros(k, len), Mat::zeros(k, len));
+    patterns_into(dirs, xc, mask.as_mut(), h.as_mut());
+    (mask, h)
+}
+
+/// [`patterns`] into `mask` and `h` (k×len, contiguous columns), every entry written.
+fn patterns_into(
+    dirs: MatRef<'_, f64>,
+    xc: MatRef<'_, f64>,
+    mut mask: MatMut<'_, f64>,
+    mut h: MatMut<'_, f64>,
+) {
+    matmul(h.rb_mut(), Accum::Replace, dirs, xc, 1.0, Par::Seq);
     // Branch-free: over samples a unit's sign is a coin flip, which a branch mispredicts
     // half the time.
-    for j in 0..len {
-        let (hc, mc) = (h.col_mut(j), mask.col_mut(j));
+    for j in 0..xc.ncols() {
+        let (hc, mc) = (h.rb_mut().col_mut(j), mask.rb_mut().col_mut(j));
         let (Some(hc), Some(mc)) = (hc.try_as_col_major_mut(), mc.try_as_col_major_mut()) else {
-            unreachable!("owned matrices have contiguous columns")
+            unreachable!("the patterns' matrices have contiguous columns")
         };
         for (t, s) in hc.as_slice_mut().iter_mut().zip(mc.as_slice_mut()) {
             let on = *t > 0.0;
@@ -183,22 +216,24 @@ fn patterns(dirs: MatRef<'_, f64>, xc: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) 
             *t = if on { *t } else { 0.0 };
         }
     }
-    (mask, h)
 }
 
 /// Jᵀ q for one chunk, packed: rows 0..m cols 0..k the U part (q hᵀ), rows m..m+k cols 0..d
-/// the V part ((s ⊙ Uᵀ q) xᵀ), and (m + k, 0) = ‖q‖² when asked.
+/// the V part ((s ⊙ Uᵀ q) xᵀ), and (m + k, 0) = ‖q‖² when asked. q is the m×len matrix
+/// `q` last gave; `w` is a k×len buffer.
 fn back_project(
     xc: MatRef<'_, f64>,
     mc: MatRef<'_, f64>,
     u: &Mat<f64>,
     hc: MatRef<'_, f64>,
-    q: MatRef<'_, f64>,
+    q: &PaddedScratch,
+    w: &mut PaddedScratch,
     norm: bool,
 ) -> Mat<f64> {
     let (m, k, d, len) = (u.nrows(), u.ncols(), xc.nrows(), xc.ncols());
+    let q = q.operand(m, len);
     let mut out = Mat::zeros(m + k + 1, k.max(d));
-    matmul(
+    matmul_padded(
         out.as_mut().submatrix_mut(0, 0, m, k),
         Accum::Replace,
         q,
@@ -206,19 +241,26 @@ fn back_project(
         1.0,
         Par::Seq,
     );
-    let mut w = Mat::zeros(k, len);
-    matmul(w.as_mut(), Accum::Replace, u.transpose(), q, 1.0, Par::Seq);
-    zip_mask_ref(&mut w, mc);
+    let mut wm = w.matrix(k, len);
     matmul(
+        wm.rb_mut(),
+        Accum::Replace,
+        u.transpose(),
+        q.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    zip_mask_ref(wm.rb_mut(), mc);
+    matmul_padded(
         out.as_mut().submatrix_mut(m, 0, k, d),
         Accum::Replace,
-        w.as_ref(),
+        w.operand(k, len),
         xc.transpose(),
         1.0,
         Par::Seq,
     );
     if norm {
-        out[(m + k, 0)] = q.squared_norm_l2();
+        out[(m + k, 0)] = q.as_ref().squared_norm_l2();
     }
     out
 }
@@ -230,9 +272,13 @@ fn unpack(total: &Mat<f64>, m: usize, k: usize, d: usize) -> Dir {
     }
 }
 
-fn zip_mask_ref(a: &mut Mat<f64>, mask: MatRef<'_, f64>) {
+fn zip_mask_ref(mut a: MatMut<'_, f64>, mask: MatRef<'_, f64>) {
     for j in 0..a.ncols() {
-        let col = a.col_mut(j).try_as_col_major_mut().expect("owned column");
+        let col = a
+            .rb_mut()
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("contiguous column");
         let col = col.as_slice_mut();
         match mask.col(j).try_as_col_major() {
             Some(m) => col.iter_mut().zip(m.as_slice()).for_each(|(t, &s)| *t *= s),
@@ -263,6 +309,7 @@ pub(crate) fn gauss_newton_step(
     yt: MatRef<'_, f64>,
     dirs: MatRef<'_, f64>,
     u0: MatRef<'_, f64>,
+    sample: &GnSample,
 ) -> Result<Step, RecoveryError> {
     let (d, n) = xt.shape();
     let (k, m) = (dirs.nrows(), yt.nrows());
@@ -275,14 +322,7 @@ pub(crate) fn gauss_newton_step(
     let u = u0.to_owned();
     let (grad, loss) = full.gradient(&u);
 
-    // The subsample carrying the Gauss–Newton matrix: every sample, read in place, when
-    // there are few (a copy of them all cost about as much as the step's gradient pass).
-    let sub = (50 * k * d).max(20_000).min(n);
-    let copied = (sub < n).then(|| strided_subsample(xt, yt, sub));
-    let (xs, ys) = match &copied {
-        Some((xs, ys)) => (xs.as_ref(), ys.as_ref()),
-        None => (xt, yt),
-    };
+    let (xs, ys) = sample.samples(xt, yt);
     let ns = xs.ncols();
     let scale = n as f64 / ns as f64;
     let small = Problem {
@@ -431,6 +471,39 @@ fn unit_gram(
     twolayer_moments::lower_gram(a.as_ref(), scale, Par::Seq)
 }
 
+/// The samples that carry the Gauss–Newton matrix of [`gauss_newton_step`]: every one, read
+/// in place, when there are at most max(50 k d, 20 000) (a copy of them all cost about as
+/// much as a step's gradient pass), else that many spread evenly over the data, copied once
+/// per fit: the same for every step, and a copy per step was an eighth of a step at
+/// (100, 20, 20, 2·10⁵).
+pub(crate) struct GnSample {
+    copied: Option<(Mat<f64>, Mat<f64>)>,
+}
+
+impl GnSample {
+    /// The sample for `k` units on `xt` (d×n) and `yt` (m×n). Cost: a copy of
+    /// max(50 k d, 20 000) samples when n is larger, else nothing.
+    pub(crate) fn new(xt: MatRef<'_, f64>, yt: MatRef<'_, f64>, k: usize) -> Self {
+        let (d, n) = xt.shape();
+        let sub = (50 * k * d).max(20_000).min(n);
+        Self {
+            copied: (sub < n).then(|| strided_subsample(xt, yt, sub)),
+        }
+    }
+
+    /// (X, Y) of the sample: the copy, or the `xt` and `yt` it was made for.
+    fn samples<'a>(
+        &'a self,
+        xt: MatRef<'a, f64>,
+        yt: MatRef<'a, f64>,
+    ) -> (MatRef<'a, f64>, MatRef<'a, f64>) {
+        match &self.copied {
+            Some((xs, ys)) => (xs.as_ref(), ys.as_ref()),
+            None => (xt, yt),
+        }
+    }
+}
+
 /// The result of [`gauss_newton_step`].
 pub(crate) struct Step {
     /// Hidden weights (k×d).
@@ -536,7 +609,9 @@ mod tests {
             }
         }
         let yt = &u * &h;
-        let step = gauss_newton_step(xt.as_ref(), yt.as_ref(), v.as_ref(), u.as_ref()).unwrap();
+        let sample = GnSample::new(xt.as_ref(), yt.as_ref(), v.nrows());
+        let step =
+            gauss_newton_step(xt.as_ref(), yt.as_ref(), v.as_ref(), u.as_ref(), &sample).unwrap();
         // Already optimal: the step is rejected or tiny, and the loss stays at zero.
         assert!(step.loss <= 1e-20 * yt.squared_norm_l2(), "{}", step.loss);
         assert!((&step.v - &v).norm_max() < 1e-8);
