@@ -2,6 +2,7 @@
 
 use twolayer_hardness::PlantedNetwork;
 use twolayer_recovery::{ExactRecovery, Recovery, RecoveryError, align};
+use twolayer_tests::{network_bits as bits, on_threads};
 
 /// Recovers `seeds` planted instances and asserts each is certified with aligned errors ≤ 1e-8.
 fn all_seeds_exact(d: usize, k: usize, m: usize, n: usize, seeds: u64) {
@@ -168,38 +169,20 @@ fn bit_identical_for_one_and_two_threads() {
     }
 }
 
-fn bits(net: &twolayer_recovery::Network, residual_rel: f64) -> Vec<u64> {
-    let mut b: Vec<u64> = (0..net.v.nrows())
-        .flat_map(|i| (0..net.v.ncols()).map(move |j| (i, j)))
-        .map(|(i, j)| net.v[(i, j)].to_bits())
-        .collect();
-    b.extend(
-        (0..net.u.nrows())
-            .flat_map(|i| (0..net.u.ncols()).map(move |j| (i, j)))
-            .map(|(i, j)| net.u[(i, j)].to_bits()),
-    );
-    b.push(residual_rel.to_bits());
-    b
-}
-
 fn bit_identical_on(d: usize, k: usize, m: usize, n: usize, subset: usize) {
     let inst = PlantedNetwork::new(d, k, m, n).seed(11).generate().unwrap();
     let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let exact = ExactRecovery::new()
-                    .subset(Some(subset))
-                    .recover(inst.x.as_ref(), inst.y.as_ref())
-                    .unwrap();
-                let (net, report) = Recovery::new()
-                    .recover(inst.x.as_ref(), inst.y.as_ref())
-                    .unwrap();
-                let condition = report.inputs().unwrap().covariance_condition;
-                (exact, net, report, condition)
-            })
+        on_threads(threads, || {
+            let exact = ExactRecovery::new()
+                .subset(Some(subset))
+                .recover(inst.x.as_ref(), inst.y.as_ref())
+                .unwrap();
+            let (net, report) = Recovery::new()
+                .recover(inst.x.as_ref(), inst.y.as_ref())
+                .unwrap();
+            let condition = report.inputs().unwrap().covariance_condition;
+            (exact, net, report, condition)
+        })
     };
     let (one, two) = (run(1), run(2));
     assert!(

@@ -211,7 +211,8 @@ fn gauss_newton_cg_is_exact_and_beats_the_joint_oracle() {
 /// threads) and the noisy front door give the same bits on 1 and 2 threads.
 #[test]
 fn noisy_fits_are_bit_identical_for_one_and_two_threads() {
-    use twolayer_recovery::{Network, Recovery, StepSolver};
+    use twolayer_recovery::{Recovery, StepSolver};
+    use twolayer_tests::{network_bits as bits, on_threads};
     let (d, k, m, n) = (30, 6, 8, 40_000);
     let inst = PlantedNetwork::new(d, k, m, n)
         .seed(5)
@@ -221,40 +222,22 @@ fn noisy_fits_are_bit_identical_for_one_and_two_threads() {
     let start = faer::Mat::from_fn(k, d, |i, a| {
         inst.network.v[(i, a)] + 0.05 * (((i * 7 + a * 3) % 5) as f64 - 2.0)
     });
-    let bits = |net: &Network, residual: f64| {
-        let mut b: Vec<u64> = net
-            .v
-            .col_iter()
-            .flat_map(|c| c.iter().map(|t| t.to_bits()).collect::<Vec<_>>())
-            .collect();
-        b.extend(
-            net.u
-                .col_iter()
-                .flat_map(|c| c.iter().map(|t| t.to_bits()).collect::<Vec<_>>()),
-        );
-        b.push(residual.to_bits());
-        b
-    };
     let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let fit = SignPatternLs::new()
-                    .step_solver(StepSolver::GaussNewtonCg)
-                    .max_iter(3)
-                    .fit(inst.x.as_ref(), inst.y.as_ref(), start.as_ref())
-                    .unwrap();
-                let (net, report) = Recovery::new()
-                    .recover(inst.x.as_ref(), inst.y.as_ref())
-                    .unwrap();
-                assert!(!report.certified(), "noisy labels certified");
-                (
-                    bits(&fit.network, fit.residual_rel),
-                    bits(&net, report.residual_rel()),
-                )
-            })
+        on_threads(threads, || {
+            let fit = SignPatternLs::new()
+                .step_solver(StepSolver::GaussNewtonCg)
+                .max_iter(3)
+                .fit(inst.x.as_ref(), inst.y.as_ref(), start.as_ref())
+                .unwrap();
+            let (net, report) = Recovery::new()
+                .recover(inst.x.as_ref(), inst.y.as_ref())
+                .unwrap();
+            assert!(!report.certified(), "noisy labels certified");
+            (
+                bits(&fit.network, fit.residual_rel),
+                bits(&net, report.residual_rel()),
+            )
+        })
     };
     let (one, two) = (run(1), run(2));
     assert_eq!(one.0, two.0, "the Gauss–Newton fit differs");
