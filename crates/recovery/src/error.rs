@@ -104,7 +104,7 @@ pub enum RecoveryError {
         /// Candidates whose extreme sets kept a null space of two or more dimensions (units
         /// silent together: near-parallel units, or too few samples to separate them).
         wide_nulls: usize,
-        /// Null vectors whose solved units failed the check on other samples.
+        /// Null vectors that gave no unit passing the check on other samples.
         failed_checks: usize,
         /// Samples given.
         n: usize,
@@ -204,7 +204,7 @@ fn search_outcome(closest_miss: f64, wide_nulls: usize, failed_checks: usize) ->
     }
     if failed_checks > 0 {
         parts.push(format!(
-            "{failed_checks} null vectors gave units that failed the check on other samples"
+            "{failed_checks} null vectors gave no unit that passes the check on other samples"
         ));
     }
     if parts.is_empty() {

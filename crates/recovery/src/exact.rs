@@ -1170,7 +1170,7 @@ struct UnitSearch<'a> {
     /// Probes whose extreme sets kept a null space of two or more dimensions (several units
     /// silent together) up to a quarter of the samples.
     wide_nulls: usize,
-    /// New null vectors whose units failed the check on other samples.
+    /// New null vectors that gave no unit (the solve or the check on other samples failed).
     failed_checks: usize,
     /// Probes that found a null vector (new or not).
     nulls_seen: usize,
@@ -1190,6 +1190,16 @@ struct Probe {
     /// Its unit, solved and checked (unless its null vector was known before, or found by
     /// an earlier probe of the same batch).
     unit: Option<Checked>,
+}
+
+/// What [`UnitSearch::verify`] made of a null vector.
+enum Verdict {
+    /// A new unit that passed the first check.
+    Unit(Checked),
+    /// A unit verified before (from another null vector).
+    Known,
+    /// No unit: a support too small to solve on, a failed solve, or a failed check.
+    Failed,
 }
 
 /// A unit that passed the first check.
@@ -1261,9 +1271,12 @@ impl<'a> UnitSearch<'a> {
             .map(|&i| probes[i].null.as_deref().expect("fresh nulls exist"))
             .collect();
         let verified = self.verify(&fresh_nulls);
-        for (i, unit) in fresh.into_iter().zip(verified) {
-            self.failed_checks += usize::from(unit.is_none());
-            probes[i].unit = unit;
+        for (i, verdict) in fresh.into_iter().zip(verified) {
+            match verdict {
+                Verdict::Unit(unit) => probes[i].unit = Some(unit),
+                Verdict::Known => {}
+                Verdict::Failed => self.failed_checks += 1,
+            }
         }
         let nulls = probes.iter().map(|p| p.null.is_some()).collect();
         for probe in probes {
@@ -1446,12 +1459,12 @@ impl<'a> UnitSearch<'a> {
     /// For each null vector a, z = aᵀ Ỹ should be c f(v·x) for one unit v: solve for v on
     /// its support, then check it on the first `pre` check samples (the rest check it in
     /// [`UnitSearch::confirm`]). A unit that passes there and fails elsewhere cannot pass the
-    /// certificate, which covers every sample. `None` for a unit already verified.
+    /// certificate, which covers every sample.
     ///
     /// The outputs z of all the null vectors come from one product, and so do the check's
     /// pre-activations. Cost: 2 b p (k + d) flops for b null vectors and p samples, plus one
     /// solve with about 1.25·d rows each.
-    fn verify(&self, nulls: &[&[f64]]) -> Vec<Option<Checked>> {
+    fn verify(&self, nulls: &[&[f64]]) -> Vec<Verdict> {
         use rayon::prelude::*;
         let (xt, yk) = (
             self.check_x.subcols(0, self.pre),
@@ -1492,11 +1505,19 @@ impl<'a> UnitSearch<'a> {
                     .collect();
                 let picked = gather_rows(xt, &pick);
                 let zs: Vec<f64> = pick.iter().map(|&j| z[j]).collect();
-                fit_unit(picked.as_ref(), &zs, self.f).filter(|(v, _)| !self.known_unit(v))
+                fit_unit(picked.as_ref(), &zs, self.f)
             })
             .collect();
-        let fitted: Vec<usize> = (0..nulls.len()).filter(|&i| fits[i].is_some()).collect();
-        let mut verdicts: Vec<Option<Checked>> = (0..nulls.len()).map(|_| None).collect();
+        let mut verdicts: Vec<Verdict> = fits
+            .iter()
+            .map(|fit| match fit {
+                Some((v, _)) if self.known_unit(v) => Verdict::Known,
+                _ => Verdict::Failed,
+            })
+            .collect();
+        let fitted: Vec<usize> = (0..nulls.len())
+            .filter(|&i| fits[i].is_some() && !matches!(verdicts[i], Verdict::Known))
+            .collect();
         if fitted.is_empty() {
             return verdicts;
         }
@@ -1509,7 +1530,7 @@ impl<'a> UnitSearch<'a> {
             let vx = column_mut(pre.as_mut(), u);
             self.f.apply_in_place(vx);
             if within_tolerance(vx, column(outputs.as_ref(), i), *scale) {
-                verdicts[i] = Some(Checked {
+                verdicts[i] = Verdict::Unit(Checked {
                     v: v.clone(),
                     null: std::mem::take(&mut signed[i]),
                     scale: *scale,
