@@ -424,12 +424,16 @@ fn recover(
         println!("{}", serde_json::to_string(&rep)?);
     }
     say!(
-        "{}: k={} residual_rel={:.2e} certified={} restarts_used={} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, model.safetensors, report.json to {}",
+        "{}: k={} residual_rel={:.2e} certified={} restarts_used={}{} time={:.3}s (+{:.3}s reading); wrote U.npy, V.npy, model.safetensors, report.json to {}",
         report.method(),
         report.k(),
         report.residual_rel(),
         report.certified(),
         report.restarts_used(),
+        report
+            .stopped()
+            .map(|s| format!(" stopped={}", s.name()))
+            .unwrap_or_default(),
         report.time_s(),
         read_s,
         out.display()

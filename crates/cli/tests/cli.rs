@@ -333,6 +333,7 @@ fn single_output_noisy_labels_and_declared_noise() {
     assert_eq!(r["method"], "sign-pattern");
     assert_eq!(r["certified"], true);
     assert!(r["restarts_used"].as_u64().is_some());
+    assert_eq!(r["stopped"], "exact");
 
     // Noisy labels: auto falls back to least squares and does not claim exactness.
     let noisy = Planted::new(&[
@@ -379,6 +380,14 @@ fn single_output_noisy_labels_and_declared_noise() {
     assert_eq!(r["intercept"].as_array().unwrap().len(), 4);
     let res = r["residual_rel"].as_f64().unwrap();
     assert!(res > 0.01 && res < 0.2, "{res}");
+    // Laplace noise with an offset, fitted with an intercept: the residual check still
+    // reads it as noise, and the search stops on it.
+    assert_eq!(r["stopped"], "no-structure-left", "{r}");
+    let s = &r["residual_structure"];
+    assert!(
+        s["statistic"].as_f64().unwrap() <= s["limit"].as_f64().unwrap(),
+        "{s}"
+    );
 
     // Declaring noiseless labels that are not: a clear error, no output.
     let never = noisy.path("never");

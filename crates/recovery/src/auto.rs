@@ -95,6 +95,15 @@ impl Report {
         }
     }
 
+    /// Why the least-squares search over starts stopped (`None` for exact recovery, which
+    /// has no such search).
+    pub fn stopped(&self) -> Option<crate::noisy::Stopped> {
+        match self {
+            Report::Exact(_) => None,
+            Report::SignPattern(r) => Some(r.stopped),
+        }
+    }
+
     /// Input diagnostics, when the front door analysed the inputs.
     pub fn inputs(&self) -> Option<&crate::inputs::InputDiagnostics> {
         match self {

@@ -15,6 +15,7 @@ use crate::error::RecoveryError;
 use crate::gauss_newton::GaussNewton;
 use crate::input::{check_samples, samples_as_columns};
 use crate::network::Network;
+use crate::residual_structure::{ResidualStructure, residual_structure};
 use crate::sign_pattern::{Loss, SignPatternFit, SignPatternLs, StepSolver, strided_subsample};
 use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
 
@@ -31,9 +32,13 @@ const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 /// Starts from the best Jennrich pencil when the labels give at least two slices (m ≥ 2),
 /// then, while the fit is not exact and the restart budget lasts, from random directions:
 /// alternately in the second-moment span of V* and uniformly in R^d (span first), keeping
-/// the fit with the lowest residual. Starts compete on a subsample; the winner is refined on
-/// all samples by [`SignPatternLs`] (ReLU) or Gauss–Newton on (U, V) (other activations). Noiseless labels end certified exact (residual < 1e-10) for any m, including a
-/// single output; noisy labels end at the least-squares estimate for the sign patterns found.
+/// the fit with the lowest residual. The search stops at an exact fit; at a converged fit
+/// that leaves no second-order structure in its residual ([`ResidualStructure`], when the
+/// labels have two or more slices); or once two starts reach the same fit ([`Stopped`]).
+/// Starts compete on a subsample; the winner is refined on all samples by [`SignPatternLs`]
+/// (ReLU) or Gauss–Newton on (U, V) (other activations). Noiseless labels end certified
+/// exact (residual < 1e-10) for any m, including a single output; noisy labels end at the
+/// least-squares estimate for the sign patterns found.
 ///
 /// ## Requirements
 /// Inputs x ~ N(0, I_d); noise mean-zero (or independent of x, with `intercept`); k ≤ d.
@@ -44,7 +49,8 @@ const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 /// ALGORITHMS.md section 4 (the paper gives only a fixed-parameter algorithm for m < k).
 ///
 /// Cost: the spectral stage (as for exact recovery) plus, per start, a few iterations of
-/// O(n p (p + m)) flops with p = (k + 1) d.
+/// O(n p (p + m)) flops with p = (k + 1) d, and for each start that improves on the best, a
+/// residual check of m n d² / 2 flops (on the starts' subsample).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoisyRecovery {
     k: Option<usize>,
@@ -89,6 +95,12 @@ pub struct NoisyReport {
     pub start: &'static str,
     /// Sign-pattern iterations of the kept fit.
     pub iterations: usize,
+    /// Why the search over starting points stopped.
+    pub stopped: Stopped,
+    /// The second-order structure left in the kept start's residual, on the sample the
+    /// starts competed on; absent when not measured (an exact fit, one label slice, or a
+    /// start that did not converge).
+    pub residual_structure: Option<ResidualStructure>,
     /// The loss minimised.
     pub loss: Loss,
     /// The fitted intercept, when asked for.
@@ -113,6 +125,34 @@ pub struct NoisyReport {
     /// Input diagnostics (filled by the [`crate::Recovery`] front door).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<crate::inputs::InputDiagnostics>,
+}
+
+/// Why [`NoisyRecovery`] stopped trying starting points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stopped {
+    /// A start reached an exact fit.
+    Exact,
+    /// The best start converged and left no second-order structure in its residual (see
+    /// [`ResidualStructure`]): it matches the data's second moments within their noise.
+    NoStructureLeft,
+    /// Two starts reached the same fit.
+    Agreed,
+    /// The restarts ran out first: the kept fit is the best found, unconfirmed.
+    BudgetSpent,
+}
+
+impl Stopped {
+    /// The name report.json uses: `"exact"`, `"no-structure-left"`, `"agreed"` or
+    /// `"budget-spent"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stopped::Exact => "exact",
+            Stopped::NoStructureLeft => "no-structure-left",
+            Stopped::Agreed => "agreed",
+            Stopped::BudgetSpent => "budget-spent",
+        }
+    }
 }
 
 /// A network recovered by [`NoisyRecovery`].
@@ -277,8 +317,9 @@ impl NoisyRecovery {
             }
         };
         // Starts compete on an evenly spaced subsample, where an iteration is cheap; the
-        // winner is then refined on all samples. The search stops at an exact fit, or once
-        // two starts have reached the same lowest residual (the same basin, found twice).
+        // winner is then refined on all samples. The search stops at an exact fit, at a fit
+        // with no structure left in its residual, or once two starts have reached the same
+        // lowest residual (the same basin, found twice).
         let sub = (8 * (k + 1) * d).max(4000);
         let staged = n >= 2 * sub;
         let (xs, ys) = if staged {
@@ -289,6 +330,13 @@ impl NoisyRecovery {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ RESTART_STREAM);
         let mut best: Option<(SignPatternFit, &'static str)> = None;
         let mut agreeing = 0;
+        let mut structure: Option<ResidualStructure> = None;
+        let mut stopped = Stopped::BudgetSpent;
+        let iteration_cap = if relu {
+            self.max_iter
+        } else {
+            4 * self.max_iter
+        };
         let mut tried = 0;
         let first_random = spectral_starts.len();
         let mut spectral_starts = spectral_starts.into_iter();
@@ -312,14 +360,31 @@ impl NoisyRecovery {
             match &best {
                 Some((b, _)) if same_basin(&fit, b) => {
                     agreeing += 1;
+                    if agreeing >= 2 {
+                        stopped = Stopped::Agreed;
+                    }
                 }
                 Some((b, _)) if fit.residual_rel >= b.residual_rel => {}
                 _ => {
+                    // A converged fit that left no second-order structure in its residual
+                    // matches the data's second moments, which determine the network when
+                    // there are two slices of them: no second start is needed to confirm it.
+                    structure = if !exact && r >= 2 && fit.iterations < iteration_cap {
+                        Some(residual_structure(xs.as_ref(), ys.as_ref(), &fit.network)?)
+                    } else {
+                        None
+                    };
+                    if structure.is_some_and(|s| s.clean()) {
+                        stopped = Stopped::NoStructureLeft;
+                    }
                     best = Some((fit, kind));
                     agreeing = 1;
                 }
             }
-            if exact || agreeing >= 2 {
+            if exact {
+                stopped = Stopped::Exact;
+            }
+            if stopped != Stopped::BudgetSpent {
                 break;
             }
         }
@@ -355,6 +420,19 @@ impl NoisyRecovery {
             });
         }
         let (fit, start) = best.expect("at least one start runs");
+        let mut warnings = if m >= k {
+            crate::exact::label_spectrum_warnings(&shown, k)
+        } else {
+            Vec::new()
+        };
+        if stopped == Stopped::BudgetSpent {
+            warnings.push(format!(
+                "the {tried} starts tried neither reached the same fit twice nor left a residual \
+                 without structure: the answer is the best fit found and may be a local \
+                 minimum; raise --restarts (now {}) to try more starts",
+                self.restarts
+            ));
+        }
         Ok(NoisyRecovered {
             network: fit.network,
             report: NoisyReport {
@@ -369,13 +447,11 @@ impl NoisyRecovery {
                 restarts_used: tried - 1,
                 start,
                 iterations: fit.iterations,
+                stopped,
+                residual_structure: structure,
                 loss: self.loss,
                 intercept: fit.intercept,
-                warnings: if m >= k {
-                    crate::exact::label_spectrum_warnings(&shown, k)
-                } else {
-                    Vec::new()
-                },
+                warnings,
                 label_singular_values: shown,
                 span_ratio,
                 span_source,
@@ -402,4 +478,21 @@ fn same_basin(a: &SignPatternFit, b: &SignPatternFit) -> bool {
 /// rows×cols standard Gaussian matrix.
 fn gaussian(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Mat<f64> {
     Mat::from_fn(rows, cols, |_, _| rng.sample(StandardNormal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_are_named_as_report_json_names_them() {
+        for s in [
+            Stopped::Exact,
+            Stopped::NoStructureLeft,
+            Stopped::Agreed,
+            Stopped::BudgetSpent,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
+    }
 }
