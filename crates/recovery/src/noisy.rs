@@ -23,6 +23,9 @@ use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
 const SAME_RESIDUAL: f64 = 1e-3;
 /// …and their aligned hidden weights to this distance (local minima differ in whole units).
 const SAME_WEIGHTS: f64 = 0.05;
+/// Starts on the subsample after which, if none has settled the search, the best so far is
+/// finished on all samples (refined and polished) and checked again.
+const ESCALATE_AFTER: usize = 2;
 /// Mixed into the seed for restart directions, so they differ from the pencils' draws.
 const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 
@@ -36,7 +39,9 @@ const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 /// that leaves no second-order structure in its residual ([`ResidualStructure`], when the
 /// labels have two or more slices); or once two starts reach the same fit ([`Stopped`]).
 /// Starts compete on a subsample; the winner is refined on all samples by [`SignPatternLs`]
-/// (ReLU) or Gauss–Newton on (U, V) (other activations). Noiseless labels end certified
+/// (ReLU) or Gauss–Newton on (U, V) (other activations). When two starts have not settled
+/// the search, the better is finished on all samples at once and checked again, and kept if
+/// that leaves no structure. Noiseless labels end certified
 /// exact (residual < 1e-10) for any m, including a single output; noisy labels end at the
 /// least-squares estimate for the sign patterns found.
 ///
@@ -318,8 +323,9 @@ impl NoisyRecovery {
         };
         // Starts compete on an evenly spaced subsample, where an iteration is cheap; the
         // winner is then refined on all samples. The search stops at an exact fit, at a fit
-        // with no structure left in its residual, or once two starts have reached the same
-        // lowest residual (the same basin, found twice).
+        // with no structure left in its residual (on the subsample, or after being finished
+        // on all samples), or once two starts have reached the same lowest residual (the
+        // same basin, found twice).
         let sub = (8 * (k + 1) * d).max(4000);
         let staged = n >= 2 * sub;
         let (xs, ys) = if staged {
@@ -327,16 +333,55 @@ impl NoisyRecovery {
         } else {
             (xt.as_ref().to_owned(), yt.as_ref().to_owned())
         };
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ RESTART_STREAM);
-        let mut best: Option<(SignPatternFit, &'static str)> = None;
-        let mut agreeing = 0;
-        let mut structure: Option<ResidualStructure> = None;
-        let mut stopped = Stopped::BudgetSpent;
         let iteration_cap = if relu {
             self.max_iter
         } else {
             4 * self.max_iter
         };
+        // The kept start on all samples: refined there when the starts ran on a subsample,
+        // then polished by least squares in (U, V) itself, the maximum-likelihood fit for
+        // Gaussian noise (the (L, D) solve fits (k+1)·d·m free coefficients where the
+        // network has k·(d+m), and its extra freedom fits noise: about 25% more parameter
+        // error). No polish after Gauss–Newton–CG steps on all samples (the refinement's, or
+        // the starts' when they ran on all of them): they minimised that loss already.
+        // Returns the fit and whether its last refinement converged before its cap.
+        let polish = relu
+            && self.loss == Loss::Squared
+            && !self.intercept
+            && !solver.gauss_newton_at(n, d, k);
+        let finish = |fit: SignPatternFit| -> Result<(SignPatternFit, bool), RecoveryError> {
+            let fit = if staged {
+                refine(xt.as_ref(), yt.as_ref(), fit.network.v.as_ref())?
+            } else {
+                fit
+            };
+            let converged = fit.iterations < iteration_cap;
+            if !polish || fit.exact {
+                return Ok((fit, converged));
+            }
+            let polished = SignPatternLs::new()
+                .max_iter(self.max_iter)
+                .step_solver(StepSolver::GaussNewtonCg)
+                .fit_t(xt.as_ref(), yt.as_ref(), fit.network.v.as_ref())
+                .ok()
+                .filter(|p| p.residual_rel <= fit.residual_rel);
+            Ok(match polished {
+                Some(mut p) => {
+                    p.iterations += fit.iterations;
+                    (p, converged)
+                }
+                None => (fit, converged),
+            })
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ RESTART_STREAM);
+        let mut best: Option<(SignPatternFit, &'static str)> = None;
+        // The attempt that produced `best`; a start finished on all samples early (see
+        // below), with the attempt it came from and its check.
+        let mut best_at = 0;
+        let mut finished: Option<(usize, SignPatternFit, ResidualStructure)> = None;
+        let mut agreeing = 0;
+        let mut structure: Option<ResidualStructure> = None;
+        let mut stopped = Stopped::BudgetSpent;
         let mut tried = 0;
         let first_random = spectral_starts.len();
         let mut spectral_starts = spectral_starts.into_iter();
@@ -378,6 +423,7 @@ impl NoisyRecovery {
                         stopped = Stopped::NoStructureLeft;
                     }
                     best = Some((fit, kind));
+                    best_at = attempt;
                     agreeing = 1;
                 }
             }
@@ -387,39 +433,35 @@ impl NoisyRecovery {
             if stopped != Stopped::BudgetSpent {
                 break;
             }
-        }
-        if staged {
-            let (sub_fit, kind) = best.take().expect("at least one start runs");
-            let full = refine(xt.as_ref(), yt.as_ref(), sub_fit.network.v.as_ref())?;
-            best = Some((full, kind));
-        }
-        // Polish: least squares in (U, V) itself, the maximum-likelihood fit for Gaussian
-        // noise (the (L, D) solve fits (k+1)·d·m free coefficients where the network has
-        // k·(d+m), and its extra freedom fits noise: about 25% more parameter error).
-        // Not after Gauss–Newton–CG steps on all samples (the refinement's, or the starts'
-        // when they ran on all of them): they minimised that loss already.
-        let refined_in_uv = solver.gauss_newton_at(n, d, k);
-        if relu && self.loss == Loss::Squared && !self.intercept && !refined_in_uv {
-            let (fit, kind) = best.take().expect("at least one start runs");
-            let polished = if fit.exact {
-                None
-            } else {
-                SignPatternLs::new()
-                    .max_iter(self.max_iter)
-                    .step_solver(StepSolver::GaussNewtonCg)
-                    .fit_t(xt.as_ref(), yt.as_ref(), fit.network.v.as_ref())
-                    .ok()
-                    .filter(|p| p.residual_rel <= fit.residual_rel)
-            };
-            best = Some(match polished {
-                Some(mut p) => {
-                    p.iterations += fit.iterations;
-                    (p, kind)
+            // Two starts on the subsample settled nothing: finish the best one on all samples
+            // now rather than after the whole budget. Where the subsample is small for the
+            // network (k close to d), every start leaves structure there that the refinement
+            // on all samples and the polish in (U, V) remove.
+            if staged && r >= 2 && finished.is_none() && tried >= ESCALATE_AFTER {
+                let (b, _) = best.as_ref().expect("a start has run");
+                let (full, converged) = finish(b.clone())?;
+                let check = residual_structure(xs.as_ref(), ys.as_ref(), &full.network)?;
+                let full_exact = full.exact;
+                let done = full_exact || (converged && check.clean());
+                finished = Some((best_at, full, check));
+                if done {
+                    stopped = if full_exact {
+                        Stopped::Exact
+                    } else {
+                        Stopped::NoStructureLeft
+                    };
+                    break;
                 }
-                None => (fit, kind),
-            });
+            }
         }
-        let (fit, start) = best.expect("at least one start runs");
+        let (kept, start) = best.expect("at least one start runs");
+        let fit = match finished {
+            Some((at, full, check)) if at == best_at => {
+                structure = (!full.exact).then_some(check);
+                full
+            }
+            _ => finish(kept)?.0,
+        };
         let mut warnings = if m >= k {
             crate::exact::label_spectrum_warnings(&shown, k)
         } else {
