@@ -21,7 +21,7 @@ use faer::Mat;
 use serde_json::json;
 use twolayer_hardness::PlantedNetwork;
 use twolayer_recovery::{
-    Activation, ExactRecovery, Network, NoiseModel, OracleLs, Recovery, align,
+    Activation, ExactRecovery, Network, NoiseModel, OracleLs, Recovery, ResidualStructure, align,
     relative_prediction_error,
 };
 
@@ -462,6 +462,11 @@ fn eval(
     })?;
     let mut metrics = serde_json::Map::new();
     metrics.insert("prediction_error_rel".into(), json!(err));
+    // Whether the fit left structure in its residual: needs no true weights.
+    let structure = ResidualStructure::measure(&net, xm.as_ref(), ym.as_ref())
+        .context("measuring the structure left in the residual")?;
+    metrics.insert("residual_structure".into(), json!(structure.statistic));
+    metrics.insert("residual_structure_limit".into(), json!(structure.limit));
     if let Some((ut, vt)) = truth {
         let t = load_network(ut, vt, f)?;
         let a = align(&net, &t).context("comparing with the true weights")?;
@@ -487,10 +492,10 @@ fn eval(
     } else {
         for (key, value) in &metrics {
             let v = value.as_f64().unwrap_or(f64::NAN);
-            if key == "ratio_to_oracle" {
-                say!("{key:<20} {v:.3}");
+            if key == "ratio_to_oracle" || key.starts_with("residual_structure") {
+                say!("{key:<24} {v:.3}");
             } else {
-                say!("{key:<20} {v:.3e}");
+                say!("{key:<24} {v:.3e}");
             }
         }
     }

@@ -184,6 +184,52 @@ fn generate_recover_eval_round_trip() {
     }
 }
 
+/// `eval` says whether a network left structure in its residual, without the truth: the
+/// true weights on noisy labels leave none, the same network without one unit leaves it.
+#[test]
+fn eval_measures_the_structure_left_in_the_residual() {
+    let t = Planted::new(&[
+        "--d", "20", "--k", "5", "--m", "5", "--n", "20000", "--seed", "6", "--noise", "0.05",
+    ]);
+    let structure = |u: &Path, v: &Path| -> (f64, f64) {
+        let o = twolayer(&[
+            "eval",
+            "--x",
+            p(&t.file("X.npy")),
+            "--y",
+            p(&t.file("Y.npy")),
+            "--u",
+            p(u),
+            "--v",
+            p(v),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            m["residual_structure"].as_f64().unwrap(),
+            m["residual_structure_limit"].as_f64().unwrap(),
+        )
+    };
+    let (u_true, v_true) = (t.file("U_true.npy"), t.file("V_true.npy"));
+    let (clean, limit) = structure(&u_true, &v_true);
+    assert!(clean <= limit && clean > 0.8, "{clean} (limit {limit})");
+
+    // Drop the last unit: the last column of U, the last row of V.
+    let (us, uv) = read_f64(&u_true);
+    let (vs, vv) = read_f64(&v_true);
+    let (m, k, d) = (us[0] as usize, us[1] as usize, vs[1] as usize);
+    let u4: Vec<f64> = (0..m)
+        .flat_map(|o| uv[o * k..o * k + k - 1].to_vec())
+        .collect();
+    let v4 = vv[..(k - 1) * d].to_vec();
+    let (u_path, v_path) = (t.path("U4.npy"), t.path("V4.npy"));
+    write_npy(&u_path, &[m as u64, k as u64 - 1], &u4, Order::C);
+    write_npy(&v_path, &[k as u64 - 1, d as u64], &v4, Order::C);
+    let (dirty, limit) = structure(&u_path, &v_path);
+    assert!(dirty > 10.0 * limit, "{dirty} (limit {limit})");
+}
+
 #[test]
 fn reads_f32_fortran_and_one_dimensional_labels() {
     // k = m = 1: y = u relu(v·x), given as a 1-D (n,) array; X as float32 in Fortran order.
@@ -437,7 +483,19 @@ fn hardness_partition_certificate_fits_and_decodes() {
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert_eq!(stdout.trim(), "prediction_error_rel 0.000e0", "{stdout}");
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ["prediction_error_rel", "0.000e0"],
+            ["residual_structure", "0.000"],
+            ["residual_structure_limit", "1.000"]
+        ],
+        "{stdout}"
+    );
     // And it decodes to a valid partition.
     let o = twolayer(&[
         "hardness",

@@ -14,6 +14,7 @@ use serde::Serialize;
 use twolayer_moments::{column_norms, matmul, t2};
 
 use crate::error::RecoveryError;
+use crate::input::{check_samples, samples_as_columns};
 use crate::network::Network;
 
 /// A fit is taken to have left no structure while its statistic stays below 1 plus this
@@ -41,6 +42,48 @@ pub struct ResidualStructure {
 }
 
 impl ResidualStructure {
+    /// Measures the structure `network` leaves in its residual on samples X (n×d, one per
+    /// row) and labels Y (n×m): a check of any fitted network, such as one trained by
+    /// gradient descent, that does not need the true weights. A fit in a wrong basin, or
+    /// one short of units, shows a statistic well above its limit.
+    ///
+    /// The statistic's expectation under noise is 1 for any inputs; what it detects is the
+    /// second Hermite moment of the residual, the structure that matters for inputs with mean
+    /// zero and identity covariance (whiten others first), and the limit assumes Gaussian
+    /// inputs. Errors: empty or mismatched X and Y, non-finite entries, or X and Y whose
+    /// widths are not the network's d and m.
+    ///
+    /// Cost: one prediction, O(n k (d + m)), and m n d² / 2 flops.
+    pub fn measure(
+        network: &Network,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<Self, RecoveryError> {
+        check_samples(x, y)?;
+        for (what, expected, got) in [
+            (
+                "columns of X (the input dimension d of V)",
+                network.d(),
+                x.ncols(),
+            ),
+            (
+                "columns of Y (the output dimension m of U)",
+                network.m(),
+                y.ncols(),
+            ),
+        ] {
+            if got != expected {
+                return Err(RecoveryError::Shape {
+                    what,
+                    expected,
+                    got,
+                });
+            }
+        }
+        let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
+        residual_structure(xt.as_ref(), yt.as_ref(), network)
+    }
+
     /// Whether the residual shows no second-order structure beyond noise: `statistic` is
     /// at most `limit`.
     pub fn clean(&self) -> bool {
@@ -176,6 +219,27 @@ mod tests {
             "a missing unit: T = {}",
             off.statistic
         );
+    }
+
+    #[test]
+    fn measuring_from_rows_agrees_and_bad_input_is_refused() {
+        let x = inputs();
+        let y = labels(x.as_ref(), 0.0);
+        let (xr, yr) = (x.transpose().to_owned(), y.transpose().to_owned());
+        let inner = residual_structure(x.as_ref(), y.as_ref(), &truth()).unwrap();
+        let outer = ResidualStructure::measure(&truth(), xr.as_ref(), yr.as_ref()).unwrap();
+        assert!((inner.statistic - outer.statistic).abs() < 1e-12 * inner.statistic);
+        let narrow = xr.subcols(0, D - 1);
+        assert!(matches!(
+            ResidualStructure::measure(&truth(), narrow, yr.as_ref()),
+            Err(RecoveryError::Shape { expected: D, .. })
+        ));
+        let mut bad = yr.clone();
+        bad[(3, 1)] = f64::NAN;
+        assert!(matches!(
+            ResidualStructure::measure(&truth(), xr.as_ref(), bad.as_ref()),
+            Err(RecoveryError::NotFinite { .. })
+        ));
     }
 
     #[test]
