@@ -56,29 +56,9 @@ fn exact_single_output_frontier_d50_k10() {
 
 /// Ratio of the recovered network's parameter error to the oracle's (true sign patterns).
 fn ratio_to_oracle(d: usize, k: usize, m: usize, n: usize, sigma: f64, seed: u64) -> f64 {
-    let inst = PlantedNetwork::new(d, k, m, n)
-        .seed(seed)
-        .noise(sigma)
-        .generate()
-        .unwrap();
-    let r = NoisyRecovery::new()
-        .k(Some(k))
-        .seed(seed)
-        .recover(inst.x.as_ref(), inst.y.as_ref())
-        .unwrap();
-    let oracle = OracleLs::new(false)
-        .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
-        .unwrap();
-    let ours = align(&r.network, &inst.network).unwrap().parameter_error();
-    let best = align(&oracle.network, &inst.network)
-        .unwrap()
-        .parameter_error();
-    let ratio = ours / best;
-    eprintln!(
-        "({d},{k},{m},{n}) σ={sigma} seed {seed}: error {ours:.3e}, oracle {best:.3e}, ratio {ratio:.3}, start {}, restarts {}",
-        r.report.start, r.report.restarts_used
-    );
-    ratio
+    eprint!("({d},{k},{m},{n}) σ={sigma} seed {seed}: ");
+    let planted = PlantedNetwork::new(d, k, m, n).seed(seed).noise(sigma);
+    noisy_search(planted, k, seed).1
 }
 
 #[test]
@@ -120,12 +100,17 @@ fn offset_noise_error_decreases_with_n_given_an_intercept() {
     assert!(large < small / 2.0, "{small} → {large}");
 }
 
-/// Recovers a noisy planted instance with k given and the default seed; returns the report
-/// and the parameter error's ratio to the oracle's (true sign patterns).
-fn noisy_search(planted: PlantedNetwork, k: usize) -> (twolayer_recovery::NoisyReport, f64) {
+/// Recovers a noisy planted instance with k given and the search's `seed`; returns the
+/// report and the parameter error's ratio to the oracle's (true sign patterns).
+fn noisy_search(
+    planted: PlantedNetwork,
+    k: usize,
+    seed: u64,
+) -> (twolayer_recovery::NoisyReport, f64) {
     let inst = planted.generate().unwrap();
     let r = NoisyRecovery::new()
         .k(Some(k))
+        .seed(seed)
         .recover(inst.x.as_ref(), inst.y.as_ref())
         .unwrap();
     let oracle = OracleLs::new(false)
@@ -136,12 +121,13 @@ fn noisy_search(planted: PlantedNetwork, k: usize) -> (twolayer_recovery::NoisyR
         .unwrap()
         .parameter_error();
     eprintln!(
-        "start {}, restarts {}, stopped {:?}, structure {:?}, error ratio {:.3}",
+        "error {ours:.3e}, oracle {best:.3e}, ratio {:.3}, start {}, restarts {}, stopped {:?}, \
+         structure {:?}",
+        ours / best,
         r.report.start,
         r.report.restarts_used,
         r.report.stopped,
         r.report.residual_structure,
-        ours / best
     );
     (r.report, ours / best)
 }
@@ -152,7 +138,7 @@ fn noisy_search(planted: PlantedNetwork, k: usize) -> (twolayer_recovery::NoisyR
 #[test]
 fn a_start_that_leaves_no_structure_is_kept_alone() {
     let planted = PlantedNetwork::new(100, 20, 20, 20_000).seed(4).noise(0.01);
-    let (report, ratio) = noisy_search(planted, 20);
+    let (report, ratio) = noisy_search(planted, 20, 0);
     assert_eq!(report.stopped, Stopped::NoStructureLeft);
     assert_eq!((report.start, report.restarts_used), ("tensor", 0));
     let s = report.residual_structure.expect("measured");
@@ -173,7 +159,7 @@ fn a_wrong_basin_is_not_trusted_and_two_unsettled_starts_are_finished_on_all_sam
         .seed(202)
         .noise(0.1)
         .v_row_norms(Some((0.3, 3.0)));
-    let (report, ratio) = noisy_search(planted, 10);
+    let (report, ratio) = noisy_search(planted, 10, 0);
     assert_eq!(report.stopped, Stopped::NoStructureLeft);
     assert_eq!((report.start, report.restarts_used), ("span-random", 1));
     assert!(ratio <= 1.3, "error ratio to the oracle {ratio}");
