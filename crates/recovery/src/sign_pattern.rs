@@ -90,7 +90,7 @@ const JOINT_FLOPS_MAX: f64 = 1e10;
 /// and Gauss–Newton–CG's inexact steps go on making such steps for many iterations: at
 /// (100, 20, 20, 10⁵, σ = 0.01) each one cost 0.3 s and changed the residual in its 9th
 /// digit. Noiseless fits are unaffected: they improve by whole factors until exact.
-const STATISTICAL_TOL: f64 = 1e-5;
+pub(crate) const STATISTICAL_TOL: f64 = 1e-5;
 
 impl Default for SignPatternLs {
     fn default() -> Self {
