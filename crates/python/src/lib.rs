@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use twolayer_cli::safetensors_out::{self, WeightDtype};
 use twolayer_hardness::{PartitionInstance, PlantedNetwork, certificate, encode};
-use twolayer_recovery::{Activation, Network, NoiseModel, Recovery, Report};
+use twolayer_recovery::{Activation, Network, NoiseModel, Recovery, Report, ResidualStructure};
 
 /// An error as the command line prints it: the message and its causes, joined by ": ".
 fn value_error(e: &dyn std::error::Error) -> PyErr {
@@ -242,6 +242,38 @@ fn recover(
     })
 }
 
+/// The second-order structure the network U f(V x) leaves in its residual on samples X
+/// (n, d) and labels Y (n, m) or (n,): a dict with "statistic" (1 in expectation when the
+/// residual is noise independent of the inputs), "limit" (1 plus one standard deviation of
+/// it under noise, for Gaussian inputs) and "clean" (statistic ≤ limit). A fit in a wrong
+/// basin, or one short of units, is well above its limit. Needs no true weights.
+#[pyfunction]
+#[pyo3(signature = (X, Y, U, V, activation = "relu"))]
+#[allow(non_snake_case)]
+fn residual_structure<'py>(
+    py: Python<'py>,
+    X: &Bound<'py, PyAny>,
+    Y: &Bound<'py, PyAny>,
+    U: &Bound<'py, PyAny>,
+    V: &Bound<'py, PyAny>,
+    activation: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let activation = Activation::parse(activation).map_err(|e| value_error(&e))?;
+    let (x, y) = (matrix(X, "X", false)?, matrix(Y, "Y", true)?);
+    let (u, v) = (matrix(U, "U", false)?, matrix(V, "V", false)?);
+    let network = Network::new(u.view().to_owned(), v.view().to_owned(), activation)
+        .map_err(|e| value_error(&e))?;
+    let (xv, yv) = (x.view(), y.view());
+    let s = py
+        .detach(|| ResidualStructure::measure(&network, xv, yv))
+        .map_err(|e| value_error(&e))?;
+    let out = PyDict::new(py);
+    out.set_item("statistic", s.statistic)?;
+    out.set_item("limit", s.limit)?;
+    out.set_item("clean", s.clean())?;
+    Ok(out)
+}
+
 /// A planted instance: n Gaussian samples X (n, d), labels Y (n, m) of a random network with
 /// unit rows of V_true (k, d) and Gaussian U_true (m, k), plus Gaussian label noise of
 /// `noise` times the label RMS. Returns (X, Y, U_true, V_true).
@@ -308,6 +340,7 @@ fn _partition<'py>(py: Python<'py>, values: Vec<u64>) -> PyResult<Bound<'py, PyD
 fn _twolayer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
+    m.add_function(wrap_pyfunction!(residual_structure, m)?)?;
     m.add_function(wrap_pyfunction!(_partition, m)?)?;
     m.add_class::<Fit>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

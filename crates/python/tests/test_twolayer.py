@@ -93,6 +93,21 @@ def test_noisy_labels_fall_back_to_least_squares():
     assert aligned_error(fit.V, V / np.linalg.norm(V, axis=1, keepdims=True)) < 0.05
 
 
+def test_residual_structure_tells_a_fit_from_a_network_short_of_a_unit():
+    X, Y, U, V = planted(d=20, k=5, m=5, n=20000, seed=3)
+    noisy = Y + 0.05 * Y.std() * np.random.default_rng(1).standard_normal(Y.shape)
+    truth = twolayer.residual_structure(X, noisy, U, V)
+    assert truth["clean"] and 0.8 < truth["statistic"] <= truth["limit"], truth
+    short = twolayer.residual_structure(X, noisy, U[:, :-1], V[:-1])
+    assert not short["clean"] and short["statistic"] > 10 * short["limit"], short
+    fit = twolayer.recover(X, noisy)
+    assert twolayer.residual_structure(X, noisy, fit.U, fit.V)["clean"]
+    # A certified exact fit leaves nothing, though its residual is rounding, not zero.
+    exact = twolayer.recover(X, Y)
+    assert exact.certified
+    assert twolayer.residual_structure(X, Y, exact.U, exact.V)["statistic"] == 0.0
+
+
 def test_hardness_partition():
     yes = twolayer.hardness.partition([3, 1, 1, 2, 2, 1])
     assert yes["yes"] and yes["X"].shape == (14, 6) and yes["Y"].shape == (14, 1)
@@ -154,6 +169,7 @@ def test_every_bad_input_is_a_value_error():
         (lambda: twolayer.recover(X, noisy, noise="none"), "declared noiseless"),
         (lambda: twolayer.generate(d=0, k=1, m=1, n=10), "d must be at least 1"),
         (lambda: fit.predict(X[:, :5]), "expected 20, got 5"),
+        (lambda: twolayer.residual_structure(X[:, :5], Y, U, V), "expected 20, got 5"),
         (lambda: twolayer.hardness.partition([1, 0]), "positive integer"),
         (lambda: twolayer.hardness.partition([]), ""),
     ]

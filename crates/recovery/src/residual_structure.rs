@@ -16,6 +16,7 @@ use twolayer_moments::{column_norms, matmul, t2};
 use crate::error::RecoveryError;
 use crate::input::{check_samples, samples_as_columns};
 use crate::network::Network;
+use crate::sign_pattern::EXACT_TOL;
 
 /// A fit is taken to have left no structure while its statistic stays below 1 plus this
 /// many standard deviations of the statistic under noise. One is strict: a wrong basin whose
@@ -32,7 +33,8 @@ pub struct ResidualStructure {
     /// T = ‖Σ_j r_j ⊗ A_j‖² / Σ_j ‖r_j‖² ‖A_j‖², with A_j = x_j x_jᵀ − I and r_j the
     /// residual of sample j (centred over the samples). Its expectation is exactly 1 when the
     /// residuals' signs are symmetric and independent of the inputs, whatever their size or
-    /// distribution; structure adds to it.
+    /// distribution; structure adds to it. 0 for an exact fit (relative residual below
+    /// 1e-10, the certificate's threshold), whose rounding is not structure.
     pub statistic: f64,
     /// 1 plus one standard deviation of T under noise, for Gaussian inputs:
     /// sd = 2 √(Σ_i S_i²) / (√(d(d+1)) Σ_i S_i), S_i the residual energy of output i. The
@@ -118,6 +120,14 @@ pub(crate) fn residual_structure(
         -1.0,
         par,
     );
+    // An exact fit (the certificate's relative residual) leaves nothing: what remains is
+    // rounding, a deterministic function of x that the statistic would read as structure.
+    if r.squared_norm_l2() <= (EXACT_TOL * EXACT_TOL) * yt.squared_norm_l2() {
+        return Ok(ResidualStructure {
+            statistic: 0.0,
+            limit: 1.0,
+        });
+    }
     let mut norms = vec![0.0; n];
     column_norms(xt, &mut norms);
     // ‖x xᵀ − I‖_F² = (‖x‖² − 1)² + d − 1.
@@ -219,6 +229,22 @@ mod tests {
             "a missing unit: T = {}",
             off.statistic
         );
+    }
+
+    #[test]
+    fn an_exact_fit_leaves_nothing_though_rounding_remains() {
+        let x = inputs();
+        // Labels off by 1e-14 of themselves: an error of rounding's size, but entirely
+        // structure (a multiple of the network) if it were read as such.
+        let y = truth().predict(x.transpose()).unwrap().transpose() * (1.0 + 1e-14);
+        let s = residual_structure(x.as_ref(), y.as_ref(), &truth()).unwrap();
+        assert_eq!(s.statistic, 0.0);
+        assert!(s.clean());
+        // A residual just above the certificate's threshold is measured.
+        let mut off = y.clone();
+        off[(0, 7)] += 1e-6 * y.norm_l2();
+        let s = residual_structure(x.as_ref(), off.as_ref(), &truth()).unwrap();
+        assert!(s.statistic > 0.0, "{s:?}");
     }
 
     #[test]

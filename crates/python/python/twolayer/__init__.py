@@ -15,12 +15,13 @@ Arrays follow the ecosystem: samples as rows, X (n, d), Y (n, m); weights as PyT
     fit.U, fit.V             # numpy arrays (m, k), (k, d)
     fit.predict(X)           # (n, m)
     fit.to_safetensors("model.safetensors")   # loads into nn.Sequential
+    twolayer.residual_structure(X, Y, fit.U, fit.V)   # any network: structure left?
 
 Every error in the inputs is a ``ValueError`` with the message the ``twolayer`` command
 line prints. The GIL is released while the algorithms run.
 """
 
-from ._twolayer import Result, __version__, generate, recover
+from ._twolayer import Result, __version__, generate, recover, residual_structure
 from . import hardness
 
-__all__ = ["Result", "generate", "hardness", "recover", "__version__"]
+__all__ = ["Result", "generate", "hardness", "recover", "residual_structure", "__version__"]

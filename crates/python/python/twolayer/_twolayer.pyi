@@ -61,4 +61,13 @@ def generate(
     """A planted instance (X, Y, U_true, V_true): Gaussian samples, a random network with
     unit rows of V_true, and Gaussian label noise of `noise` times the label RMS."""
 
+def residual_structure(
+    X: ArrayLike, Y: ArrayLike, U: ArrayLike, V: ArrayLike, activation: str = "relu"
+) -> dict[str, Any]:
+    """The second-order structure the network U f(V x) leaves in its residual on X (n, d)
+    and Y (n, m) or (n,): {"statistic", "limit", "clean"}. The statistic is 1 in expectation
+    when the residual is noise independent of the inputs; a fit in a wrong basin, or one
+    short of units, is well above the limit. Needs no true weights, so it checks any
+    network, one trained by gradient descent included. Raises ValueError on bad inputs."""
+
 def _partition(values: list[int]) -> dict[str, Any]: ...
