@@ -95,14 +95,7 @@ pub fn relative_prediction_error(
     x: MatRef<'_, f64>,
     y: MatRef<'_, f64>,
 ) -> Result<f64, RecoveryError> {
-    crate::input::check_samples(x, y)?;
-    if y.ncols() != network.m() {
-        return Err(RecoveryError::Shape {
-            what: "columns of Y (the output dimension m of U)",
-            expected: network.m(),
-            got: y.ncols(),
-        });
-    }
+    network.check_data(x, y)?;
     let pred = network.predict(x)?;
     let denom = y.norm_l2();
     let num = (pred.as_ref() - y).norm_l2();

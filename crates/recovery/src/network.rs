@@ -48,6 +48,39 @@ impl Network {
         self.u.nrows()
     }
 
+    /// Checks samples X (n×d) and labels Y (n×m) against this network: non-empty, one label
+    /// row per sample, finite, and X and Y as wide as the network's d and m.
+    ///
+    /// Cost: one pass over X and Y.
+    pub(crate) fn check_data(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<(), RecoveryError> {
+        crate::input::check_samples(x, y)?;
+        for (what, expected, got) in [
+            (
+                "columns of X (the input dimension d of V)",
+                self.d(),
+                x.ncols(),
+            ),
+            (
+                "columns of Y (the output dimension m of U)",
+                self.m(),
+                y.ncols(),
+            ),
+        ] {
+            if got != expected {
+                return Err(RecoveryError::Shape {
+                    what,
+                    expected,
+                    got,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Hidden activations f(X Vᵀ) (n×k) for samples X (n×d, one per row).
     ///
     /// Cost: O(n d k) flops.

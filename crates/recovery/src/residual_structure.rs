@@ -14,7 +14,7 @@ use serde::Serialize;
 use twolayer_moments::{column_norms, matmul, t2};
 
 use crate::error::RecoveryError;
-use crate::input::{check_samples, samples_as_columns};
+use crate::input::samples_as_columns;
 use crate::network::Network;
 use crate::sign_pattern::EXACT_TOL;
 
@@ -61,27 +61,7 @@ impl ResidualStructure {
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<Self, RecoveryError> {
-        check_samples(x, y)?;
-        for (what, expected, got) in [
-            (
-                "columns of X (the input dimension d of V)",
-                network.d(),
-                x.ncols(),
-            ),
-            (
-                "columns of Y (the output dimension m of U)",
-                network.m(),
-                y.ncols(),
-            ),
-        ] {
-            if got != expected {
-                return Err(RecoveryError::Shape {
-                    what,
-                    expected,
-                    got,
-                });
-            }
-        }
+        network.check_data(x, y)?;
         let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
         residual_structure(xt.as_ref(), yt.as_ref(), network)
     }
