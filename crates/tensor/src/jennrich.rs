@@ -285,12 +285,12 @@ pub(crate) fn check_slices(slices: &[MatRef<'_, f64>]) -> Result<usize, TensorEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
     /// Slices B D_r Bᵀ from a factor and diagonal weights drawn by the test's own seed.
-    fn planted(d: usize, k: usize, r: usize, seed: u64) -> (Mat<f64>, Vec<Mat<f64>>) {
+    pub(crate) fn planted(d: usize, k: usize, r: usize, seed: u64) -> (Mat<f64>, Vec<Mat<f64>>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let b = Mat::from_fn(d, k, |_, _| rng.sample::<f64, _>(StandardNormal));
         let slices = (0..r)
@@ -305,7 +305,7 @@ mod tests {
 
     /// Largest over true columns of the sign-aligned distance to the matched unit direction;
     /// the matching must be a permutation.
-    fn factor_error(truth: &Mat<f64>, found: &Mat<f64>) -> f64 {
+    pub(crate) fn factor_error(truth: &Mat<f64>, found: &Mat<f64>) -> f64 {
         let k = truth.ncols();
         let mut used = vec![false; found.ncols()];
         let mut worst: f64 = 0.0;

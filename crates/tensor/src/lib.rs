@@ -40,6 +40,7 @@ mod contractions;
 mod decompose;
 mod error;
 mod jennrich;
+mod joint;
 mod symmetric;
 
 pub use contractions::{Contractions, ImplicitTensor};
@@ -50,4 +51,5 @@ pub use error::TensorError;
 pub use jennrich::{
     Jennrich, JennrichParams, Pencil, Whitened, jennrich, simultaneous_diagonalisation, whiten,
 };
+pub use joint::{JointFit, joint_diagonalise, polish_pencils};
 pub use symmetric::SymmetricTensor;
