@@ -2,13 +2,19 @@
 //! against faer's matmul on the same data: the tensor unfolded to d²×d times a d×R matrix,
 //! the GEMM each polish iteration performs once.
 //!
+//! Then the noisy search's tensor start on k×k slices: the Jennrich pencils alone against
+//! the pencils polished by joint diagonalisation of every slice (`polish_pencils`).
+//!
 //! `cargo bench -p twolayer-benches --bench tensor`
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use faer::{Accum, Mat, MatRef};
 use std::hint::black_box;
 use twolayer_hardness::planted_tensor;
-use twolayer_tensor::{DecomposeParams, ImplicitTensor, decompose};
+use twolayer_tensor::{
+    DecomposeParams, ImplicitTensor, JennrichParams, decompose, polish_pencils,
+    simultaneous_diagonalisation,
+};
 
 fn tensor(c: &mut Criterion) {
     let mut group = c.benchmark_group("tensor_order3");
@@ -52,5 +58,33 @@ fn tensor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tensor);
+/// k slices T(I, I, e_r) of a noisy rank-k order-3 tensor in R^k (each B D_r Bᵀ plus
+/// noise), the shape of the noisy search's whitened second-moment slices at k = r.
+fn joint(c: &mut Criterion) {
+    let mut group = c.benchmark_group("joint_diagonalisation");
+    group.sample_size(10);
+    for k in [10, 20, 40] {
+        let (t, _, _) = planted_tensor(k, k, 3, 1e-2, 2).unwrap();
+        let slices: Vec<Mat<f64>> = (0..k)
+            .map(|r| {
+                let e: Vec<f64> = (0..k).map(|i| f64::from(u8::from(i == r))).collect();
+                t.slice(&e, None)
+            })
+            .collect();
+        let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
+        let params = JennrichParams::default();
+        group.bench_function(BenchmarkId::new("pencils", format!("k{k}")), |b| {
+            b.iter(|| simultaneous_diagonalisation(black_box(&views), &params).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("pencils_polished", format!("k{k}")), |b| {
+            b.iter(|| {
+                let pencils = simultaneous_diagonalisation(black_box(&views), &params).unwrap();
+                polish_pencils(&views, &pencils, 200).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tensor, joint);
 criterion_main!(benches);

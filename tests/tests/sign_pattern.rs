@@ -164,10 +164,10 @@ fn the_tensor_start_fitted_to_every_slice_is_kept_alone() {
 
 /// …but not a start in a wrong basin. On this instance (two units 10° apart, σ = 0.1) the
 /// spectral start converges on the starts' subsample to a fit that leaves structure in its
-/// residual, and so does the next start: the better of the two is finished on all samples
-/// (refined and polished in (U, V)) and checked again, and that fit, clean, is kept. Without
-/// the check the spectral start would be kept alone; without finishing early the search
-/// would run more starts.
+/// residual, and so does the next start: the better of the two (which one depends on
+/// details of the spectral stage) is finished on all samples (refined and polished in
+/// (U, V)) and checked again, and that fit, clean, is kept. Without the check the spectral
+/// start would be kept alone; without finishing early the search would run more starts.
 #[test]
 fn a_wrong_basin_is_not_trusted_and_two_unsettled_starts_are_finished_on_all_samples() {
     let planted = PlantedNetwork::new(50, 10, 10, 10_000)
@@ -176,7 +176,7 @@ fn a_wrong_basin_is_not_trusted_and_two_unsettled_starts_are_finished_on_all_sam
         .near_parallel(Some(10.0));
     let (report, ratio) = noisy_search(planted, 10, 0);
     assert_eq!(report.stopped, Stopped::NoStructureLeft);
-    assert_eq!((report.start, report.restarts_used), ("span-random", 1));
+    assert_eq!(report.restarts_used, 1, "two starts, then the finish");
     assert!(ratio <= 1.3, "error ratio to the oracle {ratio}");
 }
 
