@@ -10,13 +10,27 @@ pub const CHUNK: usize = 2048;
 /// the memory of a pass at `BLOCK` partial results however many samples stream through; it
 /// does not affect the result (see [`TreeSum`]).
 const BLOCK: usize = 32;
+/// Bytes of partial results a block may hold at once: large partials (the sign-pattern
+/// normal equations at (k+1)d = 10⁴ unknowns are 0.8 GB each) run fewer chunks at a time,
+/// down to one per thread. 32 of them once took 26 GB and were killed for it.
+const BLOCK_BYTES: usize = 1 << 30;
+
+/// Chunks per block for partial results of nrows×ncols: [`BLOCK`], fewer when they would
+/// exceed [`BLOCK_BYTES`], never fewer than the threads (nor than one).
+fn block_len(nrows: usize, ncols: usize) -> usize {
+    let bytes = (nrows * ncols * std::mem::size_of::<f64>()).max(1);
+    (BLOCK_BYTES / bytes)
+        .max(rayon::current_num_threads())
+        .clamp(1, BLOCK)
+}
 
 /// Sums `part(range)` over the sample ranges `[0, CHUNK)`, `[CHUNK, 2·CHUNK)`, … of `0..n`,
 /// in parallel, with a fixed pairwise (tree) reduction order.
 ///
 /// Every `part` must return a matrix of the same shape. The result does not depend on how
 /// many threads rayon uses. Cost: the parts, plus one matrix add per chunk; memory: at most
-/// 32 + log₂(n / CHUNK) partial results at a time.
+/// 32 + log₂(n / CHUNK) partial results at a time, fewer in flight when 32 of them would
+/// pass 1 GiB (but at least one per thread).
 pub fn chunked_sum<F>(n: usize, nrows: usize, ncols: usize, part: F) -> Mat<f64>
 where
     F: Fn(std::ops::Range<usize>) -> Mat<f64> + Sync,
@@ -53,8 +67,9 @@ where
     let chunk = chunk.max(1);
     let chunks = n.div_ceil(chunk);
     let mut sum = TreeSum::new();
-    for first in (0..chunks).step_by(BLOCK) {
-        let last = (first + BLOCK).min(chunks);
+    let block = block_len(nrows, ncols);
+    for first in (0..chunks).step_by(block) {
+        let last = (first + block).min(chunks);
         let parts: Vec<Result<Mat<f64>, E>> = (first..last)
             .into_par_iter()
             .map(|c| part(c * chunk..((c + 1) * chunk).min(n)))
@@ -144,6 +159,24 @@ mod tests {
             let want = level_by_level(parts)[(0, 0)];
             assert_eq!(got.to_bits(), want.to_bits(), "{count} parts");
         }
+    }
+
+    /// Small partials run 32 chunks a block; partials of 0.8 GB (the sign-pattern normal
+    /// equations at (k+1)d = 10200 unknowns) one per thread, so a block stays near 1 GiB.
+    #[test]
+    fn blocks_of_large_partials_hold_about_a_gibibyte() {
+        assert_eq!(block_len(121, 121), BLOCK);
+        let threads = rayon::current_num_threads().max(1);
+        let (p, m) = (10_200, 50);
+        let bytes = p * (p + m) * 8;
+        let block = block_len(p, p + m);
+        assert!(block >= 1 && block <= threads.min(BLOCK), "{block}");
+        assert!(block * bytes <= BLOCK_BYTES.max(threads * bytes));
+        // 2100 unknowns, (100, 20, 20): 34 MB partials, 30 of them.
+        assert_eq!(
+            block_len(2_100, 2_120),
+            (BLOCK_BYTES / (2_100 * 2_120 * 8)).max(threads).min(BLOCK)
+        );
     }
 
     #[test]
