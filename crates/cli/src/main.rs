@@ -474,8 +474,21 @@ fn eval(
         metrics.insert("u_max_rel_err".into(), json!(a.u_max_rel));
         let ours = a.parameter_error();
         metrics.insert("param_err".into(), json!(ours));
-        // The least-squares floor: the same fit given the true sign patterns (ReLU).
-        if *f == Activation::Relu {
+        // The least-squares floor: the same fit given the true sign patterns (ReLU), unless
+        // its normal equations would take minutes.
+        let (n, d, k) = (xm.nrows(), xm.ncols(), t.k());
+        let oracle_flops = n as f64 * (((k + 1) * d) as f64).powi(2);
+        if *f == Activation::Relu && oracle_flops > ORACLE_FLOPS_MAX {
+            metrics.insert(
+                "oracle_skipped".into(),
+                json!(format!(
+                    "the oracle's normal equations ((k+1)d = {} unknowns, n = {n}) would cost \
+                     {oracle_flops:.1e} flops, above {ORACLE_FLOPS_MAX:.0e}; evaluate on a \
+                     subset of the samples for the oracle's error",
+                    (k + 1) * d
+                )),
+            );
+        } else if *f == Activation::Relu {
             let oracle = OracleLs::new(false)
                 .fit(xm.as_ref(), ym.as_ref(), &t)
                 .context("fitting with the true sign patterns")?;
@@ -491,6 +504,10 @@ fn eval(
         println!("{}", serde_json::Value::Object(metrics));
     } else {
         for (key, value) in &metrics {
+            if let Some(text) = value.as_str() {
+                say!("{key:<24} {text}");
+                continue;
+            }
             let v = value.as_f64().unwrap_or(f64::NAN);
             if key == "ratio_to_oracle" || key.starts_with("residual_structure") {
                 say!("{key:<24} {v:.3}");
@@ -501,6 +518,11 @@ fn eval(
     }
     Ok(())
 }
+
+/// Above this many flops, n ((k+1) d)², `eval` skips the oracle (about a minute here): at
+/// (200, 50, 50, 2·10⁵) it would take 2·10¹³, and its 0.8 GB partial sums once exhausted
+/// the machine's memory.
+const ORACLE_FLOPS_MAX: f64 = 2e12;
 
 fn load_network(u: &Path, v: &Path, f: &Activation) -> Result<Network> {
     let um: Mat<f64> = read_any(u)?;

@@ -230,6 +230,38 @@ fn eval_measures_the_structure_left_in_the_residual() {
     assert!(dirty > 10.0 * limit, "{dirty} (limit {limit})");
 }
 
+/// At (k+1)d = 10200 unknowns the oracle's normal equations would cost 2.1·10¹² flops on
+/// 20 000 samples: `eval` says it skipped them instead of running for minutes (or, before
+/// the partial sums were bounded, running out of memory), and still compares the weights.
+#[test]
+fn eval_skips_an_oracle_too_large_to_fit() {
+    let t = Planted::new(&[
+        "--d", "200", "--k", "50", "--m", "1", "--n", "20500", "--seed", "3",
+    ]);
+    let o = twolayer(&[
+        "eval",
+        "--x",
+        p(&t.file("X.npy")),
+        "--y",
+        p(&t.file("Y.npy")),
+        "--u",
+        p(&t.file("U_true.npy")),
+        "--v",
+        p(&t.file("V_true.npy")),
+        "--u-true",
+        p(&t.file("U_true.npy")),
+        "--v-true",
+        p(&t.file("V_true.npy")),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let why = m["oracle_skipped"].as_str().expect("a reason");
+    assert!(why.contains("10200 unknowns"), "{why}");
+    assert!(m.get("oracle_param_err").is_none() && m.get("ratio_to_oracle").is_none());
+    assert!(m["param_err"].as_f64().unwrap() < 1e-12, "{m}");
+}
+
 #[test]
 fn reads_f32_fortran_and_one_dimensional_labels() {
     // k = m = 1: y = u relu(v·x), given as a 1-D (n,) array; X as float32 in Fortran order.
