@@ -9,7 +9,10 @@
 //! callers hand over its contractions M_r = T(I, I, e_r) = B D_r Bᵀ, d×d matrices that share
 //! the factor B ∈ R^{d×k} and differ only in the diagonal D_r. [`jennrich`] recovers the
 //! columns of B (up to permutation, sign and scale) by whitening onto their common span and
-//! simultaneously diagonalising random combinations of the slices.
+//! simultaneously diagonalising random combinations of the slices. With slices estimated from
+//! samples a single pencil's directions are rough (two can land on one factor);
+//! [`joint_diagonalise`] fits the factor to all slices at once from a pencil's directions,
+//! and [`polish_pencils`] does so for the pencils in rank order until two agree.
 //!
 //! # Example
 //! ```
