@@ -15,7 +15,8 @@ use crate::jennrich::check_slices;
 /// A factor fitted to all slices M_r ≈ A diag(c_r) Bᵀ by [`joint_diagonalise`].
 #[derive(Debug, Clone)]
 pub struct JointFit {
-    /// Unit directions, one per column (k×k), in the coordinates of the slices given.
+    /// Unit directions, one per column (k×j for a start of j directions), in the coordinates
+    /// of the slices given.
     pub directions: Mat<f64>,
     /// Σ_r ‖M_r − A diag(c_r) Bᵀ‖²_F / Σ_r ‖M_r‖²_F at the last iterate: how much of the
     /// slices the factor leaves unexplained (0 for slices that share it exactly).
@@ -41,11 +42,11 @@ const REPAIR_GAIN: f64 = 1e-2;
 /// A and B are fitted separately (the non-symmetric CP model of the k×k×R tensor of
 /// slices), so each update is a linear least-squares solve and the residual never rises;
 /// for symmetric slices they converge to one factor. When the sweeps stall, the fit is
-/// repaired and fitted again, for as long as that lowers the residual by 1% or more: of
-/// its two most parallel directions (one factor found twice, the usual local minimum), the
-/// one with less weight is replaced by the leading direction of the residual slices (the
-/// factor missed). The residual ranks candidate starts: among pencils of the same slices,
-/// the one whose polished factor explains the most.
+/// repaired and fitted again, for as long as that lowers the residual by 1% or more: one of
+/// its two most parallel directions (one factor found twice, the usual local minimum; the
+/// one with less weight first, then the other) is replaced by the leading direction of the
+/// residual slices (the factor missed). The residual ranks candidate starts: among pencils
+/// of the same slices, the one whose polished factor explains the most.
 ///
 /// Measured on second-moment slices of a two-layer network at (d, k, m) = (100, 20, 20),
 /// n = 5·10⁴, σ = 0.01: the best pencil's worst direction had |cos| 0.48–0.66 with its
