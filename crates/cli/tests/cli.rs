@@ -94,6 +94,22 @@ impl Planted {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    /// `twolayer eval` of the network in `u` and `v` on this instance's samples, against its
+    /// true weights when `truth` is set, printing JSON when `json` is.
+    fn eval(&self, u: &Path, v: &Path, truth: bool, json: bool) -> std::process::Output {
+        let (x, y) = (self.file("X.npy"), self.file("Y.npy"));
+        let (ut, vt) = (self.file("U_true.npy"), self.file("V_true.npy"));
+        let mut args = vec!["eval", "--x", p(&x), "--y", p(&y), "--u", p(u), "--v", p(v)];
+        if truth {
+            args.extend_from_slice(&["--u-true", p(&ut), "--v-true", p(&vt)]);
+        }
+        if json {
+            args.push("--json");
+        }
+        let o = twolayer(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    }
 }
 
 #[test]
@@ -149,23 +165,8 @@ fn generate_recover_eval_round_trip() {
             .any(|e| { e.unwrap().file_name().to_string_lossy().contains(".tmp") })
     );
 
-    let o = twolayer(&[
-        "eval",
-        "--x",
-        p(&t.file("X.npy")),
-        "--y",
-        p(&t.file("Y.npy")),
-        "--u",
-        p(&out.join("U.npy")),
-        "--v",
-        p(&out.join("V.npy")),
-        "--u-true",
-        p(&t.file("U_true.npy")),
-        "--v-true",
-        p(&t.file("V_true.npy")),
-    ]);
+    let o = t.eval(&out.join("U.npy"), &out.join("V.npy"), true, false);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let value = |key: &str| -> f64 {
         let line = stdout
             .lines()
@@ -192,19 +193,7 @@ fn eval_measures_the_structure_left_in_the_residual() {
         "--d", "20", "--k", "5", "--m", "5", "--n", "20000", "--seed", "6", "--noise", "0.05",
     ]);
     let structure = |u: &Path, v: &Path| -> (f64, f64) {
-        let o = twolayer(&[
-            "eval",
-            "--x",
-            p(&t.file("X.npy")),
-            "--y",
-            p(&t.file("Y.npy")),
-            "--u",
-            p(u),
-            "--v",
-            p(v),
-            "--json",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = t.eval(u, v, false, true);
         let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         (
             m["residual_structure"].as_f64().unwrap(),
@@ -238,23 +227,7 @@ fn eval_skips_an_oracle_too_large_to_fit() {
     let t = Planted::new(&[
         "--d", "200", "--k", "50", "--m", "1", "--n", "20500", "--seed", "3",
     ]);
-    let o = twolayer(&[
-        "eval",
-        "--x",
-        p(&t.file("X.npy")),
-        "--y",
-        p(&t.file("Y.npy")),
-        "--u",
-        p(&t.file("U_true.npy")),
-        "--v",
-        p(&t.file("V_true.npy")),
-        "--u-true",
-        p(&t.file("U_true.npy")),
-        "--v-true",
-        p(&t.file("V_true.npy")),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = t.eval(&t.file("U_true.npy"), &t.file("V_true.npy"), true, true);
     let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let why = m["oracle_skipped"].as_str().expect("a reason");
     assert!(why.contains("10200 unknowns"), "{why}");

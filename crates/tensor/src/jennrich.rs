@@ -254,7 +254,8 @@ fn pencil(slices: &[MatRef<'_, f64>], g: &[f64], h: &[f64], k: usize) -> Option<
 /// |Im λ| above this (relative to max |λ|) makes an eigenvalue complex.
 const COMPLEX_TOL: f64 = 1e-9;
 
-fn normalise_columns(m: &mut Mat<f64>) {
+/// Scales every non-zero column of `m` to unit length.
+pub(crate) fn normalise_columns(m: &mut Mat<f64>) {
     for j in 0..m.ncols() {
         let norm = m.col(j).norm_l2();
         if norm > 0.0 {

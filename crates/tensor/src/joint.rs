@@ -10,7 +10,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::error::TensorError;
-use crate::jennrich::check_slices;
+use crate::jennrich::{check_slices, normalise_columns};
 
 /// A factor fitted to all slices M_r ≈ A diag(c_r) Bᵀ by [`joint_diagonalise`].
 #[derive(Debug, Clone)]
@@ -405,16 +405,6 @@ fn solve_spd(mut g: Mat<f64>, rhs: Mat<f64>) -> Option<Mat<f64>> {
     }
     let x = g.llt(faer::Side::Lower).ok()?.solve(&rhs);
     x.is_all_finite().then_some(x)
-}
-
-fn normalise_columns(m: &mut Mat<f64>) {
-    for j in 0..m.ncols() {
-        let norm = m.col(j).norm_l2();
-        if norm > 0.0 {
-            let mut c = m.col_mut(j);
-            c /= norm;
-        }
-    }
 }
 
 #[cfg(test)]
