@@ -98,8 +98,9 @@ pub struct NoisyReport {
     pub k_detected: bool,
     /// Starting points tried beyond the first.
     pub restarts_used: usize,
-    /// Where the kept fit started: `"tensor"` (second-order pencil), `"tensor4"` (fourth-order
-    /// pencil), `"span-random"` or `"uniform-random"`.
+    /// Where the kept fit started: `"tensor"` (the second-order pencils' factor fitted to
+    /// every slice), `"tensor4"` (fourth-order pencil), `"span-random"` or
+    /// `"uniform-random"`.
     pub start: &'static str,
     /// What the tensor start's factor leaves unexplained of the second-moment slices it was
     /// fitted to, Σ_r ‖M_r − A diag(c_r) Bᵀ‖² / Σ_r ‖M_r‖²: small (their sampling error)
@@ -284,16 +285,18 @@ impl NoisyRecovery {
             seed: self.seed,
         };
         let spec = spectral(xt.as_ref(), yr.as_ref(), k, &self.activation, &params)?;
-        // Spectral starts: the best second-order pencil (m ≥ 2), then, with fewer label
-        // slices than units, the best fourth-order pencil.
-        // Each is the pencils' factor fitted to all slices at once: a single pencil reads two
-        // random combinations of them, and with estimated slices often puts two directions
-        // on one unit and misses another.
+        // Spectral starts: the second-order pencils' factor fitted to all slices at once
+        // (m ≥ 2; a single pencil reads two random combinations of them, and with estimated
+        // slices often puts two directions on one unit and misses another), or the best
+        // pencil itself should no fit succeed; then, with fewer label slices than units, the
+        // best fourth-order pencil.
         let mut spectral_starts: Vec<(Mat<f64>, &'static str)> = Vec::new();
         let polished = spec.polished_start();
         let tensor_residual = polished.as_ref().map(|f| f.residual_rel);
         if let Some(f) = polished {
             spectral_starts.push((&spec.q * &f.directions, "tensor"));
+        } else if let Some(p) = spec.pencils.first() {
+            spectral_starts.push((&spec.q * &p.directions, "tensor"));
         }
         if r < k
             && k >= 2
