@@ -1,7 +1,8 @@
 //! Workspace-level test suites live in `tests/`; this library holds what several of them
 //! share.
 
-use twolayer_recovery::Network;
+use faer::MatRef;
+use twolayer_recovery::{Network, OracleLs, align};
 
 /// Runs `f` in a fresh rayon pool of `threads` threads (for the tests that results do not
 /// depend on the thread count).
@@ -27,4 +28,16 @@ pub fn network_bits(net: &Network, residual_rel: f64) -> Vec<u64> {
     );
     b.push(residual_rel.to_bits());
     b
+}
+
+/// The parameter error of the oracle: least squares with the true sign patterns of `truth`
+/// on X (n×d) and Y (n×m), aligned with `truth`. The floor the noisy methods are measured
+/// against.
+pub fn oracle_error(x: MatRef<'_, f64>, y: MatRef<'_, f64>, truth: &Network) -> f64 {
+    let oracle = OracleLs::new(false)
+        .fit(x, y, truth)
+        .expect("the oracle's solve");
+    align(&oracle.network, truth)
+        .expect("the oracle's network aligns with the truth")
+        .parameter_error()
 }

@@ -2,9 +2,8 @@
 //! sections 5 and 6; issue 5's grid).
 
 use twolayer_hardness::{Inputs, PlantedNetwork};
-use twolayer_recovery::{
-    Activation, ExactRecovery, NoisyRecovery, OracleLs, Recovery, RecoveryError, align,
-};
+use twolayer_recovery::{Activation, ExactRecovery, NoisyRecovery, Recovery, RecoveryError, align};
+use twolayer_tests::oracle_error;
 
 /// Exact recoveries of `seeds` planted instances with activation `name`: how many certify
 /// with aligned errors ≤ 1e-8 (for non-homogeneous f, V's scale included).
@@ -189,12 +188,8 @@ fn anisotropic_noisy_rate_is_on_par_with_isotropic() {
             .seed(seed)
             .recover(inst.x.as_ref(), inst.y.as_ref())
             .unwrap();
-        let oracle = OracleLs::new(false)
-            .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
-            .unwrap();
         let a = align(&net, &inst.network).unwrap();
-        let o = align(&oracle.network, &inst.network).unwrap();
-        a.parameter_error() / o.parameter_error()
+        a.parameter_error() / oracle_error(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
     };
     for seed in 0..2 {
         let iso = ratio(Inputs::Gaussian, seed);

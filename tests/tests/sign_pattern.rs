@@ -4,7 +4,8 @@
 use faer::Mat;
 use proptest::prelude::*;
 use twolayer_hardness::PlantedNetwork;
-use twolayer_recovery::{NoisyRecovery, OracleLs, SignPatternLs, Stopped, align};
+use twolayer_recovery::{NoisyRecovery, SignPatternLs, Stopped, align};
+use twolayer_tests::oracle_error;
 
 /// Recovers `seeds` noiseless planted instances with k given; returns how many certified with
 /// aligned errors ≤ 1e-8.
@@ -113,13 +114,8 @@ fn noisy_search(
         .seed(seed)
         .recover(inst.x.as_ref(), inst.y.as_ref())
         .unwrap();
-    let oracle = OracleLs::new(false)
-        .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
-        .unwrap();
     let ours = align(&r.network, &inst.network).unwrap().parameter_error();
-    let best = align(&oracle.network, &inst.network)
-        .unwrap()
-        .parameter_error();
+    let best = oracle_error(inst.x.as_ref(), inst.y.as_ref(), &inst.network);
     eprintln!(
         "error {ours:.3e}, oracle {best:.3e}, ratio {:.3}, start {} (tensor residual {:?}), \
          restarts {}, stopped {:?}, structure {:?}",
@@ -282,12 +278,7 @@ fn gauss_newton_cg_is_exact_and_beats_the_joint_oracle() {
                 "({d},{k},{m}): {err:.2e} {fit:?}"
             );
         } else {
-            let oracle = OracleLs::new(false)
-                .fit(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
-                .unwrap();
-            let floor = align(&oracle.network, &inst.network)
-                .unwrap()
-                .parameter_error();
+            let floor = oracle_error(inst.x.as_ref(), inst.y.as_ref(), &inst.network);
             assert!(
                 err < 0.95 * floor,
                 "({d},{k},{m}) σ={sigma}: {err:.3e} vs {floor:.3e}"
