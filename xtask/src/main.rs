@@ -4,7 +4,8 @@
 //! Commands:
 //! - `sweep [NAME…] [--quick] [--seeds N] [--threads T] [--out DIR]`: the scaling experiments
 //!   (phase, runtime, noise, conditioning, versus; all by default), each writing
-//!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`). Cells
+//!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`, and to
+//!   `target/sweep-quick` with `--quick`, so a quick run never touches the results). Cells
 //!   already in a data.csv are skipped, so an interrupted sweep resumes.
 //! - `bench [--quick] [--sign-pattern-n N] [--huge] [--bar]`: the performance ratios of issue 7 (moment pass
 //!   against faer's matmul, end to end against moments + V·X and against that plus the span
@@ -88,6 +89,7 @@ fn sweep_command(args: &[String]) -> Result<()> {
         seeds: None,
         out: root().join("results"),
     };
+    let mut out_given = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |flag: &str| {
@@ -112,7 +114,10 @@ fn sweep_command(args: &[String]) -> Result<()> {
                     .num_threads(t)
                     .build_global()?;
             }
-            "--out" => opts.out = PathBuf::from(value("--out")?),
+            "--out" => {
+                opts.out = PathBuf::from(value("--out")?);
+                out_given = true;
+            }
             name if sweep::SWEEPS.contains(&name) => names.push(name.to_string()),
             other => bail!(
                 "unknown sweep or option {other:?}; sweeps: {:?}",
@@ -122,6 +127,15 @@ fn sweep_command(args: &[String]) -> Result<()> {
     }
     if names.is_empty() {
         names = sweep::SWEEPS.iter().map(|s| s.to_string()).collect();
+    }
+    // The reduced grid never touches the committed results: its rows would be appended to
+    // them and its summaries would replace theirs.
+    if opts.quick && !out_given {
+        opts.out = root().join("target").join("sweep-quick");
+        println!(
+            "--quick writes to {} (pass --out to choose)",
+            opts.out.display()
+        );
     }
     sweep::run(&names, &opts)
 }

@@ -23,7 +23,9 @@ pub fn is_csv(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
-/// Reads `path`: a header is recognised as a first row with a field that is not a number.
+/// Reads `path`: the first row is a header when none of its fields is a number, a sample
+/// when all are; a first row that mixes numbers and text (a header with a numeric name, or a
+/// sample with a typo) is refused rather than guessed, so no sample is ever silently lost.
 /// Every row must have the same number of fields, every field must be a finite number; the
 /// error names the row (1-based, as an editor shows it) and the column.
 pub fn read_csv(path: &Path) -> Result<Table> {
@@ -53,10 +55,22 @@ pub fn read_csv_from<R: std::io::Read>(source: R, path: &Path) -> Result<Table> 
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if line == 0 && record.iter().any(|f| f.parse::<f64>().is_err()) {
-            names = Some(record.iter().map(str::to_string).collect::<Vec<_>>());
-            cols = record.len();
-            continue;
+        if line == 0 {
+            let text: Vec<usize> = (0..record.len())
+                .filter(|&c| record[c].parse::<f64>().is_err())
+                .collect();
+            if text.len() == record.len() {
+                names = Some(record.iter().map(str::to_string).collect::<Vec<_>>());
+                cols = record.len();
+                continue;
+            }
+            if let Some(&c) = text.first() {
+                bail!(
+                    "{shown}: row 1 mixes numbers and text (column {c} is {:?}), so it is \
+                     neither a header (names only) nor a sample (numbers only); fix that row",
+                    &record[c]
+                );
+            }
         }
         if cols == 0 {
             cols = record.len();
@@ -154,5 +168,32 @@ impl Table {
                 .collect(),
         };
         Ok((take(&keep), take(&pick)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first row is a header only when it holds no number, a sample only when it holds
+    /// only numbers; a typo in a headerless file's first sample is refused, not taken as a
+    /// header (which would silently drop that sample).
+    #[test]
+    fn the_first_row_is_judged_whole() {
+        let path = Path::new("t.csv");
+        let header = read_csv_from(&b"a,b\n1,2\n3,4\n"[..], path).unwrap();
+        assert_eq!((header.rows, header.names.is_some()), (2, true));
+        let plain = read_csv_from(&b"1,2\n3,4\n"[..], path).unwrap();
+        assert_eq!((plain.rows, plain.names.is_none()), (2, true));
+        let typo = read_csv_from(&b"1,abc\n3,4\n5,6\n"[..], path).unwrap_err();
+        assert!(
+            typo.to_string().contains("row 1 mixes numbers and text"),
+            "{typo}"
+        );
+        let typo_later = read_csv_from(&b"1,2\n3,x\n"[..], path).unwrap_err();
+        assert!(
+            typo_later.to_string().contains("row 2, column 1"),
+            "{typo_later}"
+        );
     }
 }

@@ -37,7 +37,7 @@ pub struct GenerateArgs {
     /// sphere (uniform on the sphere of radius √d), rademacher, student3.
     #[arg(long, default_value = "gaussian")]
     pub input: String,
-    /// Hidden activation: relu, relu2, relupow:P (P > 0) or logrelu.
+    /// Hidden activation: relu, relu2, relupow:P (0 < P ≤ 8) or logrelu.
     #[arg(long, default_value = "relu")]
     pub activation: String,
     /// Condition number of V (rows no longer unit); needs k ≤ d.

@@ -8,9 +8,9 @@ use serde_json::json;
 use twolayer_hardness::{PartitionInstance, certificate, decode, encode};
 use twolayer_recovery::{Activation, Network};
 
-use crate::output::Outputs;
 use twolayer_cli::npy::encode_matrix;
 use twolayer_cli::npy_source::read_any;
+use twolayer_cli::output::{OutputDir, Outputs};
 
 #[derive(Subcommand)]
 pub enum HardnessCommand {
@@ -62,6 +62,7 @@ fn parse_values(text: &str) -> Result<PartitionInstance> {
 }
 
 fn partition(inst: &PartitionInstance, out: &Path) -> Result<()> {
+    let reserved = OutputDir::reserve(out)?;
     let signs = inst.solve()?;
     let (x, y) = encode(inst);
     let mut files = Outputs::default();
@@ -81,7 +82,8 @@ fn partition(inst: &PartitionInstance, out: &Path) -> Result<()> {
         "gadget": "x = ±e_i with label 1, x = ±s with label 0; fits exactly with k = 2 iff s has a partition",
     });
     files.add("partition.json", serde_json::to_vec_pretty(&meta)?);
-    files.commit(out)?;
+    reserved.commit(files)?;
+    crate::ui::print_json(&meta);
     match signs {
         Some(s) => say!(
             "yes-instance: signs {s:?}; wrote X.npy ({}, {}), Y.npy, U.npy (1, 2), V.npy (2, {}) (the certificate) and partition.json to {}",
@@ -119,6 +121,12 @@ fn decode_cmd(u: &Path, v: &Path, inst: &PartitionInstance, tol: f64) -> Result<
         .filter(|(_, e)| **e < 0)
         .map(|(v, _)| *v)
         .collect();
+    crate::ui::print_json(&json!({
+        "signs": signs,
+        "plus": plus,
+        "minus": minus,
+        "half_sum": plus.iter().sum::<u64>(),
+    }));
     say!("signs {signs:?}");
     say!(
         "partition {plus:?} | {minus:?} (both sum to {})",

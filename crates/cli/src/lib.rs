@@ -30,6 +30,8 @@ pub mod csv_input;
 pub mod npy;
 pub mod npy_header;
 pub mod npy_source;
+pub mod output;
+pub mod resources;
 pub mod safetensors_out;
 
 /// Runs every reader on untrusted bytes, as a `.npy` file, an `.npz` archive and a CSV file,

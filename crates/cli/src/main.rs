@@ -8,7 +8,6 @@ mod ui;
 mod generate;
 mod hardness_cmd;
 mod moments_cmd;
-mod output;
 mod tensor_cmd;
 
 use std::path::{Path, PathBuf};
@@ -28,11 +27,12 @@ use twolayer_recovery::{
 use crate::generate::GenerateArgs;
 use crate::hardness_cmd::HardnessCommand;
 use crate::moments_cmd::MomentsCommand;
-use crate::output::Outputs;
 use crate::tensor_cmd::TensorCommand;
 use crate::ui::{Step, UI, Ui, ui};
 use twolayer_cli::npy::encode_matrix;
 use twolayer_cli::npy_source::{Inputs, open_inputs, read_any};
+use twolayer_cli::output::{OutputDir, Outputs};
+use twolayer_cli::resources;
 use twolayer_cli::safetensors_out::{self, WeightDtype};
 use twolayer_moments::SampleSource;
 
@@ -48,8 +48,8 @@ use twolayer_moments::SampleSource;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Print the result as JSON on stdout (recover: the report; eval: the metrics) instead of
-    /// the human summary.
+    /// Print the result as one line of JSON on stdout instead of the human summary (recover:
+    /// the report; eval: the metrics; every other command: what it computed and wrote).
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing on success (errors still go to stderr, with exit code 2).
@@ -95,7 +95,7 @@ enum Command {
         /// Fit an intercept: for noise independent of x but not mean-zero.
         #[arg(long)]
         intercept: bool,
-        /// Hidden activation: relu, relu2, relupow:P (P > 0) or logrelu.
+        /// Hidden activation: relu, relu2, relupow:P (0 < P ≤ 8) or logrelu.
         #[arg(long, default_value = "relu")]
         activation: String,
         /// Seed of the method's random draws.
@@ -173,6 +173,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    on_sigbus_exit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
@@ -184,7 +185,7 @@ fn main() -> ExitCode {
                 .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{}; see 'twolayer --help'", first.join(" "));
+            eprintln!("{}; see 'twolayer --help'", ui::one_line(&first.join(" ")));
             return ExitCode::from(2);
         }
     };
@@ -221,7 +222,7 @@ fn main() -> ExitCode {
             let activation = match Activation::parse(&activation) {
                 Ok(a) => a,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", ui::one_line(&e.to_string()));
                     return ExitCode::from(2);
                 }
             };
@@ -260,8 +261,31 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ui::one_line(&format!("{e:#}")));
             ExitCode::from(2)
+        }
+    }
+}
+
+/// A mapped input file that another process truncates makes the next read of a page beyond
+/// its new end raise SIGBUS, which would kill the process with no word. Say what happened,
+/// on one line, and exit with code 2 like every other error.
+fn on_sigbus_exit() {
+    #[cfg(unix)]
+    {
+        extern "C" fn handler(_: libc::c_int) {
+            const MSG: &[u8] = b"error: an input file shrank while twolayer was reading it (it is \
+                mapped into memory); leave the input files unchanged while twolayer runs, or copy \
+                them first\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(2, MSG.as_ptr().cast(), MSG.len());
+                libc::_exit(2);
+            }
+        }
+        // SAFETY: installs a handler that only calls async-signal-safe functions.
+        unsafe {
+            libc::signal(libc::SIGBUS, handler as *const () as libc::sighandler_t);
         }
     }
 }
@@ -294,6 +318,16 @@ fn demo(seed: u64) -> Result<()> {
         }
     );
     say!("time             {:.3} s", elapsed);
+    ui::print_json(&json!({
+        "d": d, "k": k, "m": m, "n": n, "seed": seed,
+        "method": r.method,
+        "k_found": r.k,
+        "v_max_err": a.v_max,
+        "u_max_rel_err": a.u_max_rel,
+        "residual_rel": r.residual_rel,
+        "certified": r.certified,
+        "time_s": elapsed,
+    }));
     if !r.certified {
         bail!(
             "the demo did not certify an exact fit (residual {:.2e})",
@@ -304,6 +338,13 @@ fn demo(seed: u64) -> Result<()> {
 }
 
 fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
+    // The instance, and its files rendered in memory beside it.
+    resources::check_memory(
+        planted.bytes().and_then(|b| b.checked_mul(2)),
+        "this instance",
+        "pass a smaller --n (or --d, --m)",
+    )?;
+    let reserved = OutputDir::reserve(out)?;
     let inst = planted.generate()?;
     let (n, d) = inst.x.shape();
     let (m, k) = inst.network.u.shape();
@@ -319,7 +360,12 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
         "activation": inst.network.activation.name(),
     });
     files.add("meta.json", serde_json::to_vec_pretty(&meta)?);
-    files.commit(out)?;
+    let written = reserved.commit(files)?;
+    ui::print_json(&json!({
+        "n": n, "d": d, "k": k, "m": m,
+        "noise_std": inst.noise_std,
+        "wrote": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    }));
     say!(
         "wrote X.npy ({n}, {d}), Y.npy ({n}, {m}), U_true.npy ({m}, {k}), V_true.npy ({k}, {d}), meta.json to {}",
         out.display()
@@ -339,6 +385,7 @@ fn recover(
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
+    let reserved = OutputDir::reserve(out)?;
     let step = Step::start(format!("reading {}", x.display()));
     let inputs = open_inputs(x, y, y_cols)?;
     drop(step);
@@ -393,12 +440,12 @@ fn recover(
         && !ui().quiet
     {
         for w in &inputs.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", ui::one_line(w));
         }
     }
     if !ui().quiet {
         for w in report.warnings() {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", ui::one_line(w));
         }
     }
     let rep = ReportFile {
@@ -419,7 +466,7 @@ fn recover(
         safetensors_out::encode(&network, dtype, metadata)?,
     );
     files.add("report.json", serde_json::to_vec_pretty(&rep)?);
-    files.commit(out)?;
+    reserved.commit(files)?;
     if ui().json && !ui().quiet {
         println!("{}", serde_json::to_string(&rep)?);
     }
@@ -433,7 +480,15 @@ fn recover(
         report
             .stopped()
             .map(|s| format!(" stopped={}", s.name()))
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            + &report
+                .residual_structure()
+                .filter(|_| !report.certified())
+                .map(|s| format!(
+                    " residual_structure={:.3} (limit {:.3})",
+                    s.statistic, s.limit
+                ))
+                .unwrap_or_default(),
         report.time_s(),
         read_s,
         out.display()
@@ -460,6 +515,15 @@ fn eval(
             x.display()
         )
     })?;
+    if !err.is_finite() {
+        bail!(
+            "the predictions of {} and {} on {} are not finite numbers (they overflow float64); \
+             rescale the weights",
+            u.display(),
+            v.display(),
+            x.display()
+        );
+    }
     let mut metrics = serde_json::Map::new();
     metrics.insert("prediction_error_rel".into(), json!(err));
     // Whether the fit left structure in its residual: needs no true weights.
@@ -577,14 +641,7 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
 
 /// Half of the memory the kernel reports available (8 GiB when it cannot be read).
 fn default_memory_budget() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemAvailable:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(8 << 30, |kib| kib * 1024 / 2)
+    resources::available_memory().map_or(8 << 30, |b| b / 2)
 }
 
 /// Peak resident memory of this process so far (Linux; `None` elsewhere).

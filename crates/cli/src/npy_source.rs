@@ -426,6 +426,9 @@ impl Loaded {
     }
 }
 
+/// The most header bytes read from an archive member before its header must have ended.
+const NPY_HEADER_MAX: u64 = 1 << 20;
+
 /// Reads one array of an `.npz` archive into memory: (the member's bytes, a label naming the
 /// archive and the array). Memory grows with the data actually decompressed, never with
 /// what a header claims.
@@ -469,16 +472,58 @@ pub fn read_npz_member_from<R: std::io::Read + std::io::Seek>(
         ),
     };
     let label = format!("{shown}:{name}");
-    let mut member = zip.by_name(&format!("{name}.npy")).map_err(|_| {
-        anyhow::anyhow!(
+    let mut member = zip.by_name(&format!("{name}.npy")).map_err(|e| match e {
+        zip::result::ZipError::UnsupportedArchive(why) => anyhow::anyhow!(
+            "{label} is stored in a way twolayer does not read ({why}); save it with \
+             numpy.savez or numpy.savez_compressed"
+        ),
+        zip::result::ZipError::FileNotFound => anyhow::anyhow!(
             "{shown} has no array named {name:?} (it holds: {}); pass archive.npz:NAME",
             names.join(", ")
-        )
+        ),
+        other => anyhow::anyhow!("{label}: the archive is corrupt ({other})"),
     })?;
+    // The header first (npy headers are small), then exactly the bytes it declares: a
+    // member that decompresses past them (a zip bomb whose header lies) is refused before
+    // it can fill memory, and an honest but huge one is checked against the memory there is.
+    let corrupt = || format!("{label}: the archive is corrupt");
     let mut bytes = Vec::new();
-    member
+    (&mut member)
+        .take(NPY_HEADER_MAX)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("{label}: the archive is corrupt"))?;
+        .with_context(corrupt)?;
+    let header = npy_header::parse(&bytes).map_err(|e| {
+        anyhow::anyhow!("{label} is not a readable .npy array ({e}); write it with numpy.savez")
+    })?;
+    let item = header
+        .item_size()
+        .map_err(|e| anyhow::anyhow!("{label} {e}"))?;
+    let total = header
+        .shape
+        .iter()
+        .try_fold(item as u64, |acc, &n| acc.checked_mul(n))
+        .and_then(|data| data.checked_add(header.data_offset as u64));
+    crate::resources::check_memory(
+        total,
+        &format!("reading {label}"),
+        "convert the array to a .npy file, which twolayer can stream",
+    )?;
+    let total = total.unwrap_or(u64::MAX);
+    let held = bytes.len() as u64;
+    if held <= total {
+        bytes.reserve((total - held) as usize);
+        (&mut member)
+            .take(total - held + 1)
+            .read_to_end(&mut bytes)
+            .with_context(corrupt)?;
+    }
+    if bytes.len() as u64 > total {
+        bail!(
+            "{label} decompresses to more bytes than its header declares (shape {:?}); the \
+             archive is corrupt or built to exhaust memory",
+            header.shape
+        );
+    }
     Ok((bytes, label))
 }
 

@@ -1,12 +1,79 @@
-//! All-or-nothing output: every file is rendered in memory first, written beside its final
-//! name, and renamed into place only when all writes succeeded.
+//! Output that never destroys what is at the target and appears whole or not at all.
+//!
+//! - An output *folder* ([`OutputDir`]) is reserved before any work: created if missing and
+//!   locked (`flock`), so a second writer is refused at once instead of mixing its files with
+//!   the first's. Its new contents are built in a hidden sibling folder, which then trades
+//!   places with the output folder in one `renameat2(RENAME_EXCHANGE)`: a reader sees the old
+//!   complete set or the new complete set, never a mixture. Files in the folder that this run
+//!   does not write are carried over by hard links (same inodes, never copied or deleted).
+//! - An output *file* ([`write_file`]) is written beside its target and renamed over it; `-`
+//!   means standard output, and a symbolic link is written through to the file it names.
+//!
+//! Only regular files are ever replaced: a device node, a FIFO, a socket, a folder or a link
+//! in the way is an error that names it. Leftovers of a killed run (its hidden staging folder
+//! or temporary file) are removed by the next run that writes to the same place.
+//!
+//! Cost: one write of every byte, plus a few metadata operations and `fsync`s.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-/// Files to write into one output folder.
+/// Prefix of the hidden siblings an output folder's commit stages in (`.<name>` + this).
+const STAGING: &str = ".twolayer-staging-";
+/// Prefix of the temporary file a single output file is written to (`.<name>` + this).
+const TEMPORARY: &str = ".twolayer-tmp-";
+
+/// Test hook: `TWOLAYER_TEST_KILL_AT=N` makes the process kill itself with SIGKILL at step
+/// N of a commit (1: staging folder made, 2: first file written, 3: all files written,
+/// 4: foreign files linked, 5: folders exchanged; for a single file, 1: temporary written),
+/// so that tests can check what a crash at each step leaves behind.
+fn test_kill_at(step: u32) {
+    if let Ok(at) = std::env::var("TWOLAYER_TEST_KILL_AT")
+        && at.parse::<u32>() == Ok(step)
+    {
+        #[cfg(unix)]
+        // SAFETY: sending a signal to this process; no memory is touched.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        std::process::abort();
+    }
+}
+
+/// What kind of thing stands at a path, in words, for errors.
+fn kind(meta: &fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Files to write into one output folder, held in memory until [`OutputDir::commit`].
 #[derive(Default)]
 pub struct Outputs {
     files: Vec<(String, Vec<u8>)>,
@@ -17,65 +84,436 @@ impl Outputs {
     pub fn add(&mut self, name: &str, bytes: Vec<u8>) {
         self.files.push((name.to_string(), bytes));
     }
+}
 
-    /// Writes every file into `dir` (created if missing). On any failure no final file is
-    /// created or replaced and the temporary files are removed.
-    pub fn commit(self, dir: &Path) -> Result<Vec<PathBuf>> {
-        if dir.exists() && !dir.is_dir() {
+/// An output folder reserved for this run: it exists, is locked against other twolayer
+/// writers, and holds nothing in the way of the files to be written. Dropped without a
+/// commit, it removes the folder again if it created it and it is still empty.
+pub struct OutputDir {
+    /// The folder, with symbolic links resolved.
+    path: PathBuf,
+    /// The open folder, holding the lock.
+    lock_file: File,
+    /// Whether this run created the folder.
+    created: bool,
+    committed: bool,
+}
+
+impl OutputDir {
+    /// Reserves `dir` for this run's outputs, before any work is done: checks that it is a
+    /// folder (or missing: then creates it), takes its lock, and removes the leftovers of
+    /// killed runs. Errors when another twolayer run holds the lock.
+    pub fn reserve(dir: &Path) -> Result<OutputDir> {
+        let shown = dir.display();
+        let mut created = false;
+        match fs::symlink_metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(dir) {
+                Ok(target) if target.is_dir() => {}
+                Ok(target) => bail!(
+                    "--out {shown} is a link to {}, not to a folder; pass a folder path",
+                    kind(&target)
+                ),
+                Err(_) => bail!(
+                    "--out {shown} is a symbolic link to a missing folder; remove the link or \
+                     pass another path"
+                ),
+            },
+            Ok(meta) => bail!(
+                "--out {shown} is {}, not a folder; pass a folder path",
+                kind(&meta)
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the output folder {shown}"))?;
+                created = true;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create the output folder {shown}"));
+            }
+        }
+        let path = fs::canonicalize(dir).with_context(|| format!("cannot resolve {shown}"))?;
+        let mut reserved = OutputDir {
+            lock_file: lock(&path)?,
+            path,
+            created,
+            committed: false,
+        };
+        // The lock may have been taken on a folder that a finishing run had just exchanged
+        // away; it counts only if it is still the folder at the path.
+        for _ in 0..8 {
+            if same_file(&reserved.lock_file, &reserved.path)? {
+                reserved.remove_leftovers();
+                return Ok(reserved);
+            }
+            reserved.lock_file = lock(&reserved.path)?;
+        }
+        bail!(
+            "the output folder {shown} keeps being replaced by another process; choose another \
+             --out"
+        )
+    }
+
+    /// The folder's `name` and parent, where staging folders live.
+    fn parent_and_name(&self) -> Result<(PathBuf, String)> {
+        let name = self
+            .path
+            .file_name()
+            .with_context(|| format!("--out {} has no folder name", self.path.display()))?;
+        let parent = self
+            .path
+            .parent()
+            .with_context(|| format!("--out {} has no parent folder", self.path.display()))?;
+        Ok((parent.to_owned(), name.to_string_lossy().into_owned()))
+    }
+
+    /// Removes staging folders that killed runs left beside this one. Holding the lock, no
+    /// other run is staging for this folder, except one already past its exchange that is
+    /// removing its old folder, which it names by its own process id: those are skipped
+    /// while that process lives.
+    fn remove_leftovers(&self) {
+        let Ok((parent, name)) = self.parent_and_name() else {
+            return;
+        };
+        let prefix = format!(".{name}{STAGING}");
+        remove_dead(&parent, &prefix, |p| {
+            let _ = fs::remove_dir_all(p);
+        });
+    }
+
+    /// Writes `files` into the folder, all or nothing: the folder trades places with a
+    /// complete staged copy in one step. Returns the paths written.
+    pub fn commit(mut self, files: Outputs) -> Result<Vec<PathBuf>> {
+        let shown = self.path.display().to_string();
+        let (parent, name) = self.parent_and_name()?;
+        let mut names: Vec<&str> = Vec::new();
+        for (file, _) in &files.files {
+            if names.contains(&file.as_str()) {
+                bail!("internal: two outputs named {file}");
+            }
+            names.push(file);
+        }
+        // Everything in the folder now: ours are replaced, the rest carried over.
+        let mut foreign = Vec::new();
+        for entry in fs::read_dir(&self.path).with_context(|| format!("cannot read {shown}"))? {
+            let entry = entry.with_context(|| format!("cannot read {shown}"))?;
+            let meta = fs::symlink_metadata(entry.path())
+                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let entry_name = entry.file_name().to_string_lossy().into_owned();
+            if names.contains(&entry_name.as_str()) {
+                if !meta.is_file() {
+                    bail!(
+                        "{} is {}, in the way of an output file; twolayer replaces only \
+                         regular files: move it away or choose another --out",
+                        entry.path().display(),
+                        kind(&meta)
+                    );
+                }
+            } else if meta.is_dir() {
+                bail!(
+                    "--out {shown} holds a folder {entry_name:?} that this run does not write; \
+                     twolayer replaces the output folder as a whole and carries over only files: \
+                     move that folder away or choose another --out"
+                );
+            } else {
+                foreign.push(entry.file_name());
+            }
+        }
+        let needed: u64 = files.files.iter().map(|(_, b)| b.len() as u64).sum();
+        if let Some(free) = crate::resources::available_disk(&parent)
+            && needed > free
+        {
             bail!(
-                "--out {} exists and is not a folder; pass a folder path",
-                dir.display()
+                "the outputs take {} but the disk holding {shown} has {} free; free some space \
+                 or choose another --out",
+                crate::resources::show_bytes(needed),
+                crate::resources::show_bytes(free)
             );
         }
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
-        let pid = std::process::id();
-        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let result = (|| -> Result<()> {
-            for (name, bytes) in &self.files {
-                let tmp = dir.join(format!(".{name}.tmp-{pid}"));
-                staged.push((tmp.clone(), dir.join(name)));
-                fs::write(&tmp, bytes)
-                    .with_context(|| format!("cannot write into {}", dir.display()))?;
+        let staging = parent.join(format!(".{name}{STAGING}{}", std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir(&staging).with_context(|| {
+            format!("cannot create a staging folder beside {shown} (its parent must be writable)")
+        })?;
+        let staged = (|| -> Result<()> {
+            if let Ok(meta) = fs::metadata(&self.path) {
+                let _ = fs::set_permissions(&staging, meta.permissions());
             }
-            Ok(())
+            test_kill_at(1);
+            for (file, bytes) in &files.files {
+                let path = staging.join(file);
+                let mut f =
+                    File::create(&path).with_context(|| format!("cannot write into {shown}"))?;
+                f.write_all(bytes)
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("cannot write {file} into {shown}"))?;
+                test_kill_at(2);
+            }
+            test_kill_at(3);
+            for entry in &foreign {
+                fs::hard_link(self.path.join(entry), staging.join(entry)).with_context(|| {
+                    format!(
+                        "cannot carry {} over into the new output folder; move it out of \
+                         {shown} or choose another --out",
+                        self.path.join(entry).display()
+                    )
+                })?;
+            }
+            sync_dir(&staging);
+            test_kill_at(4);
+            exchange(&staging, &self.path)
+                .with_context(|| format!("cannot replace the contents of {shown} in one step"))
         })();
-        if let Err(e) = result {
-            for (tmp, _) in &staged {
-                let _ = fs::remove_file(tmp);
-            }
+        if let Err(e) = staged {
+            let _ = fs::remove_dir_all(&staging);
             return Err(e);
         }
-        let mut written = Vec::new();
-        for (tmp, fin) in staged {
-            fs::rename(&tmp, &fin)
-                .with_context(|| format!("cannot move {} into place", fin.display()))?;
-            written.push(fin);
+        sync_dir(&parent);
+        self.committed = true;
+        test_kill_at(5);
+        // `staging` is now the old folder. Anything that appeared in it after it was listed
+        // belongs to someone else: give it back before removing the old set.
+        if let Ok(entries) = fs::read_dir(&staging) {
+            for entry in entries.flatten() {
+                let entry_name = entry.file_name();
+                let known = foreign.contains(&entry_name)
+                    || names.contains(&entry_name.to_string_lossy().as_ref());
+                let back = self.path.join(&entry_name);
+                if !known && fs::symlink_metadata(&back).is_err() {
+                    let _ = fs::rename(entry.path(), back);
+                }
+            }
         }
-        Ok(written)
+        let _ = fs::remove_dir_all(&staging);
+        Ok(names.iter().map(|n| self.path.join(n)).collect())
     }
 }
 
-/// Writes one file all-or-nothing: into a temporary file beside it, then renamed into place.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path.is_dir() {
-        bail!("{} is a folder; pass a file path", path.display());
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if self.created && !self.committed {
+            // Only an empty folder: fails harmlessly otherwise.
+            let _ = fs::remove_dir(&self.path);
+        }
     }
-    let dir = match path.parent() {
+}
+
+/// Opens `dir` and takes its exclusive lock without waiting.
+fn lock(dir: &Path) -> Result<File> {
+    let f = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a file descriptor this function owns.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                bail!(
+                    "another twolayer run is writing to {}; wait for it to finish or choose \
+                     another --out",
+                    dir.display()
+                );
+            }
+            return Err(e).with_context(|| format!("cannot lock {}", dir.display()));
+        }
+    }
+    Ok(f)
+}
+
+/// Whether the open file `f` is the one at `path` now.
+fn same_file(f: &File, path: &Path) -> Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let open = f.metadata()?;
+        let Ok(now) = fs::metadata(path) else {
+            return Ok(false);
+        };
+        Ok(open.dev() == now.dev() && open.ino() == now.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (f, path);
+        Ok(true)
+    }
+}
+
+/// Makes `staging` the folder at `target` and `target`'s old contents the folder at
+/// `staging`, in one step where the system can (Linux), else in two renames.
+fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let a = CString::new(staging.as_os_str().as_bytes())?;
+        let b = CString::new(target.as_os_str().as_bytes())?;
+        // SAFETY: two NUL-terminated paths that live across the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        // Filesystems without the exchange fall through to two renames.
+        if e.raw_os_error() != Some(libc::EINVAL) && e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e);
+        }
+    }
+    let aside = staging.with_extension("old");
+    fs::rename(target, &aside)?;
+    if let Err(e) = fs::rename(staging, target) {
+        let _ = fs::rename(&aside, target);
+        return Err(e);
+    }
+    fs::rename(&aside, staging)
+}
+
+/// Flushes a folder's entries to disk (best effort: some systems refuse it for folders).
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Removes the entries of `dir` whose names are `prefix` followed by the id of a process
+/// that no longer runs.
+fn remove_dead(dir: &Path, prefix: &str, remove: impl Fn(&Path)) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !alive(pid) {
+            remove(&entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs (its own id counts as dead: this process is not
+/// staging yet when it cleans up).
+fn alive(pid: i32) -> bool {
+    if pid == std::process::id() as i32 {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks that the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+/// Where a single output file goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileTarget {
+    /// Standard output (`-`).
+    Stdout,
+    /// A regular file (existing or not), links resolved.
+    File(PathBuf),
+}
+
+/// Checks a single output file's path before any work: `-` is standard output; an existing
+/// target must be a regular file (a link is followed to one); a missing one needs an
+/// existing parent folder.
+pub fn file_target(path: &Path) -> Result<FileTarget> {
+    if path.as_os_str() == "-" {
+        return Ok(FileTarget::Stdout);
+    }
+    let shown = path.display();
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(FileTarget::File(path.to_owned())),
+        Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(path) {
+            Ok(target) if target.is_file() => Ok(FileTarget::File(
+                fs::canonicalize(path).with_context(|| format!("cannot resolve {shown}"))?,
+            )),
+            Ok(target) => bail!(
+                "{shown} is a link to {}; twolayer replaces only regular files: pass a file \
+                 path (or - for standard output)",
+                kind(&target)
+            ),
+            Err(_) => bail!(
+                "{shown} is a symbolic link to a missing file; remove the link or pass another \
+                 path"
+            ),
+        },
+        Ok(meta) => bail!(
+            "{shown} is {}; twolayer replaces only regular files: pass a file path (or - for \
+             standard output)",
+            kind(&meta)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if !parent.is_dir() {
+                bail!(
+                    "cannot write {shown}: its folder does not exist; create it or pass another path"
+                );
+            }
+            Ok(FileTarget::File(path.to_owned()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {shown}")),
+    }
+}
+
+/// Writes one file all-or-nothing: into a temporary file beside it, then renamed over it.
+/// The target is checked as [`file_target`] does; `-` writes to standard output.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = match file_target(path)? {
+        FileTarget::Stdout => {
+            let mut out = std::io::stdout().lock();
+            return out
+                .write_all(bytes)
+                .and_then(|()| out.flush())
+                .context("cannot write to standard output");
+        }
+        FileTarget::File(p) => p,
+    };
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let name = path
+    let name = target
         .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    if let Err(e) = fs::write(&tmp, bytes) {
+        .with_context(|| format!("{} has no file name", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let prefix = format!(".{name}{TEMPORARY}");
+    remove_dead(&dir, &prefix, |p| {
+        let _ = fs::remove_file(p);
+    });
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        test_kill_at(1);
+        fs::rename(&tmp, &target)
+    })();
+    if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot write {}", path.display()));
     }
-    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+    sync_dir(&dir);
+    Ok(())
 }

@@ -7,11 +7,10 @@
 //! activations replace the middle module). Metadata (strings, as the format requires) carries
 //! the activation and the certificate.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{Result, bail};
 use faer::Mat;
-use safetensors::tensor::{Dtype, TensorView};
 use twolayer_recovery::{Network, Report};
 
 /// Float type of the stored weights.
@@ -38,8 +37,8 @@ fn bytes(a: &Mat<f64>, dtype: WeightDtype) -> Vec<u8> {
 }
 
 /// The metadata stored beside the weights: format, layout, activation, and the method's
-/// certificate (strings, as the format requires).
-pub fn metadata(network: &Network, report: &Report) -> HashMap<String, String> {
+/// certificate (strings, as the format requires). Ordered, so the file's bytes are too.
+pub fn metadata(network: &Network, report: &Report) -> BTreeMap<String, String> {
     [
         ("format", "pt".to_string()),
         (
@@ -57,28 +56,60 @@ pub fn metadata(network: &Network, report: &Report) -> HashMap<String, String> {
     .collect()
 }
 
-/// Renders the network as a safetensors file in memory.
+/// Renders the network as a safetensors file in memory: an 8-byte little-endian header
+/// length, the JSON header (keys sorted, padded with spaces to a multiple of 8 bytes), then
+/// V's and U's bytes. Written here rather than by the `safetensors` crate, whose header
+/// order follows a `HashMap` and so differs from run to run; the format is the same (the
+/// tests read it back with that crate). Non-finite weights are an error.
 pub fn encode(
     network: &Network,
     dtype: WeightDtype,
-    metadata: HashMap<String, String>,
+    metadata: BTreeMap<String, String>,
 ) -> Result<Vec<u8>> {
-    let st = match dtype {
-        WeightDtype::F32 => Dtype::F32,
-        WeightDtype::F64 => Dtype::F64,
+    if network
+        .v
+        .col_iter()
+        .any(|c| c.iter().any(|x| !x.is_finite()))
+        || network
+            .u
+            .col_iter()
+            .any(|c| c.iter().any(|x| !x.is_finite()))
+    {
+        bail!("the weights are not all finite numbers; nothing to write");
+    }
+    let name = match dtype {
+        WeightDtype::F32 => "F32",
+        WeightDtype::F64 => "F64",
     };
     let (v, u) = (bytes(&network.v, dtype), bytes(&network.u, dtype));
-    let tensors = [
-        (
-            "0.weight",
-            TensorView::new(st, vec![network.v.nrows(), network.v.ncols()], &v)
-                .context("V as a tensor")?,
-        ),
-        (
-            "2.weight",
-            TensorView::new(st, vec![network.u.nrows(), network.u.ncols()], &u)
-                .context("U as a tensor")?,
-        ),
-    ];
-    safetensors::serialize(tensors, Some(metadata)).context("encoding model.safetensors")
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!(metadata));
+    header.insert(
+        "0.weight".into(),
+        serde_json::json!({
+            "dtype": name,
+            "shape": [network.v.nrows(), network.v.ncols()],
+            "data_offsets": [0, v.len()],
+        }),
+    );
+    header.insert(
+        "2.weight".into(),
+        serde_json::json!({
+            "dtype": name,
+            "shape": [network.u.nrows(), network.u.ncols()],
+            "data_offsets": [v.len(), v.len() + u.len()],
+        }),
+    );
+    // `Map` keeps insertion order or sorts, by serde_json's features; either way the order
+    // above is fixed, and the metadata map is sorted.
+    let mut text = serde_json::to_vec(&header)?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + v.len() + u.len());
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&v);
+    out.extend_from_slice(&u);
+    Ok(out)
 }

@@ -9,8 +9,8 @@ use serde_json::json;
 use twolayer_hardness::planted_tensor;
 use twolayer_tensor::{DecomposeParams, Method, SymmetricTensor, decompose};
 
-use crate::output::Outputs;
 use twolayer_cli::npy::{encode_array, read_array};
+use twolayer_cli::output::{OutputDir, Outputs};
 
 #[derive(Subcommand)]
 pub enum TensorCommand {
@@ -85,6 +85,16 @@ pub fn run(cmd: TensorCommand) -> Result<()> {
             seed,
             out,
         } => {
+            // The tensor, its noise draws, their symmetrisation and the file: 4 copies.
+            let values = u32::try_from(order)
+                .ok()
+                .and_then(|o| (d as u64).checked_pow(o));
+            twolayer_cli::resources::check_memory(
+                values.and_then(|v| v.checked_mul(32)),
+                "this tensor",
+                "pass a smaller --d",
+            )?;
+            let reserved = OutputDir::reserve(&out)?;
             let (t, w, f) = planted_tensor(d, rank, order, noise, seed)?;
             let mut files = Outputs::default();
             files.add("T.npy", encode_array(&vec![d as u64; order], t.data())?);
@@ -97,7 +107,11 @@ pub fn run(cmd: TensorCommand) -> Result<()> {
                 "factors_true.npy",
                 encode_array(&[rank as u64, d as u64], &flat)?,
             );
-            files.commit(&out)?;
+            let written = reserved.commit(files)?;
+            crate::ui::print_json(&json!({
+                "d": d, "rank": rank, "order": order,
+                "wrote": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            }));
             say!(
                 "wrote T.npy ({d}^{order}), weights_true.npy ({rank},), factors_true.npy ({rank}, {d}) to {}",
                 out.display()
@@ -116,6 +130,7 @@ fn decompose_cmd(
     out: &Path,
 ) -> Result<()> {
     let start = Instant::now();
+    let reserved = OutputDir::reserve(out)?;
     let method = match method {
         "auto" => Method::Auto,
         "jennrich" => Method::Jennrich,
@@ -176,7 +191,8 @@ fn decompose_cmd(
         encode_array(&[rank as u64, d as u64], &flat)?,
     );
     files.add("report.json", serde_json::to_vec_pretty(&report)?);
-    files.commit(out)?;
+    reserved.commit(files)?;
+    crate::ui::print_json(&report);
     say!(
         "{}: rank {rank}, residual_rel {:.3e}, {} polish iterations ({}), {:.3} s (+{read_s:.3} s reading); wrote weights.npy, factors.npy, report.json to {}",
         r.method,

@@ -16,6 +16,14 @@ pub fn ui() -> Ui {
     UI.get().copied().unwrap_or_default()
 }
 
+/// Prints a command's result as one line of JSON on stdout, with --json (and not --quiet).
+pub fn print_json(value: &serde_json::Value) {
+    let ui = ui();
+    if ui.json && !ui.quiet {
+        println!("{value}");
+    }
+}
+
 /// Prints a line of human output, unless --quiet or --json.
 macro_rules! say {
     ($($arg:tt)*) => {
@@ -53,5 +61,36 @@ impl Drop for Step {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `text` as one printable line: control characters (newlines, ESC, NUL, …) become visible
+/// escapes such as `\n` or `\u{1b}`, so that text from a file or a path can neither break
+/// the one-line error nor drive the terminal.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            one_line("a\nb\u{1b}[31mc\0d\u{9b}"),
+            "a\\nb\\u{1b}[31mc\\u{0}d\\u{9b}"
+        );
+        assert_eq!(one_line("plain text ✓"), "plain text ✓");
     }
 }

@@ -4,6 +4,30 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum HardnessError {
+    /// The settings make numbers that overflow (or a size beyond any memory).
+    #[error(
+        "the generated {what} are not all finite numbers (they overflowed); lower the noise, \
+         the row norms of V or the activation's power"
+    )]
+    Overflow {
+        /// What overflowed.
+        what: &'static str,
+    },
+    /// The instance would hold more values than any machine's memory.
+    #[error(
+        "an instance with n = {n}, d = {d}, k = {k}, m = {m} would hold more than 2^60 bytes; \
+         pass smaller sizes"
+    )]
+    TooLarge {
+        /// Samples.
+        n: usize,
+        /// Input dimension.
+        d: usize,
+        /// Hidden units.
+        k: usize,
+        /// Outputs.
+        m: usize,
+    },
     /// A dimension is zero.
     #[error("{what} must be at least 1")]
     ZeroDimension {

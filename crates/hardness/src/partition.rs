@@ -229,6 +229,13 @@ pub fn decode(
     instance: &PartitionInstance,
     tol: f64,
 ) -> Result<Signs, HardnessError> {
+    if !(tol.is_finite() && tol >= 0.0) {
+        return Err(HardnessError::OutOfRange {
+            what: "the tolerance",
+            range: "finite and ≥ 0",
+            got: tol,
+        });
+    }
     let d = instance.len();
     if network.k() != 2 || network.m() != 1 || network.d() != d {
         return Err(HardnessError::NotAGadgetNetwork {

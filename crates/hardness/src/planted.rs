@@ -202,6 +202,18 @@ impl PlantedNetwork {
                 return Err(HardnessError::ZeroDimension { what });
             }
         }
+        // n·(d + m + k) float64 values and the d·k, m·k weights, without overflow.
+        let fits = n_values(self.n, self.d, self.k, self.m)
+            .and_then(|v| v.checked_mul(8))
+            .is_some_and(|bytes| bytes <= 1 << 60);
+        if !fits {
+            return Err(HardnessError::TooLarge {
+                n: self.n,
+                d: self.d,
+                k: self.k,
+                m: self.m,
+            });
+        }
         if !self.noise_mean.is_finite() {
             return Err(HardnessError::OutOfRange {
                 what: "the noise mean",
@@ -254,12 +266,12 @@ impl PlantedNetwork {
         };
         let v = self.shape_v(v, &mut rng)?;
         let u = self.draw_u(&mut rng)?;
-        let network =
-            Network::new(u, v, self.activation.clone()).expect("generated weights are finite");
+        let network = Network::new(u, v, self.activation.clone())
+            .map_err(|_| HardnessError::Overflow { what: "weights" })?;
         let x = self.draw_inputs(&mut rng)?;
         let mut y = network
             .predict(x.as_ref())
-            .expect("shapes agree by construction");
+            .map_err(|_| HardnessError::Overflow { what: "labels" })?;
         let rms = y.norm_l2() / ((n * m) as f64).sqrt();
         let noise_std = self.noise * rms;
         if noise_std > 0.0 {
@@ -278,6 +290,9 @@ impl PlantedNetwork {
                 }
             }
         }
+        if !y.col_iter().all(|c| c.iter().all(|v| v.is_finite())) || !rms.is_finite() {
+            return Err(HardnessError::Overflow { what: "labels" });
+        }
         Ok(PlantedInstance {
             x,
             y,
@@ -287,7 +302,24 @@ impl PlantedNetwork {
     }
 }
 
+/// n·(d + m + k) + k·(d + m): how many float64 values an instance holds, if it fits a
+/// `usize`.
+fn n_values(n: usize, d: usize, k: usize, m: usize) -> Option<usize> {
+    let per_sample = d.checked_add(m)?.checked_add(k)?;
+    n.checked_mul(per_sample)?
+        .checked_add(k.checked_mul(d.checked_add(m)?)?)
+}
+
 impl PlantedNetwork {
+    /// The bytes the instance takes in memory (samples, labels, hidden activations and
+    /// weights as float64), or `None` when that overflows: for callers to check against the
+    /// memory they have before [`generate`](Self::generate).
+    pub fn bytes(&self) -> Option<u64> {
+        n_values(self.n, self.d, self.k, self.m)?
+            .checked_mul(8)
+            .map(|b| b as u64)
+    }
+
     /// Applies the near-parallel, duplicate and row-norm options to V.
     fn shape_v(&self, mut v: Mat<f64>, rng: &mut ChaCha8Rng) -> Result<Mat<f64>, HardnessError> {
         let (k, d) = v.shape();

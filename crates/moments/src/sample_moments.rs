@@ -136,7 +136,8 @@ impl SampleMoments {
         })
     }
 
-    /// Adds the sums of another shard of the same data set. Cost O((d+m)²).
+    /// Adds the sums of another shard of the same data set. Cost O((d+m)²). A count or a sum
+    /// that overflows is an error, and `self` is then unchanged.
     pub fn merge(&mut self, other: &SampleMoments) -> Result<(), MomentsError> {
         if (self.d, self.m) != (other.d, other.m) {
             return Err(MomentsError::MergeMismatch {
@@ -146,7 +147,25 @@ impl SampleMoments {
                 m_right: other.m,
             });
         }
-        self.n += other.n;
+        let n = self.n.checked_add(other.n).ok_or_else(|| {
+            MomentsError::Source(format!(
+                "merging counts of {} and {} samples overflows 64 bits; these are not shards \
+                 of one data set",
+                self.n, other.n
+            ))
+        })?;
+        let overflows = self
+            .gram_lower
+            .iter()
+            .zip(&other.gram_lower)
+            .any(|(a, b)| !(a + b).is_finite());
+        if overflows {
+            return Err(MomentsError::Source(
+                "the merged sums overflow float64; scale the data down before computing moments"
+                    .into(),
+            ));
+        }
+        self.n = n;
         self.gram_lower
             .iter_mut()
             .zip(&other.gram_lower)
@@ -162,10 +181,45 @@ impl SampleMoments {
         Ok(())
     }
 
-    /// Checks a deserialised accumulator: format tag, version and lengths.
+    /// Adds the sums of several shards in one fixed order: a pairwise tree over the list
+    /// (neighbours first, then neighbouring pairs, …), so that merging A B C D gives the bits
+    /// of merging (A B) with (C D). Cost O(parts · (d+m)²).
+    pub fn merge_all(parts: Vec<SampleMoments>) -> Result<SampleMoments, MomentsError> {
+        let mut level = parts;
+        if level.is_empty() {
+            return Err(MomentsError::Source("no moments to merge".into()));
+        }
+        while level.len() > 1 {
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            let mut items = level.into_iter();
+            while let Some(mut a) = items.next() {
+                if let Some(b) = items.next() {
+                    a.merge(&b)?;
+                }
+                next.push(a);
+            }
+            level = next;
+        }
+        Ok(level.pop().expect("one part is left"))
+    }
+
+    /// Checks a deserialised accumulator: format tag, version, lengths (without overflow),
+    /// and sums a real data set can have: n ≥ 1, Σ 1 = n, finite sums, non-negative sums of
+    /// squares and of fourth powers.
     pub fn validate(&self) -> Result<(), MomentsError> {
-        let p = self.d + self.m + 1;
         let bad = |what: String| Err(MomentsError::Source(what));
+        let Some((p, values)) = self
+            .d
+            .checked_add(self.m)
+            .and_then(|s| s.checked_add(1))
+            .and_then(|p| Some((p, p.checked_mul(p + 1)? / 2)))
+        else {
+            return bad(format!(
+                "moments file claims d = {}, m = {}, beyond any data set; it is corrupt: \
+                 recompute it with `twolayer moments`",
+                self.d, self.m
+            ));
+        };
         if self.format != FORMAT || self.version != VERSION {
             return bad(format!(
                 "not a twolayer moments file (format {:?} version {}, expected {FORMAT:?} \
@@ -173,7 +227,7 @@ impl SampleMoments {
                 self.format, self.version
             ));
         }
-        if self.gram_lower.len() != p * (p + 1) / 2
+        if self.gram_lower.len() != values
             || self.sum_x4.as_ref().is_some_and(|v| v.len() != self.d)
         {
             return bad(format!(
@@ -182,11 +236,40 @@ impl SampleMoments {
                 self.d,
                 self.m,
                 self.gram_lower.len(),
-                p * (p + 1) / 2
+                values
             ));
         }
-        if self.gram_lower.iter().any(|v| !v.is_finite()) {
+        if self.gram_lower.iter().any(|v| !v.is_finite())
+            || self.sum_norm4.is_some_and(|v| !v.is_finite())
+            || self.sum_x4.iter().flatten().any(|v| !v.is_finite())
+        {
             return bad("moments file holds non-finite sums; recompute it".into());
+        }
+        if self.n == 0 {
+            return bad(
+                "moments file counts n = 0 samples; compute it on a non-empty shard".into(),
+            );
+        }
+        // Column b of the packed lower triangle starts at b (2p − b + 1) / 2: its first entry
+        // is the diagonal Σ z_b².
+        let diagonal = |b: usize| self.gram_lower[b * (2 * p - b + 1) / 2];
+        if (0..p).any(|b| diagonal(b) < 0.0)
+            || self.sum_norm4.is_some_and(|v| v < 0.0)
+            || self.sum_x4.iter().flatten().any(|&v| v < 0.0)
+        {
+            return bad(
+                "moments file holds a negative sum of squares or of fourth powers, which no \
+                 data set has; it is corrupt: recompute it"
+                    .into(),
+            );
+        }
+        if diagonal(p - 1) != self.n as f64 {
+            return bad(format!(
+                "moments file counts n = {} samples but its constant term sums to {}; it is \
+                 corrupt: recompute it",
+                self.n,
+                diagonal(p - 1)
+            ));
         }
         Ok(())
     }
@@ -550,6 +633,72 @@ mod tests {
         Mat::from_fn(rows, n, |i, j| {
             ((i * 7919 + j * 104_729 + salt * 31) % 1000) as f64 / 500.0 - 1.0
         })
+    }
+
+    fn shard(n: usize, salt: usize) -> SampleMoments {
+        let (x, y) = (data(3, n, salt), data(2, n, salt + 1));
+        SampleMoments::compute(&InMemory::new(x.as_ref(), y.as_ref()).unwrap()).unwrap()
+    }
+
+    /// Merging A B C D in one call gives the bits of merging (A B) with (C D): one pairwise
+    /// tree, whatever the grouping into calls of that shape.
+    #[test]
+    fn merge_all_is_one_pairwise_tree() {
+        let parts: Vec<_> = (0..4).map(|i| shard(1000 + 37 * i, i)).collect();
+        let all = SampleMoments::merge_all(parts.clone()).unwrap();
+        let ab = SampleMoments::merge_all(parts[..2].to_vec()).unwrap();
+        let cd = SampleMoments::merge_all(parts[2..].to_vec()).unwrap();
+        let grouped = SampleMoments::merge_all(vec![ab, cd]).unwrap();
+        assert_eq!(all, grouped);
+        assert_eq!(all.n, 4000 + 37 * 6);
+        assert!(SampleMoments::merge_all(Vec::new()).is_err());
+    }
+
+    /// Impossible accumulators are refused: counts that wrap, sizes that overflow, n = 0, a
+    /// negative sum of squares or fourth powers, Σ 1 ≠ n.
+    #[test]
+    fn impossible_accumulators_are_refused() {
+        let good = shard(500, 1);
+        good.validate().unwrap();
+        let mut huge = good.clone();
+        huge.n = u64::MAX;
+        let mut merged = huge.clone();
+        assert!(merged.merge(&good).is_err());
+        assert_eq!(
+            merged, huge,
+            "a failed merge leaves the accumulator unchanged"
+        );
+
+        type Break = Box<dyn Fn(&mut SampleMoments)>;
+        let broken: Vec<(&str, Break)> = vec![
+            (
+                "d wraps",
+                Box::new(|s| {
+                    s.d = usize::MAX;
+                    s.m = 0;
+                    s.gram_lower.clear();
+                    s.sum_x4 = None;
+                }),
+            ),
+            ("n = 0", Box::new(|s| s.n = 0)),
+            ("n differs from the constant's sum", Box::new(|s| s.n += 1)),
+            ("negative diagonal", Box::new(|s| s.gram_lower[0] = -1.0)),
+            (
+                "negative fourth power",
+                Box::new(|s| s.sum_x4.as_mut().unwrap()[1] = -2.0),
+            ),
+            ("negative norm⁴", Box::new(|s| s.sum_norm4 = Some(-1.0))),
+            ("non-finite", Box::new(|s| s.gram_lower[3] = f64::INFINITY)),
+        ];
+        for (what, apply) in broken {
+            let mut s = good.clone();
+            apply(&mut s);
+            assert!(s.validate().is_err(), "{what} was accepted");
+        }
+        let mut big = good.clone();
+        big.gram_lower[0] = f64::MAX;
+        let mut twice = big.clone();
+        assert!(twice.merge(&big).is_err(), "an overflowing sum merged");
     }
 
     /// The trace bound brackets λ_min/λ_max within d², and an affine fit refuses a covariance

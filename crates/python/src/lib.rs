@@ -57,9 +57,49 @@ impl Matrix<'_> {
     }
 }
 
+/// A whole-number argument in `min..=max`, as a `ValueError` otherwise (Python's own
+/// conversion would raise `OverflowError` for -1 and `TypeError` for 2.5).
+fn whole(obj: &Bound<'_, PyAny>, name: &str, min: u64, max: u64) -> PyResult<u64> {
+    let bad = || {
+        let shown = obj
+            .repr()
+            .map_or_else(|_| "?".to_string(), |r| r.to_string());
+        PyValueError::new_err(format!(
+            "{name} must be a whole number from {min} to {max}, got {shown}"
+        ))
+    };
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(bad());
+    }
+    let v: i128 = obj.extract().map_err(|_| bad())?;
+    u64::try_from(v)
+        .ok()
+        .filter(|&v| (min..=max).contains(&v))
+        .ok_or_else(bad)
+}
+
+/// `whole` for a size (`usize`).
+fn size(obj: &Bound<'_, PyAny>, name: &str, min: u64) -> PyResult<usize> {
+    Ok(whole(obj, name, min, usize::MAX as u64)? as usize)
+}
+
 /// Reads `obj` as a matrix of samples (rows); a 1-D array is one column when `column_ok`.
+/// A float64 array is borrowed in place only when it is read-only: the algorithms run
+/// without the GIL, so another Python thread could otherwise rewrite a writeable array
+/// under them; a writeable one is copied.
 fn matrix<'py>(obj: &Bound<'py, PyAny>, name: &str, column_ok: bool) -> PyResult<Matrix<'py>> {
+    let writeable = obj
+        .getattr("flags")
+        .and_then(|f| f.getattr("writeable"))
+        .and_then(|w| w.extract::<bool>())
+        .unwrap_or(true);
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
+        if writeable {
+            let v = a.as_array();
+            return Ok(Matrix::Owned(Mat::from_fn(v.nrows(), v.ncols(), |i, j| {
+                v[[i, j]]
+            })));
+        }
         return Ok(Matrix::Borrowed(a));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
@@ -70,6 +110,10 @@ fn matrix<'py>(obj: &Bound<'py, PyAny>, name: &str, column_ok: bool) -> PyResult
     }
     if column_ok {
         if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, f64>>() {
+            if writeable {
+                let v = a.as_array();
+                return Ok(Matrix::Owned(Mat::from_fn(v.len(), 1, |i, _| v[i])));
+            }
             return Ok(Matrix::Column(a));
         }
         if let Ok(a) = obj.extract::<PyReadonlyArray1<'py, f32>>() {
@@ -141,9 +185,24 @@ impl Fit {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(X, "X", false)?;
         let view = x.view();
+        // f(NaN) would read as 0: a non-finite input row is an error, as everywhere else.
+        for j in 0..view.ncols() {
+            if let Some(i) = (0..view.nrows()).find(|&i| !view[(i, j)].is_finite()) {
+                return Err(PyValueError::new_err(format!(
+                    "X holds a non-finite value (NaN or ±inf) at row {i}, column {j}; clean \
+                     or drop that sample"
+                )));
+            }
+        }
         let p = py
             .detach(|| self.network.predict(view))
             .map_err(|e| value_error(&e))?;
+        if p.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
+            return Err(PyValueError::new_err(
+                "the predictions overflow float64 (the weights or inputs are too large); \
+                 rescale them",
+            ));
+        }
         Ok(to_numpy(py, &p))
     }
 
@@ -165,14 +224,9 @@ impl Fit {
         let metadata = safetensors_out::metadata(&self.network, &self.report);
         let bytes = safetensors_out::encode(&self.network, dtype, metadata)
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
-        // Written beside the target and renamed over it: never a half-written file.
-        let tmp = path.with_extension("safetensors.partial");
-        std::fs::write(&tmp, &bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                PyValueError::new_err(format!("cannot write {}: {e}", path.display()))
-            })
+        // Written beside the target and renamed over it, never through a device or FIFO.
+        twolayer_cli::output::write_file(&path, &bytes)
+            .map_err(|e| PyValueError::new_err(format!("{e:#}")))
     }
 
     fn __repr__(&self) -> String {
@@ -200,19 +254,24 @@ fn describe(name: &str, m: MatRef<'_, f64>) -> String {
 /// Recovers U (m, k) and V (k, d) of y = U f(V x) from samples X (n, d) and labels Y (n, m)
 /// (or (n,) for one output). See the module documentation.
 #[pyfunction]
-#[pyo3(signature = (X, Y, k = None, activation = "relu", noise = "auto", seed = 0, restarts = 16, intercept = false))]
+#[pyo3(signature = (X, Y, k = None, activation = "relu", noise = "auto", seed = None, restarts = None, intercept = false))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn recover(
     py: Python<'_>,
     X: &Bound<'_, PyAny>,
     Y: &Bound<'_, PyAny>,
-    k: Option<usize>,
+    k: Option<&Bound<'_, PyAny>>,
     activation: &str,
     noise: &str,
-    seed: u64,
-    restarts: usize,
+    seed: Option<&Bound<'_, PyAny>>,
+    restarts: Option<&Bound<'_, PyAny>>,
     intercept: bool,
 ) -> PyResult<Fit> {
+    // Taken as Python objects, so that -1 or 2.5 is a ValueError like every other bad input
+    // (pyo3's own conversion raises OverflowError or TypeError). Defaults: seed 0, 16 restarts.
+    let k = k.map(|k| size(k, "k", 0)).transpose()?;
+    let seed = seed.map_or(Ok(0), |s| whole(s, "seed", 0, u64::MAX))?;
+    let restarts = restarts.map_or(Ok(16), |r| size(r, "restarts", 0))?;
     let activation = Activation::parse(activation).map_err(|e| value_error(&e))?;
     let noise = NoiseModel::parse(noise).map_err(|e| value_error(&e))?;
     let (x, y) = (matrix(X, "X", false)?, matrix(Y, "Y", true)?);
@@ -278,23 +337,34 @@ fn residual_structure<'py>(
 /// unit rows of V_true (k, d) and Gaussian U_true (m, k), plus Gaussian label noise of
 /// `noise` times the label RMS. Returns (X, Y, U_true, V_true).
 #[pyfunction]
-#[pyo3(signature = (d, k, m, n, noise = 0.0, seed = 0))]
+#[pyo3(signature = (d, k, m, n, noise = 0.0, seed = None))]
 #[allow(clippy::type_complexity)]
 fn generate<'py>(
     py: Python<'py>,
-    d: usize,
-    k: usize,
-    m: usize,
-    n: usize,
+    d: &Bound<'py, PyAny>,
+    k: &Bound<'py, PyAny>,
+    m: &Bound<'py, PyAny>,
+    n: &Bound<'py, PyAny>,
     noise: f64,
-    seed: u64,
+    seed: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray2<f64>>,
 )> {
+    let (d, k, m, n) = (
+        size(d, "d", 0)?,
+        size(k, "k", 0)?,
+        size(m, "m", 0)?,
+        size(n, "n", 0)?,
+    );
+    let seed = seed.map_or(Ok(0), |s| whole(s, "seed", 0, u64::MAX))?;
     let planted = PlantedNetwork::new(d, k, m, n).noise(noise).seed(seed);
+    // The instance and its NumPy copies.
+    let bytes = planted.bytes().and_then(|b| b.checked_mul(2));
+    twolayer_cli::resources::check_memory(bytes, "this instance", "pass a smaller n (or d, m)")
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let inst = py
         .detach(|| planted.generate())
         .map_err(|e| value_error(&e))?;

@@ -1,6 +1,8 @@
 """The Python package against its contract: numpy in, numpy out, exact answers certified,
 every bad input a ValueError with the command line's message."""
 
+import os
+import stat
 import threading
 import time
 
@@ -61,13 +63,17 @@ def test_layouts_and_dtypes(convert):
         assert fit.certified
 
 
-def test_non_contiguous_views_are_read_in_place():
+def test_non_contiguous_views():
     X, Y, U, V = planted(seed=2)
     wide = np.zeros((X.shape[0], 2 * X.shape[1]))
     wide[:, ::2] = X
     fit = twolayer.recover(wide[:, ::2], Y)  # a strided view, not a copy
     assert fit.certified and aligned_error(fit.V, V) <= 1e-9
     fit = twolayer.recover(X[::-1], Y[::-1])  # negative strides
+    assert fit.certified and aligned_error(fit.V, V) <= 1e-9
+    ro = wide[:, ::2]
+    ro.setflags(write=False)  # read-only: borrowed in place, not copied
+    fit = twolayer.recover(ro, Y)
     assert fit.certified and aligned_error(fit.V, V) <= 1e-9
 
 
@@ -139,6 +145,11 @@ def test_safetensors_round_trip_predicts_the_same(tmp_path):
     with pytest.raises(ValueError, match="cannot write"):
         fit.to_safetensors(tmp_path / "no" / "such" / "dir.safetensors")
     assert not (tmp_path / "no").exists()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a FIFO"):
+        fit.to_safetensors(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 def _message(fn):
@@ -172,6 +183,15 @@ def test_every_bad_input_is_a_value_error():
         (lambda: twolayer.residual_structure(X[:, :5], Y, U, V), "expected 20, got 5"),
         (lambda: twolayer.hardness.partition([1, 0]), "positive integer"),
         (lambda: twolayer.hardness.partition([]), ""),
+        (lambda: twolayer.hardness.partition([1.5, 2]), "got 1.5"),
+        (lambda: twolayer.recover(X, Y, k=-1), "k must be a whole number"),
+        (lambda: twolayer.recover(X, Y, seed=-1), "seed must be a whole number"),
+        (lambda: twolayer.recover(X, Y, restarts=-1), "restarts must be a whole number"),
+        (lambda: twolayer.recover(X, Y, k=2.5), "k must be a whole number"),
+        (lambda: twolayer.generate(d=-1, k=1, m=1, n=10), "d must be a whole number"),
+        (lambda: twolayer.generate(d=100, k=20, m=20, n=10**12), "memory"),
+        (lambda: twolayer.recover(X, Y, activation="relupow:1000"), "unknown activation"),
+        (lambda: fit.predict(bad_nan), "non-finite value (NaN or ±inf) at row 5, column 3"),
     ]
     for call, text in cases:
         with pytest.raises(ValueError) as e:

@@ -63,8 +63,12 @@ impl Serialize for Activation {
     }
 }
 
+/// The largest power `relupow:P` accepts: above it t^P overflows or loses all precision at
+/// the scales of real labels.
+pub const RELUPOW_MAX: f64 = 8.0;
+
 impl Activation {
-    /// Parses `relu`, `relu2`, `relupow:P` (P > 0) or `logrelu`.
+    /// Parses `relu`, `relu2`, `relupow:P` (0 < P ≤ [`RELUPOW_MAX`]) or `logrelu`.
     pub fn parse(text: &str) -> Result<Self, RecoveryError> {
         let bad = || RecoveryError::BadActivation {
             given: text.to_string(),
@@ -78,7 +82,7 @@ impl Activation {
                     .strip_prefix("relupow:")
                     .and_then(|p| p.parse().ok())
                     .ok_or_else(bad)?;
-                if p.is_finite() && p > 0.0 {
+                if p.is_finite() && p > 0.0 && p <= RELUPOW_MAX {
                     Ok(if p == 1.0 {
                         Activation::Relu
                     } else {
@@ -319,6 +323,9 @@ mod tests {
         }
         assert!(Activation::parse("tanh").is_err());
         assert!(Activation::parse("relupow:-1").is_err());
+        assert!(Activation::parse("relupow:1000").is_err());
+        assert!(Activation::parse("relupow:1e308").is_err());
+        assert!(Activation::parse("relupow:8").is_ok());
         assert_eq!(Activation::parse("relupow:1").unwrap(), Activation::Relu);
     }
 }

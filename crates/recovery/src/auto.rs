@@ -104,6 +104,24 @@ impl Report {
         }
     }
 
+    /// The second-order structure left in the residual (least squares only; always
+    /// measured for an uncertified answer).
+    pub fn residual_structure(&self) -> Option<crate::ResidualStructure> {
+        match self {
+            Report::Exact(_) => None,
+            Report::SignPattern(r) => r.residual_structure,
+        }
+    }
+
+    /// For an uncertified answer: the structure left and its most likely cause, with the
+    /// option that addresses it.
+    pub fn diagnosis(&self) -> Option<&str> {
+        match self {
+            Report::Exact(_) => None,
+            Report::SignPattern(r) => r.diagnosis.as_deref(),
+        }
+    }
+
     /// Input diagnostics, when the front door analysed the inputs.
     pub fn inputs(&self) -> Option<&crate::inputs::InputDiagnostics> {
         match self {

@@ -155,7 +155,7 @@ pub enum RecoveryError {
         activation: String,
     },
     /// An activation name that is not known.
-    #[error("unknown activation {given:?}: use relu, relu2, relupow:P (P > 0) or logrelu")]
+    #[error("unknown activation {given:?}: use relu, relu2, relupow:P (0 < P ≤ 8) or logrelu")]
     BadActivation {
         /// The text given.
         given: String,

@@ -114,6 +114,9 @@ pub struct NoisyReport {
     /// starts competed on; absent when not measured (an exact fit, one label slice, or a
     /// start that did not converge).
     pub residual_structure: Option<ResidualStructure>,
+    /// For an uncertified answer: the residual structure against its limit and the most
+    /// likely cause, with the option that addresses it (also the first of `warnings`).
+    pub diagnosis: Option<String>,
     /// The loss minimised.
     pub loss: Loss,
     /// The fitted intercept, when asked for.
@@ -469,7 +472,10 @@ impl NoisyRecovery {
                 }
             }
         }
-        let (kept, start) = best.expect("at least one start runs");
+        // Every start diverged numerically: extreme values, not a basin to report.
+        let (kept, start) = best.ok_or(RecoveryError::Numerical(
+            "every start of the least-squares search (all diverged)",
+        ))?;
         let fit = match finished {
             Some((at, full, check)) if at == best_at => {
                 structure = (!full.exact).then_some(check);
@@ -477,10 +483,36 @@ impl NoisyRecovery {
             }
             _ => finish(kept)?.0,
         };
+        // A fit that certifies stopped the search by definition, whatever the starts did.
+        if fit.exact {
+            stopped = Stopped::Exact;
+            structure = None;
+        }
         let mut warnings = if m >= k {
             crate::exact::label_spectrum_warnings(&shown, k)
         } else {
             Vec::new()
+        };
+        // An uncertified answer says how much structure it left and what most likely causes
+        // it, with the option that addresses it.
+        let diagnosis = if fit.exact {
+            None
+        } else {
+            let check = match structure {
+                Some(s) => s,
+                None => residual_structure(xs.as_ref(), ys.as_ref(), &fit.network)?,
+            };
+            structure = Some(check);
+            let offset = offset_share(xs.as_ref(), ys.as_ref(), &fit.network, &fit.intercept);
+            let text = diagnose(
+                check,
+                offset,
+                self.intercept,
+                self.k.is_none() && k >= m,
+                (k, m),
+            );
+            warnings.push(text.clone());
+            Some(text)
         };
         if stopped == Stopped::BudgetSpent {
             warnings.push(format!(
@@ -507,6 +539,7 @@ impl NoisyRecovery {
                 iterations: fit.iterations,
                 stopped,
                 residual_structure: structure,
+                diagnosis,
                 loss: self.loss,
                 intercept: fit.intercept,
                 warnings,
@@ -524,6 +557,134 @@ impl NoisyRecovery {
                 ],
             },
         })
+    }
+}
+
+/// The share of the residual's energy that a constant offset explains, ‖mean r‖² / mean ‖r‖²,
+/// on samples `xt` (d×n) and labels `yt` (m×n), with the fitted intercept (if any) added to
+/// the predictions. Near 0 for noise of mean zero, near 1 for labels shifted by a constant.
+fn offset_share(
+    xt: MatRef<'_, f64>,
+    yt: MatRef<'_, f64>,
+    network: &Network,
+    intercept: &Option<Vec<f64>>,
+) -> f64 {
+    let Ok(pred) = network.predict(xt.transpose()) else {
+        return 0.0;
+    };
+    let (m, n) = yt.shape();
+    let (mut mean_sq, mut energy) = (0.0, 0.0);
+    for o in 0..m {
+        let c = intercept.as_ref().map_or(0.0, |c| c[o]);
+        let (mut sum, mut sq) = (0.0, 0.0);
+        for j in 0..n {
+            let r = yt[(o, j)] - pred[(j, o)] - c;
+            sum += r;
+            sq += r * r;
+        }
+        let mean = sum / n as f64;
+        mean_sq += mean * mean;
+        energy += sq / n as f64;
+    }
+    if energy > 0.0 { mean_sq / energy } else { 0.0 }
+}
+
+/// Above this share of the residual's energy in a constant offset, the labels most likely
+/// carry one (noise of mean zero leaves about 1/n).
+const OFFSET_SHARE: f64 = 0.05;
+
+/// The one-line diagnosis of an uncertified fit: the structure left against its limit and
+/// the likely causes, likeliest first, each with the option that addresses it. What the
+/// residual can tell: a k read off the labels' rank (it cannot exceed m, and one output
+/// almost always hides more units: → `--k`), a constant offset (a mean that carries a share
+/// of the residual's energy: → `--intercept`; missing units leave a mean too, so this comes
+/// after `--k` for one output), structure left (a local minimum or another activation), or
+/// none (label noise).
+fn diagnose(
+    structure: ResidualStructure,
+    offset: f64,
+    intercept: bool,
+    k_from_rank: bool,
+    (k, m): (usize, usize),
+) -> String {
+    let more_units = format!(
+        "more hidden units than outputs (k = {k} was read off the labels' rank, which is at \
+         most m = {m}): pass --k with the number of hidden units"
+    );
+    let offset_cause = format!(
+        "a constant offset in the labels ({:.0}% of the residual's energy is its mean): pass \
+         --intercept",
+        100.0 * offset
+    );
+    let mut causes = Vec::new();
+    if k_from_rank && m == 1 {
+        causes.push(more_units.clone());
+    }
+    if !intercept && offset > OFFSET_SHARE {
+        causes.push(offset_cause);
+    }
+    if k_from_rank && m > 1 && !structure.clean() {
+        causes.push(more_units);
+    }
+    if !structure.clean() {
+        causes.push(
+            "a local minimum or another activation: raise --restarts, or try --activation \
+             relu2, logrelu or relupow:P"
+                .to_string(),
+        );
+    } else if causes.is_empty() {
+        causes.push(
+            "label noise: no structure is left beyond it (pass --noise gaussian to skip the \
+             exact attempt)"
+                .to_string(),
+        );
+    }
+    format!(
+        "not certified: residual_structure {:.3} against a limit of {:.3}; likely cause: {}",
+        structure.statistic,
+        structure.limit,
+        causes.join("; or ")
+    )
+}
+
+#[cfg(test)]
+mod diagnosis_tests {
+    use super::*;
+
+    fn s(statistic: f64) -> ResidualStructure {
+        ResidualStructure {
+            statistic,
+            limit: 1.05,
+        }
+    }
+
+    /// Each cause is named, with its option, when its evidence is there, and not otherwise.
+    #[test]
+    fn each_cause_names_its_option() {
+        let one_output = diagnose(s(9.0), 0.2, false, true, (1, 1));
+        assert!(one_output.contains("residual_structure 9.000 against a limit of 1.050"));
+        let k_at = one_output.find("--k").unwrap();
+        assert!(
+            k_at < one_output.find("--intercept").unwrap(),
+            "{one_output}"
+        );
+        let offset = diagnose(s(5.0), 0.3, false, false, (5, 5));
+        assert!(
+            offset.contains("--intercept") && !offset.contains("--k"),
+            "{offset}"
+        );
+        let fitted = diagnose(s(5.0), 0.3, true, false, (5, 5));
+        assert!(!fitted.contains("--intercept") && fitted.contains("--activation"));
+        let noise = diagnose(s(0.9), 0.0, false, false, (5, 5));
+        assert!(
+            noise.contains("label noise") && !noise.contains("--activation"),
+            "{noise}"
+        );
+        let rank = diagnose(s(3.0), 0.0, false, true, (5, 5));
+        assert!(
+            rank.contains("--k") && rank.contains("--restarts"),
+            "{rank}"
+        );
     }
 }
 

@@ -73,6 +73,16 @@ impl ResidualStructure {
     }
 }
 
+/// Relative residual below which a fit on data held at float32 precision reads as exact:
+/// 32 × 2^-24, room for the rounding of X and Y to float32 propagated through the network.
+pub const FLOAT32_FLOOR: f64 = 1.9e-6;
+
+/// Whether every value of `a` is a float32 value (data read from a float32 file).
+fn f32_exact(a: MatRef<'_, f64>) -> bool {
+    a.col_iter()
+        .all(|c| c.iter().all(|&v| f64::from(v as f32) == v))
+}
+
 /// Measures the second-order structure in the residual of `network` on samples `xt` (d×n)
 /// and labels `yt` (m×n), samples as columns. The residual is centred, so a fitted
 /// intercept makes no difference.
@@ -102,7 +112,13 @@ pub(crate) fn residual_structure(
     );
     // An exact fit (the certificate's relative residual) leaves nothing: what remains is
     // rounding, a deterministic function of x that the statistic would read as structure.
-    if r.squared_norm_l2() <= (EXACT_TOL * EXACT_TOL) * yt.squared_norm_l2() {
+    // Data held at float32 precision round at 2^-24, so their floor is higher.
+    let floor = if f32_exact(xt) && f32_exact(yt) {
+        FLOAT32_FLOOR
+    } else {
+        EXACT_TOL
+    };
+    if r.squared_norm_l2() <= (floor * floor) * yt.squared_norm_l2() {
         return Ok(ResidualStructure {
             statistic: 0.0,
             limit: 1.0,

@@ -136,6 +136,13 @@ pub fn decompose<T: Contractions + ?Sized>(
 ) -> Result<Decomposition, TensorError> {
     let start = Instant::now();
     let rank = checked_rank(t, params.rank)?;
+    if !(params.tol.is_finite() && params.tol >= 0.0) {
+        return Err(TensorError::OutOfRange {
+            what: "the polish tolerance",
+            range: "finite and ≥ 0",
+            got: params.tol,
+        });
+    }
     let meter = Meter::new(t, params.seed)?;
     let (method, factors, gap, start_converged) = match params.method {
         Method::Jennrich | Method::Auto => {

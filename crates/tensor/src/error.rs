@@ -80,6 +80,29 @@ pub enum TensorError {
         /// The worst value found.
         worst: f64,
     },
+    /// A dense tensor too large to hold.
+    #[error(
+        "a dense tensor of dimension {d} and order {order} has {d}^{order} values, more than \
+         {max_values} (32 GiB of float64); pass a smaller d"
+    )]
+    TooLarge {
+        /// Dimension.
+        d: usize,
+        /// Order.
+        order: usize,
+        /// The most values accepted.
+        max_values: u64,
+    },
+    /// A setting outside its range (noise level, tolerance).
+    #[error("{what} must be {range}, got {got}")]
+    OutOfRange {
+        /// The setting.
+        what: &'static str,
+        /// What it must be.
+        range: &'static str,
+        /// The value given.
+        got: f64,
+    },
     /// The rank asked for is 0 or above what the method handles.
     #[error("rank {rank} is not in 1..={max}; {why}")]
     RankOutOfRange {

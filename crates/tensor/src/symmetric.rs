@@ -24,7 +24,7 @@ impl SymmetricTensor {
         if order != 3 && order != 4 {
             return Err(TensorError::BadOrder { order });
         }
-        if d == 0 || data.len() != d.pow(order as u32) {
+        if d == 0 || Some(data.len()) != d.checked_pow(order as u32) {
             return Err(TensorError::BadTensorShape {
                 d,
                 order,

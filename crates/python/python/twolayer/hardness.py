@@ -28,7 +28,12 @@ def partition(values: Iterable[int]) -> PartitionGadget:
 
     Raises ValueError for an empty list, a zero, or more values than the exact solver takes.
     """
-    values = [int(v) for v in values]
-    if any(v < 0 for v in values):
-        raise ValueError("Partition values must be positive integers")
-    return _partition(values)
+    checked = []
+    for v in values:
+        # int() would truncate 1.5 to 1 and accept True: refuse anything but an integer.
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"Partition values must be positive integers, got {v!r}")
+        if v < 0:
+            raise ValueError(f"Partition values must be positive integers, got {v}")
+        checked.append(int(v))
+    return _partition(checked)

@@ -1,0 +1,758 @@
+//! The binary under hostile conditions: special files at the output path, a folder in the
+//! way, a crash at every step of the commit, two writers at once, a full disk, a corpus of
+//! hostile arguments, and byte-identical outputs for the same input.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_twolayer"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Every file of a folder (name → bytes), hidden ones included.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect()
+}
+
+/// Names in a folder that look like a twolayer staging folder or temporary file.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".twolayer-") || n.contains(".tmp-"))
+        .collect()
+}
+
+/// Asserts a failure as the README promises it: exit 2, one `error:` line, no panic.
+fn assert_refused(o: &Output, expect: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains(expect), "expected {expect:?} in {stderr}");
+}
+
+/// Writes a float64 C-order .npy file.
+fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header = dict.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn generate(out: &Path, seed: &str) -> Command {
+    let mut c = bin();
+    c.args([
+        "generate", "--d", "8", "--k", "3", "--m", "3", "--n", "300", "--seed", seed, "--out",
+    ])
+    .arg(out);
+    c
+}
+
+#[test]
+fn special_files_at_the_output_path_are_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "1").status().unwrap().success());
+    let (x, y) = (data.join("X.npy"), data.join("Y.npy"));
+
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(p(&fifo)).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&fifo)]);
+    assert_refused(&o, "is a FIFO");
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
+    // A character device (root only, as in CI): a copy of /dev/null's numbers.
+    let node = dir.path().join("mynull");
+    let c = std::ffi::CString::new(p(&node)).unwrap();
+    // SAFETY: a NUL-terminated path; makedev(1, 3) is /dev/null.
+    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    if made == 0 {
+        let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&node)]);
+        assert_refused(&o, "is a character device");
+        let t = std::fs::symlink_metadata(&node).unwrap().file_type();
+        assert!(t.is_char_device());
+        let o = run(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&node)]);
+        assert_refused(&o, "not a folder");
+    }
+
+    // A link is written through to the regular file it names; a dangling one is refused.
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&link)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(std::fs::read(&target).unwrap().starts_with(b"{\"format\""));
+    let dangling = dir.path().join("dangling");
+    std::os::unix::fs::symlink(dir.path().join("missing"), &dangling).unwrap();
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&dangling)]);
+    assert_refused(&o, "symbolic link to a missing file");
+    let o = run(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&dangling)]);
+    assert_refused(&o, "symbolic link to a missing folder");
+
+    // `-` is standard output.
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", "-"]);
+    assert!(o.status.success());
+    assert!(o.stdout.starts_with(b"{\"format\""));
+    assert!(!Path::new("-").exists());
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+use std::os::unix::fs::FileTypeExt;
+
+#[test]
+fn a_folder_in_the_way_leaves_the_old_set_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    assert!(generate(&out, "1").status().unwrap().success());
+    let (x, y) = (out.join("X.npy"), out.join("Y.npy"));
+    let o = run(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = contents(&out);
+    assert!(before.contains_key("U.npy") && before.contains_key("X.npy"));
+
+    for blocker in ["report.json", "V.npy"] {
+        std::fs::remove_file(out.join(blocker)).unwrap();
+        std::fs::create_dir(out.join(blocker)).unwrap();
+        let mut expected = before.clone();
+        expected.insert(blocker.to_string(), Vec::new());
+        let o = run(&[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--seed",
+            "3",
+            "--out",
+            p(&out),
+        ]);
+        assert_refused(&o, "in the way of an output file");
+        assert_eq!(contents(&out), expected, "{blocker}");
+        assert!(leftovers(dir.path()).is_empty());
+        std::fs::remove_dir(out.join(blocker)).unwrap();
+        std::fs::write(out.join(blocker), &before[blocker]).unwrap();
+    }
+    // A generate into a folder holding other files keeps them (carried over, same bytes).
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    assert!(generate(&out, "2").status().unwrap().success());
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+    assert!(
+        out.join("U.npy").exists(),
+        "recover's files stay beside generate's"
+    );
+    // A foreign sub-folder is refused rather than moved.
+    std::fs::create_dir(out.join("plots")).unwrap();
+    let o = generate(&out, "3").output().unwrap();
+    assert_refused(&o, "holds a folder \"plots\"");
+}
+
+/// A writer killed with SIGKILL at each step of the commit leaves the old complete set or
+/// the new complete set, never a mixture; the next run removes its leftovers.
+#[test]
+fn a_writer_killed_at_any_step_leaves_a_complete_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    assert!(generate(&old_dir, "1").status().unwrap().success());
+    assert!(generate(&new_dir, "2").status().unwrap().success());
+    let (old, new) = (contents(&old_dir), contents(&new_dir));
+    assert_ne!(old, new);
+    for step in 1..=5 {
+        let out = dir.path().join(format!("o{step}"));
+        assert!(generate(&out, "1").status().unwrap().success());
+        let status = generate(&out, "2")
+            .env("TWOLAYER_TEST_KILL_AT", step.to_string())
+            .status()
+            .unwrap();
+        assert!(
+            !status.success(),
+            "step {step}: the hook must kill the writer"
+        );
+        let now = contents(&out);
+        assert!(
+            now == old || now == new,
+            "step {step}: a mixture {:?}",
+            now.keys()
+        );
+        assert_eq!(now == new, step == 5, "step {step}");
+        assert!(
+            generate(&out, "2").status().unwrap().success(),
+            "step {step}"
+        );
+        assert_eq!(contents(&out), new, "step {step}");
+        let left: Vec<String> = leftovers(dir.path());
+        assert!(left.is_empty(), "step {step}: leftovers {left:?}");
+    }
+    // A single output file: the temporary is never visible as the target, and the next run
+    // removes it.
+    let target = dir.path().join("m.json");
+    let (x, y) = (old_dir.join("X.npy"), old_dir.join("Y.npy"));
+    let o = bin()
+        .args(["moments", "--x", p(&x), "--y", p(&y), "--out", p(&target)])
+        .env("TWOLAYER_TEST_KILL_AT", "1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!target.exists());
+    assert_eq!(leftovers(dir.path()).len(), 1);
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&target)]);
+    assert!(o.status.success());
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    assert!(generate(&out, "1").status().unwrap().success());
+    let before = contents(&out);
+    // Hold the lock as a running writer does.
+    let held = std::fs::File::open(&out).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on an open descriptor.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let o = generate(&out, "2").output().unwrap();
+    assert_refused(&o, "another twolayer run is writing to");
+    assert_eq!(contents(&out), before);
+    drop(held);
+
+    // Two real writers at once: each exits 0 or is refused, and the folder holds one
+    // run's complete set.
+    let runs: Vec<_> = ["2", "3"]
+        .iter()
+        .map(|seed| {
+            generate(&out, seed)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outcomes: Vec<Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outcomes {
+        if !o.status.success() {
+            assert_refused(o, "another twolayer run is writing to");
+        }
+    }
+    assert!(outcomes.iter().any(|o| o.status.success()));
+    let now = contents(&out);
+    let mut matched = false;
+    for seed in ["2", "3"] {
+        let reference = dir.path().join(format!("ref{seed}"));
+        assert!(generate(&reference, seed).status().unwrap().success());
+        matched |= contents(&reference) == now;
+    }
+    assert!(matched, "the folder mixes two runs");
+}
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    assert!(generate(&out, "1").status().unwrap().success());
+    let before = contents(&out);
+    let mut c = generate(&out, "2");
+    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit and signal. The
+    // file-size limit makes every write past 4 kB fail as on a full disk (EFBIG), with
+    // SIGXFSZ ignored so the write returns an error instead of killing the process.
+    unsafe {
+        c.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    assert_refused(&o, "cannot write");
+    assert_eq!(contents(&out), before);
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+/// Hostile argument sets: each is refused with exit 2 and one line, never a panic, and
+/// writes nothing.
+#[test]
+fn hostile_arguments_are_refused_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "1").status().unwrap().success());
+    let (x, y) = (
+        p(&data.join("X.npy")).to_string(),
+        p(&data.join("Y.npy")).to_string(),
+    );
+    let out = dir.path().join("out");
+    let o = p(&out).to_string();
+    let bad_descr = dir.path().join("bad\nname.npy");
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let dict = "{'descr': '<f8\nINJECTED \x1b[31m\0', 'fortran_order': False, 'shape': (2, 2), }";
+    npy.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    npy.extend_from_slice(dict.as_bytes());
+    std::fs::write(&bad_descr, &npy).unwrap();
+    let bad = p(&bad_descr).to_string();
+    // Weights so large that every prediction overflows.
+    let (big_u, big_v) = (dir.path().join("U.npy"), dir.path().join("V.npy"));
+    write_npy(&big_u, 3, 3, &[1e200; 9]);
+    write_npy(&big_v, 3, 8, &[1e200; 24]);
+    let (big_u, big_v) = (p(&big_u).to_string(), p(&big_v).to_string());
+    let planted = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["generate", "--d", "5", "--k", "2", "--m", "2", "--n", "50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["--out".to_string(), o.clone()]);
+        a
+    };
+    let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            own(&[
+                "recover",
+                "--x",
+                &x,
+                "--y",
+                &y,
+                "--activation",
+                "relupow:1000",
+                "--out",
+                &o,
+            ]),
+            "unknown activation",
+        ),
+        (
+            own(&[
+                "recover",
+                "--x",
+                &x,
+                "--y",
+                &y,
+                "--activation",
+                "relupow:1e308",
+                "--out",
+                &o,
+            ]),
+            "unknown activation",
+        ),
+        (
+            planted(&["--activation", "relupow:1000"]),
+            "unknown activation",
+        ),
+        (
+            own(&[
+                "generate",
+                "--d",
+                "100",
+                "--k",
+                "20",
+                "--m",
+                "20",
+                "--n",
+                "1000000000000",
+                "--out",
+                &o,
+            ]),
+            "memory",
+        ),
+        (
+            own(&[
+                "generate",
+                "--d",
+                "18446744073709551615",
+                "--k",
+                "2",
+                "--m",
+                "2",
+                "--n",
+                "10",
+                "--out",
+                &o,
+            ]),
+            "memory",
+        ),
+        (
+            own(&[
+                "generate",
+                "--d",
+                "5",
+                "--k",
+                "2",
+                "--m",
+                "1000000000000000",
+                "--n",
+                "10",
+                "--out",
+                &o,
+            ]),
+            "memory",
+        ),
+        (
+            planted(&["--v-row-norms", "1e-300,1e300"]),
+            "not all finite",
+        ),
+        (planted(&["--noise", "1e308"]), "not all finite"),
+        (
+            own(&[
+                "tensor", "generate", "--d", "100000", "--rank", "3", "--out", &o,
+            ]),
+            "",
+        ),
+        (
+            own(&[
+                "tensor",
+                "generate",
+                "--d",
+                "18446744073709551615",
+                "--rank",
+                "3",
+                "--out",
+                &o,
+            ]),
+            "",
+        ),
+        (own(&["recover", "--x", &bad, "--y", &y, "--out", &o]), ""),
+        (
+            own(&[
+                "recover",
+                "--x",
+                &x,
+                "--y",
+                &y,
+                "--restart",
+                "3",
+                "--out",
+                &o,
+            ]),
+            "",
+        ),
+        (
+            own(&["eval", "--x", &x, "--y", &y, "--u", &big_u, "--v", &big_v]),
+            "not finite",
+        ),
+        (
+            own(&[
+                "hardness", "decode", "--u", &big_u, "--v", &big_v, "--values", "1,1", "--tol",
+                "NaN",
+            ]),
+            "tolerance",
+        ),
+        (
+            own(&["tensor", "generate", "--d", "5", "--rank", "0", "--out", &o]),
+            "rank 0",
+        ),
+        (
+            own(&["tensor", "generate", "--d", "5", "--rank", "6", "--out", &o]),
+            "rank 6",
+        ),
+        (
+            own(&["tensor", "generate", "--d", "0", "--rank", "1", "--out", &o]),
+            "rank 1",
+        ),
+        (
+            own(&[
+                "tensor",
+                "generate",
+                "--d",
+                "5",
+                "--rank",
+                "2",
+                "--noise=-1",
+                "--out",
+                &o,
+            ]),
+            "noise",
+        ),
+        (
+            own(&["moments", "merge", &x, "--out", &o]),
+            "not a moments file",
+        ),
+    ];
+    for (args, expect) in &cases {
+        let r = bin().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains('\0'),
+            "{stderr:?}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expect),
+            "{args:?}: expected {expect:?} in {stderr}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {o}");
+    }
+}
+
+/// The same inputs and seed give the same bytes in every output file, whatever the thread
+/// count.
+#[test]
+fn same_input_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "4").status().unwrap().success());
+    let (x, y) = (data.join("X.npy"), data.join("Y.npy"));
+    let mut sets = Vec::new();
+    for (i, threads) in ["1", "2", "3", "1"].iter().enumerate() {
+        let out = dir.path().join(format!("r{i}"));
+        let o = bin()
+            .args([
+                "recover",
+                "--x",
+                p(&x),
+                "--y",
+                p(&y),
+                "--quiet",
+                "--out",
+                p(&out),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut files = contents(&out);
+        // The report holds times and memory, which vary; everything else must not.
+        let report: serde_json::Value =
+            serde_json::from_slice(&files.remove("report.json").unwrap()).unwrap();
+        assert_eq!(report["certified"], true);
+        sets.push(files);
+    }
+    assert!(sets.iter().all(|s| s == &sets[0]));
+    assert!(sets[0].contains_key("model.safetensors"));
+    // The safetensors file is one the reference implementation reads.
+    let st = safetensors::SafeTensors::deserialize(&sets[0]["model.safetensors"]).unwrap();
+    assert_eq!(st.tensor("0.weight").unwrap().shape(), &[3, 8]);
+    let regenerated = dir.path().join("again");
+    assert!(generate(&regenerated, "4").status().unwrap().success());
+    assert_eq!(contents(&regenerated), contents(&data));
+}
+
+/// Writes an .npz archive with one deflated member `X.npy`: a float64 header of `shape`
+/// followed by `zeros` zero bytes.
+fn write_npz(path: &Path, shape: &str, zeros: usize) {
+    use std::io::Write;
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut header = dict.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(zeros > u32::MAX as usize / 2);
+    zip.start_file("X.npy", options).unwrap();
+    zip.write_all(b"\x93NUMPY\x01\x00").unwrap();
+    zip.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
+    zip.write_all(&header).unwrap();
+    let block = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let take = left.min(block.len());
+        zip.write_all(&block[..take]).unwrap();
+        left -= take;
+    }
+    zip.finish().unwrap();
+}
+
+/// Peak resident memory of the children waited for so far, in bytes.
+fn children_peak() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the buffer it is given.
+    unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init().ru_maxrss as u64 * 1024
+    }
+}
+
+/// An .npz member whose header lies about its size is cut off where the header says it
+/// ends, with memory far below what it would expand to; one whose honest header claims more
+/// than the machine holds is refused before reading.
+#[test]
+fn an_npz_bomb_is_refused_within_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "1").status().unwrap().success());
+    let y = data.join("Y.npy");
+    let out = dir.path().join("out");
+    let bomb = dir.path().join("bomb.npz");
+    let expands_to = 512 << 20;
+    write_npz(&bomb, "(300, 8)", expands_to);
+    let spec = format!("{}:X", p(&bomb));
+    let o = run(&["recover", "--x", &spec, "--y", p(&y), "--out", p(&out)]);
+    assert_refused(&o, "decompresses to more bytes than its header declares");
+    let peak = children_peak();
+    assert!(
+        peak < 256 << 20,
+        "peak {peak} bytes for a {expands_to}-byte member"
+    );
+    let honest = dir.path().join("honest.npz");
+    write_npz(&honest, "(1099511627776, 8)", 1 << 20);
+    let spec = format!("{}:X", p(&honest));
+    let o = run(&["recover", "--x", &spec, "--y", p(&y), "--out", p(&out)]);
+    assert_refused(&o, "would need");
+    assert!(!out.exists());
+}
+
+/// Every subcommand that accepts --json prints one line of JSON on stdout.
+#[test]
+fn every_subcommand_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| p(&dir.path().join(name)).to_string();
+    let (x, y) = (format!("{}/X.npy", d("g")), format!("{}/Y.npy", d("g")));
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "generate",
+            "--d",
+            "6",
+            "--k",
+            "2",
+            "--m",
+            "2",
+            "--n",
+            "400",
+            "--out",
+            &d("g"),
+        ],
+        vec!["demo"],
+        vec!["recover", "--x", &x, "--y", &y, "--out", &d("r")],
+        vec!["moments", "--x", &x, "--y", &y, "--out", &d("m.json")],
+        vec![
+            "moments",
+            "merge",
+            &d("m.json"),
+            &d("m.json"),
+            "--out",
+            &d("mm.json"),
+        ],
+        vec![
+            "tensor",
+            "generate",
+            "--d",
+            "6",
+            "--rank",
+            "2",
+            "--out",
+            &d("t"),
+        ],
+        vec![
+            "tensor",
+            "decompose",
+            "--t",
+            &format!("{}/T.npy", d("t")),
+            "--rank",
+            "2",
+            "--out",
+            &d("td"),
+        ],
+        vec![
+            "hardness",
+            "partition",
+            "--values",
+            "3,1,1,2,2,1",
+            "--out",
+            &d("h"),
+        ],
+        vec![
+            "hardness",
+            "decode",
+            "--u",
+            &format!("{}/U.npy", d("h")),
+            "--v",
+            &format!("{}/V.npy", d("h")),
+            "--values",
+            "3,1,1,2,2,1",
+        ],
+        vec![
+            "eval",
+            "--x",
+            &x,
+            "--y",
+            &y,
+            "--u",
+            &format!("{}/U.npy", d("r")),
+            "--v",
+            &format!("{}/V.npy", d("r")),
+        ],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(str::to_string).collect())
+    .collect();
+    for args in runs {
+        let o = bin().args(&args).arg("--json").output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert_eq!(text.trim_end().lines().count(), 1, "{args:?}: {text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            value.is_object() && !value.as_object().unwrap().is_empty(),
+            "{args:?}"
+        );
+    }
+}
