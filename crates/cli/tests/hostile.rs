@@ -50,9 +50,9 @@ fn assert_refused(o: &Output, expect: &str) {
     assert!(stderr.contains(expect), "expected {expect:?} in {stderr}");
 }
 
-/// Writes a float64 C-order .npy file.
-fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
-    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+/// The magic, version and header of a float64 C-order .npy file of `shape` (e.g. "(3, 2)").
+fn npy_prefix(shape: &str) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
     let mut header = dict.into_bytes();
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(b' ');
@@ -61,6 +61,12 @@ fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(&header);
+    bytes
+}
+
+/// Writes a float64 C-order .npy file.
+fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
+    let mut bytes = npy_prefix(&format!("({rows}, {cols})"));
     for v in values {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
@@ -593,20 +599,12 @@ fn same_input_same_bytes() {
 /// followed by `zeros` zero bytes.
 fn write_npz(path: &Path, shape: &str, zeros: usize) {
     use std::io::Write;
-    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    let mut header = dict.into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(zeros > u32::MAX as usize / 2);
     zip.start_file("X.npy", options).unwrap();
-    zip.write_all(b"\x93NUMPY\x01\x00").unwrap();
-    zip.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
-    zip.write_all(&header).unwrap();
+    zip.write_all(&npy_prefix(shape)).unwrap();
     let block = vec![0u8; 1 << 20];
     let mut left = zeros;
     while left > 0 {
