@@ -8,7 +8,7 @@ use twolayer_moments::{InMemory, SampleMoments, SampleSource, spread_indices};
 use crate::activation::Activation;
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
-use crate::input::{check_samples, moments_for_recovery};
+use crate::input::{check_samples, check_source, moments_for_recovery, moments_of_source};
 use crate::inputs::{InputDiagnostics, MappedInputs, analyse_inputs};
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
@@ -279,7 +279,17 @@ impl Recovery {
         subset: Option<usize>,
     ) -> Result<(Network, Report), RecoveryError> {
         let start = std::time::Instant::now();
-        let moments = SampleMoments::compute(source)?;
+        if source.n() == 0 || source.d() == 0 || source.m() == 0 {
+            return Err(RecoveryError::Empty {
+                what: if source.d() == 0 { "X" } else { "Y" },
+                rows: source.n(),
+                cols: if source.d() == 0 { 0 } else { source.m() },
+            });
+        }
+        // The moments of the same spread chunks as the in-memory front door's, so both give
+        // the same bits; the certificate's pass (or, for least squares, the check of the
+        // subset and of every sample below) covers the samples outside them.
+        let moments = moments_of_source(source)?;
         let moments_s = start.elapsed().as_secs_f64();
         let (analysis, found) = analyse_inputs(&moments, |whitening| match whitening {
             Some(w) => {
@@ -315,7 +325,7 @@ impl Recovery {
                 .activation(self.activation.clone())
                 .seed(self.seed)
                 .subset(subset);
-            match exact.recover_source(source, Some(moments)) {
+            match exact.recover_with(source, Some(moments)) {
                 Ok(found) if found.report.certified => {
                     return Ok((found.network, Report::Exact(found.report), None));
                 }
@@ -342,7 +352,11 @@ impl Recovery {
             }
         }
         // Least squares on a subset held in memory (the passes of the noisy methods are not
-        // streamed).
+        // streamed). The moments saw a subsample and the certificate's pass may not have
+        // run: every sample is checked first, as the in-memory front door does.
+        if moments.n < source.n() as u64 {
+            check_source(source)?;
+        }
         let n = source.n();
         let idx = spread_indices(n, subset.unwrap_or(1 << 20).max(1));
         let mut xs = Mat::zeros(source.d(), idx.len());

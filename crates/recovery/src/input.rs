@@ -1,5 +1,5 @@
 use faer::MatRef;
-use twolayer_moments::{CHUNK, InMemory, SampleMoments, spread_indices};
+use twolayer_moments::{CHUNK, InMemory, SampleMoments, SampleSource, spread_indices};
 
 use crate::error::RecoveryError;
 
@@ -33,6 +33,44 @@ pub(crate) fn check_samples(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<()
     check_finite("Y", y)
 }
 
+/// Checks that every sample of `source` is finite, one chunk at a time (memory O(chunk ·
+/// (d + m)) per thread), naming the first bad entry as [`check_samples`] does. For the
+/// streamed paths whose moments saw a subsample and whose certificate pass did not run.
+pub(crate) fn check_source(source: &dyn SampleSource) -> Result<(), RecoveryError> {
+    use faer::Mat;
+    use rayon::prelude::*;
+    let (n, d, m) = (source.n(), source.d(), source.m());
+    let first_bad = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| -> Result<Option<RecoveryError>, RecoveryError> {
+            let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+            let mut x = Mat::<f64>::zeros(d, len);
+            let mut y = Mat::<f64>::zeros(m, len);
+            source.read(start, x.as_mut(), y.as_mut())?;
+            // Columns are samples here: transpose back to rows for the error's row index.
+            for (what, a) in [("X", x.as_ref()), ("Y", y.as_ref())] {
+                if let Err(RecoveryError::NotFinite { row, col, .. }) =
+                    check_finite(what, a.transpose())
+                {
+                    return Ok(Some(RecoveryError::NotFinite {
+                        what,
+                        row: start + row,
+                        col,
+                    }));
+                }
+            }
+            Ok(None)
+        })
+        .find_map_first(|r| match r {
+            Ok(None) => None,
+            Ok(Some(e)) | Err(e) => Some(e),
+        });
+    match first_bad {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// The moments of order ≤ 2 of X (n×d) and Y (n×m), with the checks of [`check_samples`]:
 /// finiteness comes out of the moment pass itself (a NaN or infinity poisons a diagonal
 /// sum), so clean data are read once, not twice.
@@ -64,9 +102,21 @@ pub(crate) fn moments_for_recovery(
         return checked_moments(x, y);
     }
     check_shapes(x, y)?;
-    let chunks = spread_indices(n.div_ceil(CHUNK), cap.div_ceil(CHUNK));
     let source = InMemory::new(x.transpose(), y.transpose())?;
-    Ok(SampleMoments::compute_on_chunks(&source, &chunks)?)
+    moments_of_source(&source)
+}
+
+/// [`moments_for_recovery`] for any source (a file streamed, say): the same spread chunks,
+/// so that the streamed and the in-memory front doors start from the same bits. Needs a
+/// non-empty source; the samples outside the chunks are checked by the certificate's pass.
+pub(crate) fn moments_of_source(source: &dyn SampleSource) -> Result<SampleMoments, RecoveryError> {
+    let (n, d, m) = (source.n(), source.d(), source.m());
+    let cap = moment_samples(d, m);
+    if n <= cap {
+        return Ok(SampleMoments::compute(source)?);
+    }
+    let chunks = spread_indices(n.div_ceil(CHUNK), cap.div_ceil(CHUNK));
+    Ok(SampleMoments::compute_on_chunks(source, &chunks)?)
 }
 
 /// Samples the front doors' moments are formed from: max(16·d·min(d, m), 64·d, F) with the
