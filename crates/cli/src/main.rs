@@ -109,8 +109,9 @@ enum Command {
         /// Float type of model.safetensors (U.npy and V.npy are always float64).
         #[arg(long, value_enum, default_value_t = WeightDtype::F32)]
         dtype: WeightDtype,
-        /// Memory budget, e.g. 512M or 8G (default: half the available memory). Above it the
-        /// data are streamed, and the search subset gets at most a quarter of it.
+        /// Memory budget, e.g. 512M or 8G (default: half the available memory). The data are
+        /// loaded when four times their size fits (once with --noise none), else streamed,
+        /// with the subset held in memory sized so the peak stays within the budget.
         #[arg(long, value_parser = parse_bytes)]
         memory_budget: Option<u64>,
         /// Output folder.
@@ -398,11 +399,24 @@ fn recover(
     let (network, report, read_s, streamed) = match inputs {
         Inputs::Files(source) => {
             let data_bytes = source.x.bytes_f64() + source.y.bytes_f64();
-            if stream || data_bytes > budget {
-                // A quarter of the budget for the search subset; the passes need one chunk
-                // per thread.
+            // In memory, the exact method needs the data once; least squares (the fallback
+            // under noise) holds a transposed copy and its working set beside them, up to
+            // 3.6 times the data in all (144 MB for 40 MB at (20, 5, 5, 2·10⁵)). Unless the
+            // labels are declared noiseless, the data are loaded only when four times their
+            // size fits, beside the process's own footprint.
+            let factor = if method.noise_model() == NoiseModel::None {
+                1
+            } else {
+                4
+            };
+            let in_memory_bytes = data_bytes.saturating_mul(factor) + BASE_FOOTPRINT;
+            if stream || in_memory_bytes > budget {
+                // Streamed, the subset held in memory (the exact search's, or least
+                // squares') costs up to 4 times its bytes with the working set: a sixth of
+                // what the footprint leaves keeps the peak within the budget.
                 let per_sample = 8 * (source.d() + source.m()) as u64;
-                let subset = (budget / 4 / per_sample.max(1)) as usize;
+                let subset = (budget.saturating_sub(BASE_FOOTPRINT) / 6 / per_sample.max(1))
+                    .max(MIN_SUBSET) as usize;
                 let _step = Step::start("recovering, streaming the samples from disk");
                 let (network, report) = method
                     .recover_source(&source, Some(subset))
@@ -448,12 +462,24 @@ fn recover(
             eprintln!("warning: {}", ui::one_line(w));
         }
     }
+    let peak = peak_memory_bytes();
+    if let Some(p) = peak
+        && p > budget
+        && !ui().quiet
+    {
+        eprintln!(
+            "warning: the peak memory, {}, exceeded the budget of {}; pass --stream or a \
+             larger --memory-budget",
+            resources::show_bytes(p),
+            resources::show_bytes(budget)
+        );
+    }
     let rep = ReportFile {
         report: report.clone(),
         read_time_s: read_s,
         streamed,
         memory_budget_bytes: budget,
-        peak_memory_bytes: peak_memory_bytes(),
+        peak_memory_bytes: peak,
         x: x.display().to_string(),
         y: y_shown,
     };
@@ -582,6 +608,13 @@ fn eval(
     }
     Ok(())
 }
+
+/// The process's own memory before any data: code, thread stacks, chunk buffers (21 MB
+/// measured at (20, 5, 5)), with room.
+const BASE_FOOTPRINT: u64 = 32 << 20;
+
+/// The fewest samples a streamed run holds in memory, whatever the budget.
+const MIN_SUBSET: u64 = 1024;
 
 /// Above this many flops, n ((k+1) d)², `eval` skips the oracle (about a minute here): at
 /// (200, 50, 50, 2·10⁵) it would take 2·10¹³, and its 0.8 GB partial sums once exhausted

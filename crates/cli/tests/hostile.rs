@@ -803,3 +803,43 @@ fn streamed_and_in_memory_give_the_same_bytes() {
         );
     }
 }
+
+/// Under noise, least squares needs about twice the data in memory: with a budget below
+/// that, the data are streamed and least squares runs on a subset, and the peak stays
+/// within the budget (as report.json states).
+#[test]
+fn noisy_recovery_stays_within_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = bin()
+        .args([
+            "generate", "--d", "20", "--k", "5", "--m", "5", "--n", "200000",
+        ])
+        .args(["--noise", "0.02", "--seed", "2", "--out", p(&data)])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let (x, y) = (data.join("X.npy"), data.join("Y.npy"));
+    let out = dir.path().join("r");
+    let budget: u64 = 64 << 20; // the data are 40 MB
+    let o = run(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--memory-budget",
+        "64M",
+        "--quiet",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["streamed"], true);
+    assert_eq!(report["memory_budget_bytes"], budget);
+    let peak = report["peak_memory_bytes"].as_u64().unwrap();
+    assert!(peak <= budget, "peak {peak} above the budget {budget}");
+    assert!(report["residual_rel"].as_f64().unwrap() < 0.03);
+}

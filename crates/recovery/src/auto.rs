@@ -234,6 +234,11 @@ impl Recovery {
         self
     }
 
+    /// The noise model (what the front door assumes of the labels).
+    pub fn noise_model(&self) -> NoiseModel {
+        self.noise
+    }
+
     /// Recovers the network from X (n×d) and Y (n×m), with the report of the method used.
     ///
     /// The inputs are checked first: a significantly nonzero mean is refused (it is a bias in
