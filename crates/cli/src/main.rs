@@ -438,7 +438,7 @@ fn recover(
         Inputs::Memory(loaded) => {
             if stream {
                 bail!(
-                    "--stream reads .npy files; CSV and .npz inputs are loaded into memory \
+                    "--stream reads .npy and .npz files; CSV inputs are loaded into memory \
                      (convert them to .npy to stream)"
                 );
             }

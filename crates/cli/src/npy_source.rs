@@ -70,8 +70,17 @@ impl NpyRows {
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display();
         if let Some((archive, name)) = npz_spec(path) {
-            let (bytes, label) = read_npz_member(&archive, name.as_deref())?;
-            return Self::from_bytes(bytes, PathBuf::from(label));
+            let (file, label, len) = spill_npz_member(&archive, name.as_deref())?;
+            let prefix = (len as usize).min(12 + npy_header::MAX_HEADER);
+            let mut head = vec![0u8; prefix];
+            file.read_exact_at(&mut head, 0)
+                .with_context(|| format!("cannot read back {label}"))?;
+            let header = npy_header::parse(&head).map_err(|e| {
+                anyhow::anyhow!(
+                    "{label} is not a readable .npy array ({e}); write it with numpy.savez"
+                )
+            })?;
+            return Self::with_header(Backing::File(file), PathBuf::from(label), len, header);
         }
         let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
         if !meta.is_file() {
@@ -429,14 +438,62 @@ impl Loaded {
 /// The most header bytes read from an archive member before its header must have ended.
 const NPY_HEADER_MAX: u64 = 1 << 20;
 
-/// Reads one array of an `.npz` archive into memory: (the member's bytes, a label naming the
-/// archive and the array). Memory grows with the data actually decompressed, never with
-/// what a header claims.
-fn read_npz_member(archive: &Path, name: Option<&str>) -> Result<(Vec<u8>, String)> {
+/// Decompresses one array of an `.npz` archive into an unlinked temporary file (in the
+/// system's temporary folder, `TMPDIR`), so that it is read, mapped or streamed like a
+/// `.npy` file and never held in memory; the file has no name, so nothing is left behind
+/// whatever happens to the process. Returns the file, a label naming the archive and the
+/// array, and the file's length. The disk must hold the size the header declares.
+fn spill_npz_member(archive: &Path, name: Option<&str>) -> Result<(File, String, u64)> {
     let shown = archive.display().to_string();
-    let file = File::open(archive).with_context(|| format!("cannot open {shown}"))?;
-    read_npz_member_from(BufReader::new(file), name, &shown)
+    let meta = std::fs::metadata(archive).with_context(|| format!("cannot open {shown}"))?;
+    if !meta.is_file() {
+        bail!("{shown} is not a regular file; pass the path of an .npz archive");
+    }
+    let source = File::open(archive).with_context(|| format!("cannot open {shown}"))?;
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!(
+        ".twolayer-npz-{}-{}",
+        std::process::id(),
+        SPILLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary file in {} to decompress {shown} into; set TMPDIR \
+                 to a writable folder",
+                dir.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&path);
+    let room = |total: Option<u64>| -> Result<()> {
+        let Some(total) = total else {
+            bail!("{shown}: an array's header claims more bytes than any disk holds");
+        };
+        match crate::resources::available_disk(&dir) {
+            Some(free) if total > free => bail!(
+                "decompressing {shown} needs {} in {} but {} is free; set TMPDIR to a folder \
+                 with room, or save the arrays as .npy files",
+                crate::resources::show_bytes(total),
+                dir.display(),
+                crate::resources::show_bytes(free)
+            ),
+            _ => Ok(()),
+        }
+    };
+    let label = extract_npz_member(BufReader::new(source), name, &shown, &mut file, room)?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read back {label}"))?
+        .len();
+    Ok((file, label, len))
 }
+
+/// Numbers the temporary files of one process.
+static SPILLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The names of the arrays in an `.npz` archive.
 pub fn npz_array_names<R: std::io::Read + std::io::Seek>(reader: R) -> Result<Vec<String>> {
@@ -447,13 +504,36 @@ pub fn npz_array_names<R: std::io::Read + std::io::Seek>(reader: R) -> Result<Ve
         .collect())
 }
 
-/// Reads one array of an `.npz` archive from any reader (as the file reader does); `shown`
-/// names the archive in errors.
+/// Reads one array of an `.npz` archive from any reader into memory, checking the size its
+/// header declares against the memory there is; `shown` names the archive in errors.
+/// Returns the member's bytes and a label naming the archive and the array.
 pub fn read_npz_member_from<R: std::io::Read + std::io::Seek>(
     reader: R,
     name: Option<&str>,
     shown: &str,
 ) -> Result<(Vec<u8>, String)> {
+    let mut bytes = Vec::new();
+    let label = extract_npz_member(reader, name, shown, &mut bytes, |total| {
+        crate::resources::check_memory(
+            total,
+            &format!("reading an array of {shown}"),
+            "save the arrays as .npy files, which twolayer can stream",
+        )
+    })?;
+    Ok((bytes, label))
+}
+
+/// Copies one array of an `.npz` archive into `sink`: first its header (npy headers are
+/// small), then exactly the bytes that header declares, after `room` has approved that
+/// total. A member that decompresses past its header's size (a zip bomb whose header lies)
+/// is refused at that point, whatever it would expand to.
+fn extract_npz_member<R: std::io::Read + std::io::Seek, W: std::io::Write>(
+    reader: R,
+    name: Option<&str>,
+    shown: &str,
+    sink: &mut W,
+    room: impl Fn(Option<u64>) -> Result<()>,
+) -> Result<String> {
     use std::io::Read;
     let mut zip = zip::ZipArchive::new(reader)
         .with_context(|| format!("{shown} is not a readable .npz archive (zip)"))?;
@@ -483,16 +563,13 @@ pub fn read_npz_member_from<R: std::io::Read + std::io::Seek>(
         ),
         other => anyhow::anyhow!("{label}: the archive is corrupt ({other})"),
     })?;
-    // The header first (npy headers are small), then exactly the bytes it declares: a
-    // member that decompresses past them (a zip bomb whose header lies) is refused before
-    // it can fill memory, and an honest but huge one is checked against the memory there is.
     let corrupt = || format!("{label}: the archive is corrupt");
-    let mut bytes = Vec::new();
+    let mut head = Vec::new();
     (&mut member)
         .take(NPY_HEADER_MAX)
-        .read_to_end(&mut bytes)
+        .read_to_end(&mut head)
         .with_context(corrupt)?;
-    let header = npy_header::parse(&bytes).map_err(|e| {
+    let header = npy_header::parse(&head).map_err(|e| {
         anyhow::anyhow!("{label} is not a readable .npy array ({e}); write it with numpy.savez")
     })?;
     let item = header
@@ -503,28 +580,32 @@ pub fn read_npz_member_from<R: std::io::Read + std::io::Seek>(
         .iter()
         .try_fold(item as u64, |acc, &n| acc.checked_mul(n))
         .and_then(|data| data.checked_add(header.data_offset as u64));
-    crate::resources::check_memory(
-        total,
-        &format!("reading {label}"),
-        "convert the array to a .npy file, which twolayer can stream",
-    )?;
+    room(total)?;
     let total = total.unwrap_or(u64::MAX);
-    let held = bytes.len() as u64;
-    if held <= total {
-        bytes.reserve((total - held) as usize);
-        (&mut member)
-            .take(total - held + 1)
-            .read_to_end(&mut bytes)
-            .with_context(corrupt)?;
-    }
-    if bytes.len() as u64 > total {
-        bail!(
+    let bomb = || {
+        anyhow::anyhow!(
             "{label} decompresses to more bytes than its header declares (shape {:?}); the \
              archive is corrupt or built to exhaust memory",
             header.shape
-        );
+        )
+    };
+    let held = head.len() as u64;
+    if held > total {
+        return Err(bomb());
     }
-    Ok((bytes, label))
+    let write = |e: std::io::Error| anyhow::anyhow!("cannot decompress {label}: {e}");
+    sink.write_all(&head).map_err(write)?;
+    let copied = std::io::copy(&mut (&mut member).take(total - held + 1), sink).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            anyhow::anyhow!("{}", corrupt())
+        } else {
+            write(e)
+        }
+    })?;
+    if held + copied > total {
+        return Err(bomb());
+    }
+    Ok(label)
 }
 
 /// The samples and labels named on the command line: .npy files stay on disk until read (so
@@ -539,7 +620,8 @@ pub enum Inputs {
 /// Opens the samples `x` and the labels (a file `y`, or the `y_cols` columns of a CSV `x`),
 /// checking that they describe the same samples.
 pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<Inputs> {
-    let in_memory = |p: &Path| is_csv(p) || p.to_str().is_some_and(|s| s.contains(".npz"));
+    // .npz members are decompressed into unlinked temporary files: they stream like .npy.
+    let in_memory = |p: &Path| is_csv(p);
     match (y, y_cols) {
         (None, Some(spec)) => {
             if !is_csv(x) {
