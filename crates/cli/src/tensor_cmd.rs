@@ -137,8 +137,25 @@ fn decompose_cmd(
         "power" => Method::Power,
         other => bail!("--method {other:?} is not one of auto, jennrich, power"),
     };
-    let (shape, values) = read_array(path)?;
+    let (shape, mut values) = read_array(path)?;
     let d = shape.first().copied().unwrap_or(0) as usize;
+    if shape.contains(&0) {
+        bail!(
+            "{} is an empty tensor (shape {shape:?}); pass a tensor of dimension d ≥ 1",
+            path.display()
+        );
+    }
+    // The decomposition works on T / max|T| (products of entries near 1e300 overflow; near
+    // 1e-300 they vanish) and scales the weights back: the factors and the relative
+    // residual do not depend on the scale.
+    let scale = values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    if scale == 0.0 {
+        bail!(
+            "{} is all zeros: it has no components to find",
+            path.display()
+        );
+    }
+    values.iter_mut().for_each(|v| *v /= scale);
     if !(shape.len() == 3 || shape.len() == 4) || shape.iter().any(|&n| n as usize != d) {
         bail!(
             "{} has shape {shape:?}; a symmetric tensor has shape (d, d, d) or (d, d, d, d)",
@@ -164,7 +181,16 @@ fn decompose_cmd(
         max_iter,
         ..DecomposeParams::new(rank)
     };
-    let dec = decompose(&t, &params).with_context(|| format!("decomposing {}", path.display()))?;
+    let mut dec =
+        decompose(&t, &params).with_context(|| format!("decomposing {}", path.display()))?;
+    dec.weights.iter_mut().for_each(|w| *w *= scale);
+    if dec.weights.iter().any(|w| !w.is_finite()) {
+        bail!(
+            "the weights of {} overflow float64 once scaled back (the tensor's largest entry is \
+             {scale:e}); rescale the tensor",
+            path.display()
+        );
+    }
     let r = &dec.report;
     let flat: Vec<f64> = (0..rank)
         .flat_map(|c| (0..d).map(move |i| (c, i)))

@@ -362,6 +362,25 @@ fn hostile_arguments_are_refused_on_one_line() {
     write_npy(&big_u, 3, 3, &[1e200; 9]);
     write_npy(&big_v, 3, 8, &[1e200; 24]);
     let (big_u, big_v) = (p(&big_u).to_string(), p(&big_v).to_string());
+    let zero_y = dir.path().join("zeroY.npy");
+    write_npy(&zero_y, 300, 3, &[0.0; 900]);
+    let zero_y = p(&zero_y).to_string();
+    let empty_t = dir.path().join("empty.npy");
+    std::fs::write(&empty_t, npy_prefix("(0, 0, 0)")).unwrap();
+    let empty_t = p(&empty_t).to_string();
+    let tensor = dir.path().join("tensor");
+    let made = run(&[
+        "tensor",
+        "generate",
+        "--d",
+        "4",
+        "--rank",
+        "2",
+        "--out",
+        p(&tensor),
+    ]);
+    assert!(made.status.success());
+    let tensor = p(&tensor.join("T.npy")).to_string();
     let planted = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = ["generate", "--d", "5", "--k", "2", "--m", "2", "--n", "50"]
             .iter()
@@ -532,6 +551,52 @@ fn hostile_arguments_are_refused_on_one_line() {
         (
             own(&["moments", "merge", &x, "--out", &o]),
             "not a moments file",
+        ),
+        (
+            own(&["recover", "--x", &x, "--y", &zero_y, "--out", &o]),
+            "labels Y are all zero",
+        ),
+        (
+            own(&[
+                "tensor",
+                "decompose",
+                "--t",
+                &empty_t,
+                "--rank",
+                "1",
+                "--out",
+                &o,
+            ]),
+            "empty tensor",
+        ),
+        (
+            own(&[
+                "tensor",
+                "decompose",
+                "--t",
+                &tensor,
+                "--rank",
+                "2",
+                "--tol",
+                "NaN",
+                "--out",
+                &o,
+            ]),
+            "tolerance",
+        ),
+        (
+            own(&[
+                "tensor",
+                "decompose",
+                "--t",
+                &tensor,
+                "--rank",
+                "2",
+                "--tol=-1",
+                "--out",
+                &o,
+            ]),
+            "tolerance",
         ),
     ];
     for (args, expect) in &cases {
@@ -887,4 +952,135 @@ fn noisy_recovery_stays_within_the_memory_budget() {
             "{file}"
         );
     }
+}
+
+/// A tensor's scale does not change its decomposition: T·1e300 (whose products overflow) and
+/// T·1e-300 give the factors of T and its weights scaled.
+#[test]
+fn a_tensor_at_any_scale_decomposes() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = dir.path().join("t");
+    let o = run(&[
+        "tensor",
+        "generate",
+        "--d",
+        "6",
+        "--rank",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        p(&made),
+    ]);
+    assert!(o.status.success());
+    let bytes = std::fs::read(made.join("T.npy")).unwrap();
+    let offset = bytes.len() - 216 * 8;
+    let mut weights = Vec::new();
+    for (i, scale) in [1.0, 1e300, 1e-300].iter().enumerate() {
+        let mut scaled = bytes[..offset].to_vec();
+        for c in bytes[offset..].chunks_exact(8) {
+            let v = f64::from_le_bytes(c.try_into().unwrap()) * scale;
+            scaled.extend_from_slice(&v.to_le_bytes());
+        }
+        let t = dir.path().join(format!("T{i}.npy"));
+        std::fs::write(&t, scaled).unwrap();
+        let out = dir.path().join(format!("d{i}"));
+        let o = run(&[
+            "tensor",
+            "decompose",
+            "--t",
+            p(&t),
+            "--rank",
+            "3",
+            "--json",
+            "--out",
+            p(&out),
+        ]);
+        assert!(
+            o.status.success(),
+            "scale {scale}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            report["residual_rel"].as_f64().unwrap() < 1e-8,
+            "scale {scale}"
+        );
+        let w = std::fs::read(out.join("weights.npy")).unwrap();
+        let w: Vec<f64> = w[w.len() - 24..]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) / scale)
+            .collect();
+        weights.push(w);
+    }
+    for w in &weights[1..] {
+        for (a, b) in w.iter().zip(&weights[0]) {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs(),
+                "{w:?} against {:?}",
+                weights[0]
+            );
+        }
+    }
+}
+
+/// Data held at float32 precision: the true network's residual is the rounding of X and Y,
+/// which `eval` must not read as structure (it did: 5.28 against a limit of 1.035).
+#[test]
+fn float32_data_at_their_precision_show_no_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = run(&[
+        "generate",
+        "--d",
+        "10",
+        "--k",
+        "3",
+        "--m",
+        "3",
+        "--n",
+        "5000",
+        "--seed",
+        "6",
+        "--out",
+        p(&data),
+    ]);
+    assert!(o.status.success());
+    // X.npy and Y.npy rewritten as float32: the same header with '<f4' for '<f8'.
+    for name in ["X.npy", "Y.npy"] {
+        let bytes = std::fs::read(data.join(name)).unwrap();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize + 10;
+        let mut out = bytes[..header_len].to_vec();
+        let at = out.windows(3).position(|w| w == b"<f8").unwrap();
+        out[at + 2] = b'4';
+        for c in bytes[header_len..].chunks_exact(8) {
+            let v = f64::from_le_bytes(c.try_into().unwrap()) as f32;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(dir.path().join(name), out).unwrap();
+    }
+    let o = run(&[
+        "eval",
+        "--x",
+        p(&dir.path().join("X.npy")),
+        "--y",
+        p(&dir.path().join("Y.npy")),
+        "--u",
+        p(&data.join("U_true.npy")),
+        "--v",
+        p(&data.join("V_true.npy")),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let err = m["prediction_error_rel"].as_f64().unwrap();
+    assert!(err > 0.0 && err < 1e-6, "float32 rounding only: {err}");
+    let (t, limit) = (
+        m["residual_structure"].as_f64().unwrap(),
+        m["residual_structure_limit"].as_f64().unwrap(),
+    );
+    assert!(
+        t <= limit,
+        "structure {t} above {limit} at float32 precision"
+    );
 }

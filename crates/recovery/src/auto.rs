@@ -350,6 +350,7 @@ impl Recovery {
                     | RecoveryError::Shape { .. }
                     | RecoveryError::NotFinite { .. }
                     | RecoveryError::ZeroK
+                    | RecoveryError::ZeroLabels
                     | RecoveryError::Moments(_)),
                 ) => return Err(e),
                 Err(e) if self.noise == NoiseModel::None => return Err(e),
@@ -408,6 +409,7 @@ impl Recovery {
                     | RecoveryError::Shape { .. }
                     | RecoveryError::NotFinite { .. }
                     | RecoveryError::ZeroK
+                    | RecoveryError::ZeroLabels
                     | RecoveryError::Moments(_)),
                 ) => return Err(e),
                 Err(e) => exact_error = Some(e),

@@ -39,6 +39,12 @@ pub enum RecoveryError {
         /// Column of the first bad entry.
         col: usize,
     },
+    /// Every label is zero: no unit can be read off them.
+    #[error(
+        "the labels Y are all zero (rank 0), so there is nothing to fit; check that Y is the \
+         right file (or column) and that it holds the network's outputs"
+    )]
+    ZeroLabels,
     /// Zero hidden units were requested.
     #[error("k = 0 hidden units requested; pass k ≥ 1 or leave it out to detect it")]
     ZeroK,

@@ -405,6 +405,9 @@ impl ExactRecovery {
         // Step 1: k and the reduction of Y to its k-dimensional row space.
         let spectrum = LabelSpectrum::from_second_moment(moments.second_y())?;
         let rank = spectrum.rank(RANK_TOL);
+        if rank == 0 {
+            return Err(RecoveryError::ZeroLabels);
+        }
         let k = self.k.unwrap_or(rank);
         let shown = spectrum
             .rel_sv

@@ -259,6 +259,9 @@ impl NoisyRecovery {
         let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
         let spectrum = LabelSpectrum::new(yt.as_ref())?;
         let rank = spectrum.rank(RANK_TOL);
+        if rank == 0 {
+            return Err(RecoveryError::ZeroLabels);
+        }
         let k = self.k.unwrap_or(rank);
         let shown: Vec<f64> = spectrum.rel_sv.iter().take(k + 1).copied().collect();
         if k > d {
