@@ -22,6 +22,22 @@ fn exact_successes(d: usize, k: usize, m: usize, n: usize, seeds: u64) -> u64 {
             .recover(inst.x.as_ref(), inst.y.as_ref())
             .unwrap();
         let a = align(&r.network, &inst.network).unwrap();
+        // A certified fit stops as exact, with neither a diagnosis nor a local-minimum
+        // warning (it once read `budget-spent` when only the finish on all samples fit).
+        if r.report.certified {
+            assert_eq!(r.report.stopped, Stopped::Exact, "seed {seed}");
+            assert!(r.report.diagnosis.is_none() && r.report.residual_structure.is_none());
+            assert!(
+                !r.report
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("local minimum")),
+                "{:?}",
+                r.report.warnings
+            );
+        } else {
+            assert!(r.report.diagnosis.is_some(), "an uncertified fit says why");
+        }
         if r.report.certified && a.v_max <= 1e-8 && a.u_max_rel <= 1e-8 {
             ok += 1;
         } else {

@@ -225,3 +225,31 @@ def test_the_gil_is_released_during_recovery():
     # other thread could tick only between calls, a few times each. Released, it ticks about
     # once a millisecond throughout.
     assert len(during) >= max(20, 250 * (end - start)), (len(during), calls, end - start)
+
+
+def test_a_thread_rewriting_X_cannot_break_recovery():
+    # The algorithms run without the GIL: a writeable X is copied first, so another thread
+    # rewriting it (with NaN, say) gives a fit or a ValueError, never a panic.
+    X, Y, U, V = planted(seed=9)
+    clean = X.copy()
+    stop = threading.Event()
+
+    def vandal():
+        while not stop.is_set():
+            X[:] = np.nan
+            X[:] = clean
+
+    t = threading.Thread(target=vandal)
+    t.start()
+    outcomes = []
+    try:
+        for _ in range(10):
+            try:
+                fit = twolayer.recover(X, Y)
+                outcomes.append("fit" if np.isfinite(fit.V).all() else "non-finite")
+            except ValueError as e:
+                outcomes.append("nan" if "non-finite" in str(e) else str(e))
+    finally:
+        stop.set()
+        t.join()
+    assert set(outcomes) <= {"fit", "nan"}, outcomes
