@@ -30,7 +30,7 @@ use crate::moments_cmd::MomentsCommand;
 use crate::tensor_cmd::TensorCommand;
 use crate::ui::{Step, UI, Ui, ui};
 use twolayer_cli::npy::encode_matrix;
-use twolayer_cli::npy_source::{Inputs, open_inputs, read_any};
+use twolayer_cli::npy_source::{CsvHeaders, Inputs, open_inputs, read_any};
 use twolayer_cli::output::{OutputDir, Outputs};
 use twolayer_cli::resources;
 use twolayer_cli::safetensors_out::{self, WeightDtype};
@@ -396,6 +396,7 @@ fn recover(
     };
     let budget = memory_budget.unwrap_or_else(default_memory_budget);
     let context = || format!("recovering from {} and {}", x.display(), y_shown);
+    let mut headers = CsvHeaders::default();
     let (network, report, read_s, streamed) = match inputs {
         Inputs::Files(source) => {
             let data_bytes = source.x.bytes_f64() + source.y.bytes_f64();
@@ -435,7 +436,8 @@ fn recover(
                 (network, report, read_s, false)
             }
         }
-        Inputs::Memory(loaded) => {
+        Inputs::Memory(loaded, csv) => {
+            headers = csv;
             if stream {
                 bail!(
                     "--stream reads .npy and .npz files; CSV inputs are loaded into memory \
@@ -482,6 +484,8 @@ fn recover(
         peak_memory_bytes: peak,
         x: x.display().to_string(),
         y: y_shown,
+        x_csv_header: headers.x,
+        y_csv_header: headers.y,
     };
     let mut files = Outputs::default();
     files.add("U.npy", encode_matrix(&network.u)?);
@@ -646,6 +650,13 @@ struct ReportFile {
     x: String,
     /// Path of the labels.
     y: String,
+    /// For a CSV file of samples: whether its first row was read as a header (names only)
+    /// rather than a sample (numbers only); absent for other files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x_csv_header: Option<bool>,
+    /// The same for the labels' CSV file (the samples' own with --y-cols).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y_csv_header: Option<bool>,
 }
 
 /// The JSON schema of report.json, as committed in docs/report.schema.json.

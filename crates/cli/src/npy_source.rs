@@ -608,13 +608,23 @@ fn extract_npz_member<R: std::io::Read + std::io::Seek, W: std::io::Write>(
     Ok(label)
 }
 
-/// The samples and labels named on the command line: .npy files stay on disk until read (so
-/// they can be streamed); CSV and .npz inputs are read into memory.
+/// The samples and labels named on the command line: .npy files and .npz members stay on
+/// disk until read (so they can be streamed); CSV inputs are read into memory.
 pub enum Inputs {
-    /// .npy files, opened.
+    /// .npy files (or .npz members decompressed to temporary files), opened.
     Files(NpySource),
-    /// Read into memory.
-    Memory(Loaded),
+    /// CSV inputs read into memory, with whether each file's first row was a header.
+    Memory(Loaded, CsvHeaders),
+}
+
+/// For CSV inputs: whether the first row of the samples' and of the labels' file was read as
+/// a header (names only) rather than a sample (`None`: not a CSV file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvHeaders {
+    /// The samples' file.
+    pub x: Option<bool>,
+    /// The labels' file (the samples' own with `--y-cols`).
+    pub y: Option<bool>,
 }
 
 /// Opens the samples `x` and the labels (a file `y`, or the `y_cols` columns of a CSV `x`),
@@ -627,14 +637,20 @@ pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<I
             if !is_csv(x) {
                 bail!("--y-cols splits a CSV file; with .npy or .npz samples pass --y");
             }
-            let (xt, yt) = read_csv(x)?.split(spec, x)?;
-            Ok(Inputs::Memory(Loaded::from_rows(
-                xt.values, yt.values, xt.rows, xt.cols, yt.cols,
-            )))
+            let table = read_csv(x)?;
+            let header = Some(table.names.is_some());
+            let (xt, yt) = table.split(spec, x)?;
+            Ok(Inputs::Memory(
+                Loaded::from_rows(xt.values, yt.values, xt.rows, xt.cols, yt.cols),
+                CsvHeaders {
+                    x: header,
+                    y: header,
+                },
+            ))
         }
         (Some(y), None) if in_memory(x) || in_memory(y) => {
-            let (xr, xc, xv) = read_rows(x)?;
-            let (yr, yc, yv) = read_rows(y)?;
+            let (xr, xc, xv, xh) = read_table(x)?;
+            let (yr, yc, yv, yh) = read_table(y)?;
             if xr != yr {
                 bail!(
                     "{} has {xr} samples (rows) but {} has {yr}: pass labels for the same samples",
@@ -642,7 +658,10 @@ pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<I
                     y.display()
                 );
             }
-            Ok(Inputs::Memory(Loaded::from_rows(xv, yv, xr, xc, yc)))
+            Ok(Inputs::Memory(
+                Loaded::from_rows(xv, yv, xr, xc, yc),
+                CsvHeaders { x: xh, y: yh },
+            ))
         }
         (Some(y), None) => Ok(Inputs::Files(NpySource::open(x, y)?)),
         _ => bail!("pass the labels: --y FILE, or --y-cols COLUMNS for a CSV holding both"),
@@ -651,9 +670,14 @@ pub fn open_inputs(x: &Path, y: Option<&Path>, y_cols: Option<&str>) -> Result<I
 
 /// Any supported array file as (rows, columns, row-major values).
 pub fn read_rows(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    read_table(path).map(|(rows, cols, values, _)| (rows, cols, values))
+}
+
+/// [`read_rows`], with whether a CSV file's first row was a header (`None`: not CSV).
+fn read_table(path: &Path) -> Result<(usize, usize, Vec<f64>, Option<bool>)> {
     if is_csv(path) {
         let t = read_csv(path)?;
-        return Ok((t.rows, t.cols, t.values));
+        return Ok((t.rows, t.cols, t.values, Some(t.names.is_some())));
     }
     let a = NpyRows::open(path)?;
     let (rows, cols) = (a.rows(), a.cols());
@@ -664,7 +688,7 @@ pub fn read_rows(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         .flat_map(|j| (0..cols).map(move |c| (c, j)))
         .map(|(c, j)| m[(c, j)])
         .collect();
-    Ok((rows, cols, values))
+    Ok((rows, cols, values, None))
 }
 
 /// Any supported array file (.npy, ARCHIVE.npz:NAME, .csv) as an n×c matrix.

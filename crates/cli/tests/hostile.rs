@@ -1084,3 +1084,99 @@ fn float32_data_at_their_precision_show_no_structure() {
         "structure {t} above {limit} at float32 precision"
     );
 }
+
+/// The values of a float64 C-order .npy file written by `generate`: (rows, cols, values).
+fn read_npy(path: &Path) -> (usize, usize, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize + 10;
+    let header = String::from_utf8_lossy(&bytes[..header_len]).to_string();
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
+        .split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect();
+    let values: Vec<f64> = bytes[header_len..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    (dims[0], dims.get(1).copied().unwrap_or(1), values)
+}
+
+/// report.json says how each CSV file's first row was read: a header of names, or a sample.
+#[test]
+fn the_report_says_whether_a_csv_had_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "3").status().unwrap().success());
+    let (n, d, xv) = read_npy(&data.join("X.npy"));
+    let (_, m, yv) = read_npy(&data.join("Y.npy"));
+    let row = |j: usize| {
+        let cells: Vec<String> = (0..d)
+            .map(|c| format!("{:e}", xv[j * d + c]))
+            .chain((0..m).map(|c| format!("{:e}", yv[j * m + c])))
+            .collect();
+        cells.join(",")
+    };
+    let body: Vec<String> = (0..n).map(row).collect();
+    let names: Vec<String> = (0..d)
+        .map(|c| format!("x{c}"))
+        .chain((0..m).map(|c| format!("y{c}")))
+        .collect();
+    let with = dir.path().join("with.csv");
+    std::fs::write(&with, format!("{}\n{}\n", names.join(","), body.join("\n"))).unwrap();
+    let without = dir.path().join("without.csv");
+    std::fs::write(&without, body.join("\n") + "\n").unwrap();
+    for (file, cols, header) in [(&with, "y0,y1,y2", true), (&without, "8,9,10", false)] {
+        let out = dir.path().join(format!("r-{header}"));
+        let o = run(&[
+            "recover",
+            "--x",
+            p(file),
+            "--y-cols",
+            cols,
+            "--quiet",
+            "--out",
+            p(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["x_csv_header"], header);
+        assert_eq!(report["y_csv_header"], header);
+        assert_eq!(report["n"], n, "no sample lost to the header");
+    }
+}
+
+/// A mapped input that shrinks under a run raises SIGBUS at the next read past its new end:
+/// the process says so on one line and exits 2 instead of dying silently. (The signal is
+/// sent directly: the real truncation races with the run's own reads.)
+#[test]
+fn a_bus_error_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = bin()
+        .args([
+            "generate", "--d", "50", "--k", "10", "--m", "10", "--n", "200000",
+        ])
+        .args(["--noise", "0.05", "--out", p(&data)])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let child = bin()
+        .args([
+            "recover",
+            "--x",
+            p(&data.join("X.npy")),
+            "--y",
+            p(&data.join("Y.npy")),
+        ])
+        .args(["--noise", "gaussian", "--out", p(&dir.path().join("r"))])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // SAFETY: a signal to our own child, which has not been waited for.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGBUS) }, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_refused(&o, "shrank while twolayer was reading it");
+}
