@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
             let loaded = files.load()?;
             Recovery::new().recover(loaded.x(), loaded.y())?
         }
-        Inputs::Memory(loaded) => Recovery::new().recover(loaded.x(), loaded.y())?,
+        Inputs::Memory(loaded, _) => Recovery::new().recover(loaded.x(), loaded.y())?,
     };
     println!(
         "{}: k = {}, certified {}, residual {:.1e}; V is {}×{}, U is {}×{}",
