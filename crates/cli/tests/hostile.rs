@@ -31,6 +31,11 @@ fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The report.json of an output folder.
+fn report_of(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
 /// Names in a folder that look like a twolayer staging folder or temporary file.
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -900,8 +905,7 @@ fn noisy_recovery_stays_within_the_memory_budget() {
         p(&out),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     assert_eq!(report["streamed"], true);
     assert_eq!(report["memory_budget_bytes"], budget);
     let peak = report["peak_memory_bytes"].as_u64().unwrap();
@@ -937,8 +941,7 @@ fn noisy_recovery_stays_within_the_memory_budget() {
         p(&from_npz),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(from_npz.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&from_npz);
     assert_eq!(report["streamed"], true);
     let peak = report["peak_memory_bytes"].as_u64().unwrap();
     assert!(
@@ -1139,8 +1142,7 @@ fn the_report_says_whether_a_csv_had_a_header() {
             p(&out),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        let report = report_of(&out);
         assert_eq!(report["x_csv_header"], header);
         assert_eq!(report["y_csv_header"], header);
         assert_eq!(report["n"], n, "no sample lost to the header");
