@@ -194,6 +194,7 @@ fn main() -> ExitCode {
         json: cli.json,
         quiet: cli.quiet,
     });
+    twolayer_cli::output::WARNINGS.store(!cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Demo { seed } => demo(seed),
         Command::Generate(args) => args.planted().and_then(|p| generate(&p, &args.out)),

@@ -73,6 +73,9 @@ fn kind(meta: &fs::Metadata) -> &'static str {
     }
 }
 
+/// Whether commits may print a warning on stderr (the binary turns it off with --quiet).
+pub static WARNINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 /// Files to write into one output folder, held in memory until [`OutputDir::commit`].
 #[derive(Default)]
 pub struct Outputs {
@@ -167,6 +170,42 @@ impl OutputDir {
         Ok((parent.to_owned(), name.to_string_lossy().into_owned()))
     }
 
+    /// The commit where the folder's parent is not writable, so no sibling can be staged
+    /// and exchanged: the files are written and flushed in a hidden folder inside, then each
+    /// is renamed over its target. Each file is whole, but the set changes file by file, and
+    /// a warning says so.
+    fn commit_file_by_file(mut self, files: Outputs) -> Result<Vec<PathBuf>> {
+        let shown = self.path.display().to_string();
+        let inside = self.path.join(format!("{STAGING}{}", std::process::id()));
+        let _ = fs::remove_dir_all(&inside);
+        fs::create_dir(&inside).with_context(|| format!("cannot write into {shown}"))?;
+        let staged = (|| -> Result<()> {
+            for (file, bytes) in &files.files {
+                let mut f = File::create(inside.join(file))
+                    .with_context(|| format!("cannot write into {shown}"))?;
+                f.write_all(bytes)
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("cannot write {file} into {shown}"))?;
+            }
+            for (file, _) in &files.files {
+                fs::rename(inside.join(file), self.path.join(file))
+                    .with_context(|| format!("cannot move {file} into {shown}"))?;
+            }
+            Ok(())
+        })();
+        let _ = fs::remove_dir_all(&inside);
+        staged?;
+        sync_dir(&self.path);
+        self.committed = true;
+        if WARNINGS.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "warning: the folder that holds {shown} is not writable, so the files in {shown} \
+                 were replaced one by one rather than as one set"
+            );
+        }
+        Ok(files.files.iter().map(|(n, _)| self.path.join(n)).collect())
+    }
+
     /// Removes staging folders that killed runs left beside this one. Holding the lock, no
     /// other run is staging for this folder, except one already past its exchange that is
     /// removing its old folder, which it names by its own process id: those are skipped
@@ -177,6 +216,10 @@ impl OutputDir {
         };
         let prefix = format!(".{name}{STAGING}");
         remove_dead(&parent, &prefix, |p| {
+            let _ = fs::remove_dir_all(p);
+        });
+        // And those of the file-by-file commit, inside the folder.
+        remove_dead(&self.path, STAGING, |p| {
             let _ = fs::remove_dir_all(p);
         });
     }
@@ -232,9 +275,17 @@ impl OutputDir {
         }
         let staging = parent.join(format!(".{name}{STAGING}{}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
-        fs::create_dir(&staging).with_context(|| {
-            format!("cannot create a staging folder beside {shown} (its parent must be writable)")
-        })?;
+        if let Err(e) = fs::create_dir(&staging) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(libc::EROFS)
+            {
+                drop(names);
+                return self.commit_file_by_file(files);
+            }
+            return Err(e).with_context(|| {
+                format!("cannot create a staging folder beside {shown} (in its parent folder)")
+            });
+        }
         let staged = (|| -> Result<()> {
             if let Ok(meta) = fs::metadata(&self.path) {
                 let _ = fs::set_permissions(&staging, meta.permissions());

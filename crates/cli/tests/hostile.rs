@@ -1182,3 +1182,43 @@ fn a_bus_error_is_one_line_and_exit_2() {
     let o = child.wait_with_output().unwrap();
     assert_refused(&o, "shrank while twolayer was reading it");
 }
+
+/// Where the output folder's parent is not writable (no sibling to stage in), the files are
+/// still written, each whole, one by one, with a warning; leftovers are still removed.
+/// Needs root to run a child as another user; elsewhere it says so and checks nothing.
+#[test]
+fn an_output_folder_in_a_read_only_parent_is_still_written() {
+    // SAFETY: geteuid only reads this process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run a child as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = dir.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    let c = std::ffi::CString::new(p(&out)).unwrap();
+    // SAFETY: a NUL-terminated path; 65534 is the conventional `nobody`.
+    assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
+    for seed in ["1", "2"] {
+        let mut cmd = generate(&out, seed);
+        // SAFETY: between fork and exec only setgid/setuid, which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let o = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        assert!(stderr.contains("replaced one by one"), "{stderr}");
+    }
+    let reference = dir.path().join("ref");
+    assert!(generate(&reference, "2").status().unwrap().success());
+    assert_eq!(contents(&out), contents(&reference));
+    assert!(leftovers(&out).is_empty() && leftovers(dir.path()).is_empty());
+}
