@@ -557,6 +557,11 @@ fn extract_npz_member<R: std::io::Read + std::io::Seek, W: std::io::Write>(
             "{label} is stored in a way twolayer does not read ({why}); save it with \
              numpy.savez or numpy.savez_compressed"
         ),
+        zip::result::ZipError::CompressionMethodNotSupported(method) => anyhow::anyhow!(
+            "{label} is stored in a way twolayer does not read (compression method {method}: \
+             only stored and deflate are read); save it with numpy.savez or \
+             numpy.savez_compressed"
+        ),
         zip::result::ZipError::FileNotFound => anyhow::anyhow!(
             "{shown} has no array named {name:?} (it holds: {}); pass archive.npz:NAME",
             names.join(", ")

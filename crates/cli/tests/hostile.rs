@@ -106,6 +106,28 @@ fn special_files_at_the_output_path_are_never_replaced() {
             .file_type()
             .is_fifo()
     );
+    // A FIFO as a part to merge is refused, not read (which would block forever): the
+    // child is given 20 s before it counts as hung.
+    let mut child = bin()
+        .args([
+            "moments",
+            "merge",
+            p(&fifo),
+            "--out",
+            p(&dir.path().join("m.json")),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("moments merge blocked on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_refused(&child.wait_with_output().unwrap(), "is not a regular file");
 
     // A character device (root only, as in CI): a copy of /dev/null's numbers.
     let node = dir.path().join("mynull");
@@ -396,7 +418,30 @@ fn hostile_arguments_are_refused_on_one_line() {
         a
     };
     let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // An archive whose member uses a compression method the reader lacks (bzip2's number,
+    // 12, patched into a stored archive's headers).
+    let bzip = dir.path().join("bzip.npz");
+    {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("X.npy", options).unwrap();
+        zip.write_all(&npy_prefix("(2, 2)")).unwrap();
+        zip.write_all(&[0u8; 32]).unwrap();
+        let mut bytes = zip.finish().unwrap().into_inner();
+        for (signature, at) in [(b"PK\x03\x04", 8), (b"PK\x01\x02", 10)] {
+            let start = bytes.windows(4).position(|w| w == signature).unwrap();
+            bytes[start + at] = 12;
+        }
+        std::fs::write(&bzip, bytes).unwrap();
+    }
+    let bzip = format!("{}:X", p(&bzip));
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            own(&["recover", "--x", &bzip, "--y", &y, "--out", &o]),
+            "is stored in a way twolayer does not read",
+        ),
         (
             own(&[
                 "recover",
