@@ -136,3 +136,56 @@ pub fn encode_matrix(m: &Mat<f64>) -> Result<Vec<u8>> {
     writer.finish()?;
     Ok(buf.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fortran order against a reference written out by hand: element (i, j, l) of a
+    /// 2×3×4 array sits at i + 2j + 6l in Fortran order and at 12i + 4j + l in C order.
+    #[test]
+    fn fortran_to_c_matches_the_index_formulas() {
+        let value = |i: usize, j: usize, l: usize| (100 * i + 10 * j + l) as f64;
+        let mut fortran = vec![0.0; 24];
+        for i in 0..2 {
+            for j in 0..3 {
+                for l in 0..4 {
+                    fortran[i + 2 * j + 6 * l] = value(i, j, l);
+                }
+            }
+        }
+        let c = fortran_to_c(&fortran, &[2, 3, 4]);
+        for i in 0..2 {
+            for j in 0..3 {
+                for l in 0..4 {
+                    assert_eq!(c[12 * i + 4 * j + l], value(i, j, l), "({i}, {j}, {l})");
+                }
+            }
+        }
+    }
+
+    /// A float64 Fortran-order file reads to the same row-major values as its C-order twin.
+    #[test]
+    fn float64_fortran_files_read_in_row_major_order() {
+        let dir = std::env::temp_dir().join(format!("twolayer-npy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows: Vec<f64> = (0..6).map(|v| v as f64).collect(); // [[0, 1, 2], [3, 4, 5]]
+        let path = dir.join("f.npy");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[2, 3])
+            .order(npyz::Order::Fortran)
+            .writer(&mut f)
+            .begin_nd()
+            .unwrap();
+        for v in [0.0, 3.0, 1.0, 4.0, 2.0, 5.0] {
+            w.push(&v).unwrap();
+        }
+        w.finish().unwrap();
+        let (shape, values) = read_array(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(shape, vec![2, 3]);
+        assert_eq!(values, rows);
+    }
+}

@@ -1267,3 +1267,55 @@ fn an_output_folder_in_a_read_only_parent_is_still_written() {
     assert_eq!(contents(&out), contents(&reference));
     assert!(leftovers(&out).is_empty() && leftovers(dir.path()).is_empty());
 }
+
+/// The same samples stored in Fortran order (float64) give the same bytes as in C order,
+/// loaded or streamed: the readers transpose them, not the algorithms.
+#[test]
+fn fortran_order_samples_give_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(generate(&data, "8").status().unwrap().success());
+    let (n, d, xv) = read_npy(&data.join("X.npy"));
+    let mut bytes = npy_prefix(&format!("({n}, {d})"));
+    // Same header length: "True, " where "False," stood.
+    let at = bytes.windows(6).position(|w| w == b"False,").unwrap();
+    bytes[at..at + 6].copy_from_slice(b"True, ");
+    for c in 0..d {
+        for j in 0..n {
+            bytes.extend_from_slice(&xv[j * d + c].to_le_bytes());
+        }
+    }
+    let fortran = dir.path().join("XF.npy");
+    std::fs::write(&fortran, bytes).unwrap();
+    let y = data.join("Y.npy");
+    let mut sets = Vec::new();
+    for (x, stream) in [
+        (&data.join("X.npy"), false),
+        (&fortran, false),
+        (&fortran, true),
+    ] {
+        let out = dir.path().join(format!("r{}", sets.len()));
+        let mut c = bin();
+        c.args([
+            "recover",
+            "--x",
+            p(x),
+            "--y",
+            p(&y),
+            "--quiet",
+            "--out",
+            p(&out),
+        ]);
+        if stream {
+            c.arg("--stream");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(report_of(&out)["certified"], true);
+        let mut files = contents(&out);
+        files.remove("report.json");
+        sets.push(files);
+    }
+    assert_eq!(sets[0], sets[1], "Fortran order in memory");
+    assert_eq!(sets[0], sets[2], "Fortran order streamed");
+}

@@ -337,6 +337,37 @@ mod tests {
         ));
     }
 
+    /// The checks after the fit: a network accepted as a fit (a loose tolerance) whose
+    /// |u_i V_ij| are far from 1 is not the gadget's, and signs read off a fit must balance.
+    #[test]
+    fn decode_refuses_what_is_not_a_partition() {
+        let inst = PartitionInstance::new(vec![3, 1, 1, 2, 2, 1]).unwrap();
+        let zero = Network::new(Mat::zeros(1, 2), Mat::zeros(2, 6), Activation::Relu).unwrap();
+        match decode(&zero, &inst, 10.0) {
+            Err(HardnessError::Undecodable { reason }) => {
+                assert!(
+                    reason.contains("|u·V| = 0.000e0 at coordinate 0"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // |u V| = 1 everywhere, but all signs +: ε·s = 10, so no partition.
+        let u = Mat::from_fn(1, 2, |_, _| 1.0);
+        let v = Mat::from_fn(2, 6, |i, _| if i == 0 { 1.0 } else { -1.0 });
+        let unbalanced = Network::new(u, v, Activation::Relu).unwrap();
+        match decode(&unbalanced, &inst, 1e3) {
+            Err(HardnessError::Undecodable { reason }) => {
+                assert!(reason.contains("do not balance"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // And the certificate itself decodes at tolerance 0.
+        let signs = inst.solve().unwrap().unwrap();
+        let net = certificate(&inst, &signs).unwrap();
+        assert_eq!(inst.imbalance(&decode(&net, &inst, 0.0).unwrap()), 0);
+    }
+
     #[test]
     fn generators_are_what_they_say() {
         for seed in 0..5 {

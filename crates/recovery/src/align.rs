@@ -200,4 +200,43 @@ mod tests {
         let flipped = Network::new(truth.u.clone(), v3, Activation::Relu).unwrap();
         assert!((align(&flipped, &truth).unwrap().v_max - 2.0).abs() < 1e-15);
     }
+
+    /// Known wrong output weights and a scale that U does not compensate give the errors
+    /// they should, to the last bits: every recovery test leans on these numbers.
+    #[test]
+    fn alignment_measures_wrong_output_weights() {
+        let v = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.6, 0.8]][i][j]);
+        let u = Mat::from_fn(1, 2, |_, j| [2.0, -1.0][j]);
+        let truth = Network::new(u, v.clone(), Activation::Relu).unwrap();
+        // Unit 1's output weight 50% too large.
+        let u1 = Mat::from_fn(1, 2, |_, j| [2.0, -1.5][j]);
+        let a = align(
+            &Network::new(u1, v.clone(), Activation::Relu).unwrap(),
+            &truth,
+        )
+        .unwrap();
+        assert_eq!(a.perm, vec![0, 1]);
+        assert!(a.v_max < 1e-15 && a.v_fro < 1e-15, "{a:?}");
+        assert!((a.u_max_rel - 0.5).abs() < 1e-15, "{a:?}");
+        assert!((a.u_fro_rel - 0.5 / 5f64.sqrt()).abs() < 1e-15, "{a:?}");
+        assert!((a.parameter_error() - 0.5 / 5f64.sqrt()).abs() < 1e-15);
+        // Unit 0's input weights doubled and U left as it was: the function's unit 0 is
+        // twice as large, which the canonical form moves into U (4 against 2).
+        let v2 = Mat::from_fn(2, 2, |i, j| [[2.0, 0.0], [0.6, 0.8]][i][j]);
+        let u2 = Mat::from_fn(1, 2, |_, j| [2.0, -1.0][j]);
+        let a = align(&Network::new(u2, v2, Activation::Relu).unwrap(), &truth).unwrap();
+        assert!(a.v_max < 1e-15, "{a:?}");
+        assert!((a.u_max_rel - 1.0).abs() < 1e-15, "{a:?}");
+        assert!((a.u_fro_rel - 2.0 / 5f64.sqrt()).abs() < 1e-15, "{a:?}");
+        // A tilted row: unit 1 at (0.8, 0.6) instead of (0.6, 0.8), ‖Δ‖ = √0.08.
+        let v3 = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.8, 0.6]][i][j]);
+        let a = align(
+            &Network::new(truth.u.clone(), v3, Activation::Relu).unwrap(),
+            &truth,
+        )
+        .unwrap();
+        assert!((a.v_max - 0.08f64.sqrt()).abs() < 1e-15, "{a:?}");
+        assert!((a.v_fro - 0.08f64.sqrt()).abs() < 1e-15, "{a:?}");
+        assert!(a.u_max_rel < 1e-15);
+    }
 }
