@@ -361,3 +361,47 @@ fn a_failed_search_reports_its_near_misses() {
     assert!(wide_nulls > 0, "{err}");
     assert!(err.to_string().contains("pass more samples"), "{err}");
 }
+
+/// The certificate's threshold, a relative residual of 1e-10, decides the answer through
+/// every door: labels off by 3·10⁻¹⁰ (relative) never certify, and declaring them noiseless
+/// then makes that an error; labels off by 10⁻¹¹ certify through the exact method (its
+/// unit fit, not a least-squares one, leaves about 3.7 times the noise: 1.85·10⁻¹⁰ at
+/// 5·10⁻¹¹), and labels off by 5·10⁻¹¹ through the front door, whose least squares
+/// reaches the noise.
+#[test]
+fn the_certificate_threshold_decides_through_every_door() {
+    let planted = |noise: f64| {
+        PlantedNetwork::new(10, 3, 3, 3000)
+            .seed(2)
+            .noise(noise)
+            .generate()
+            .unwrap()
+    };
+    let (far_below, below, above) = (planted(1e-11), planted(5e-11), planted(3e-10));
+    // The exact method: its certificate is the same threshold.
+    for (inst, certify) in [(&far_below, true), (&below, false), (&above, false)] {
+        match ExactRecovery::new().recover(inst.x.as_ref(), inst.y.as_ref()) {
+            Ok(r) => assert_eq!(r.report.certified, certify, "{:?}", r.report),
+            Err(RecoveryError::UnitsNotFound { .. }) => {
+                assert!(!certify, "labels 1e-11 off lost the exact search")
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The front door, whichever method answers.
+    let (_, r) = Recovery::new()
+        .recover(below.x.as_ref(), below.y.as_ref())
+        .unwrap();
+    assert!(r.certified() && r.residual_rel() < 1e-10, "{r:?}");
+    let (_, r) = Recovery::new()
+        .recover(above.x.as_ref(), above.y.as_ref())
+        .unwrap();
+    assert!(!r.certified() && r.residual_rel() > 1e-10, "{r:?}");
+    let refused = Recovery::new()
+        .noise(twolayer_recovery::NoiseModel::None)
+        .recover(above.x.as_ref(), above.y.as_ref());
+    assert!(
+        matches!(refused, Err(RecoveryError::NotCertified { .. })),
+        "{refused:?}"
+    );
+}

@@ -1319,3 +1319,62 @@ fn fortran_order_samples_give_the_same_bytes() {
     assert_eq!(sets[0], sets[1], "Fortran order in memory");
     assert_eq!(sets[0], sets[2], "Fortran order streamed");
 }
+
+/// `twolayer recover` on labels just below and just above the certificate's threshold:
+/// certified, then not, then an error when declared noiseless.
+#[test]
+fn the_certificate_threshold_at_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (noise, certified) in [("5e-11", true), ("3e-10", false)] {
+        let data = dir.path().join(format!("d{noise}"));
+        let o = bin()
+            .args([
+                "generate", "--d", "10", "--k", "3", "--m", "3", "--n", "3000",
+            ])
+            .args(["--seed", "2", "--noise", noise, "--out", p(&data)])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let (x, y) = (data.join("X.npy"), data.join("Y.npy"));
+        let out = dir.path().join(format!("r{noise}"));
+        let o = run(&[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--quiet",
+            "--out",
+            p(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report = report_of(&out);
+        assert_eq!(report["certified"], certified, "{noise}");
+        assert_eq!(
+            report["stopped"],
+            if certified {
+                "exact"
+            } else {
+                "no-structure-left"
+            }
+        );
+        let strict = dir.path().join(format!("s{noise}"));
+        let o = run(&[
+            "recover",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--noise",
+            "none",
+            "--out",
+            p(&strict),
+        ]);
+        if certified {
+            assert!(o.status.success());
+        } else {
+            assert_refused(&o, "exact needs < 1e-10");
+            assert!(!strict.exists());
+        }
+    }
+}
