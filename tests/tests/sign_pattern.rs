@@ -340,3 +340,34 @@ fn noisy_fits_are_bit_identical_for_one_and_two_threads() {
     assert_eq!(one.0, two.0, "the Gauss–Newton fit differs");
     assert_eq!(one.1, two.1, "the noisy front door differs");
 }
+
+/// The oracle itself, in absolute terms: every ratio test divides by it, so a worse oracle
+/// would loosen them all. Least squares with fixed (true) sign patterns is linear in the
+/// noise, so the same draws at twice the level give twice the error (within 2%: the error
+/// is measured after normalising rows of V, which is not linear); its error falls as
+/// 1/√n; and it sits at σ √(p/n) (σ the noise relative to the label RMS, p = k(d + m)
+/// parameters) within a factor of 3.
+#[test]
+fn the_oracle_error_is_at_the_statistical_rate() {
+    let (d, k, m) = (20, 5, 5);
+    let p = (k * (d + m)) as f64;
+    let error = |n: usize, sigma: f64, seed: u64| {
+        let inst = PlantedNetwork::new(d, k, m, n)
+            .seed(seed)
+            .noise(sigma)
+            .generate()
+            .unwrap();
+        oracle_error(inst.x.as_ref(), inst.y.as_ref(), &inst.network)
+    };
+    for seed in 0..3 {
+        let (small, large) = (error(20_000, 0.01, seed), error(20_000, 0.02, seed));
+        assert!((large / small - 2.0).abs() < 0.02, "{small} {large}");
+        let rate = 0.01 * (p / 20_000.0).sqrt();
+        let ratio = small / rate;
+        eprintln!("seed {seed}: oracle error {small:.3e}, σ√(p/n) = {rate:.3e}, ratio {ratio:.3}");
+        assert!((1.0 / 3.0..=3.0).contains(&ratio), "ratio {ratio}");
+        let more = error(80_000, 0.01, seed);
+        let fall = more / small;
+        assert!((0.35..=0.65).contains(&fall), "4n: {fall}");
+    }
+}

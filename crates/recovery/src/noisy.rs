@@ -708,13 +708,16 @@ mod tests {
 
     #[test]
     fn stop_reasons_are_named_as_report_json_names_them() {
-        for s in [
-            Stopped::Exact,
-            Stopped::NoStructureLeft,
-            Stopped::Agreed,
-            Stopped::BudgetSpent,
+        // The names report.json and the summary line print, written out: a renamed variant
+        // or a changed serde attribute fails here.
+        for (s, name) in [
+            (Stopped::Exact, "exact"),
+            (Stopped::NoStructureLeft, "no-structure-left"),
+            (Stopped::Agreed, "agreed"),
+            (Stopped::BudgetSpent, "budget-spent"),
         ] {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+            assert_eq!(serde_json::to_value(s).unwrap(), name);
+            assert_eq!(s.name(), name);
         }
     }
 }
