@@ -19,6 +19,11 @@
 //!   TensorLy's `parafac` (in-process, default settings), both compared with the clean tensor.
 //! - `fuzz [--seconds N]`: the .npy/.npz/CSV readers' cargo-fuzz target for N seconds
 //!   (default 60); needs `cargo install cargo-fuzz`.
+//! - `mutants [TARGET…] [--minutes N]`: cargo-mutants (installed with `cargo install
+//!   cargo-mutants --locked`) on the core files — alignment, decode, output commit,
+//!   certificate, moments accumulator, npy readers, sign-pattern least squares, exact search —
+//!   within N minutes (default 60), then the caught/missed table. Mutants are applied in
+//!   place, so crates/ must be committed first. Not in CI.
 //! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
 //!   wall times (file reading included) and errors:
 //!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
@@ -34,6 +39,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod fuzz;
+mod mutants;
 mod plot;
 mod pycheck;
 mod sweep;
@@ -58,6 +64,24 @@ fn main() -> Result<()> {
                 .unwrap_or(60);
             fuzz::run(seconds)
         }
+        Some("mutants") => {
+            let mut only = Vec::new();
+            let mut minutes = 60;
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--minutes" => {
+                        minutes = it
+                            .next()
+                            .context("--minutes needs a value")?
+                            .parse()
+                            .context("--minutes takes a whole number")?
+                    }
+                    name => only.push(name.to_string()),
+                }
+            }
+            mutants::run(&only, minutes)
+        }
         Some("bench") => {
             let quick = args.iter().any(|a| a == "--quick");
             let n = args
@@ -75,7 +99,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge] [--bar]: issue 7's performance ratios and bar (--bar: the bar only; PyTorch from $TWOLAYER_PYTHON when set)\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
+                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge] [--bar]: issue 7's performance ratios and bar (--bar: the bar only; PyTorch from $TWOLAYER_PYTHON when set)\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  mutants [TARGET...] [--minutes N]: cargo-mutants on the core files, with the caught/missed table\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
             );
             bail!("no command given")
         }
