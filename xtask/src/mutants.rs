@@ -99,6 +99,8 @@ pub fn run(only: &[String], minutes: u64) -> Result<()> {
             continue;
         }
         let out = root.join("target/mutants").join(t.name.replace(' ', "-"));
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
         let mut cmd = Command::new("cargo");
         cmd.current_dir(&root)
             .args([
