@@ -362,10 +362,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // And the certificate itself decodes at tolerance 0.
+        // The certificate decodes to its own signs (unit 0 is u₀V₀ = ε) at tolerance 0.
         let signs = inst.solve().unwrap().unwrap();
         let net = certificate(&inst, &signs).unwrap();
-        assert_eq!(inst.imbalance(&decode(&net, &inst, 0.0).unwrap()), 0);
+        assert_eq!(decode(&net, &inst, 0.0).unwrap(), signs);
+        // The signs come from the larger unit: a faint unit 0 (0.01 ε') beside a real unit 1.
+        let other: Vec<i8> = signs.iter().map(|s| -s).collect();
+        let u = Mat::from_fn(1, 2, |_, _| 1.0);
+        let v = Mat::from_fn(2, 6, |i, j| {
+            if i == 0 {
+                0.01 * f64::from(signs[j])
+            } else {
+                f64::from(other[j])
+            }
+        });
+        let faint = Network::new(u, v, Activation::Relu).unwrap();
+        assert_eq!(decode(&faint, &inst, 1e3).unwrap(), other);
+        // |u V| = 1.5 is still "about 1" (the bound is 0.5 away, inclusive).
+        let u = Mat::from_fn(1, 2, |_, _| 1.5);
+        let v = Mat::from_fn(2, 6, |i, j| {
+            f64::from(signs[j]) * if i == 0 { 1.0 } else { -1.0 }
+        });
+        let wide = Network::new(u, v, Activation::Relu).unwrap();
+        assert_eq!(decode(&wide, &inst, 1e3).unwrap(), signs);
+        // A negative tolerance is refused, as NaN is.
+        for tol in [-1.0, f64::NAN] {
+            assert!(matches!(
+                decode(&net, &inst, tol),
+                Err(HardnessError::OutOfRange { .. })
+            ));
+        }
+        // A two-unit, one-output network of the wrong input dimension is not the gadget's.
+        let narrow = Network::new(Mat::zeros(1, 2), Mat::zeros(2, 5), Activation::Relu).unwrap();
+        assert!(matches!(
+            decode(&narrow, &inst, 1e-6),
+            Err(HardnessError::NotAGadgetNetwork { .. })
+        ));
     }
 
     #[test]

@@ -201,6 +201,84 @@ mod tests {
         assert!((align(&flipped, &truth).unwrap().v_max - 2.0).abs() < 1e-15);
     }
 
+    /// The matching is optimal: on many small cost matrices (ties, negative and repeated
+    /// entries included) its total equals the brute-force minimum over all permutations.
+    #[test]
+    fn hungarian_is_optimal_against_brute_force() {
+        fn permutations(k: usize) -> Vec<Vec<usize>> {
+            if k == 0 {
+                return vec![Vec::new()];
+            }
+            let mut all = Vec::new();
+            for p in permutations(k - 1) {
+                for at in 0..=p.len() {
+                    let mut q = p.clone();
+                    q.insert(at, k - 1);
+                    all.push(q);
+                }
+            }
+            all
+        }
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 19) as f64 - 9.0
+        };
+        for k in 1..=6 {
+            let perms = permutations(k);
+            for _ in 0..40 {
+                let c = Mat::from_fn(k, k, |_, _| next());
+                let total =
+                    |p: &[usize]| p.iter().enumerate().map(|(i, &j)| c[(i, j)]).sum::<f64>();
+                let best = perms.iter().map(|p| total(p)).fold(f64::INFINITY, f64::min);
+                let found = hungarian(c.as_ref());
+                let mut seen = found.clone();
+                seen.sort_unstable();
+                assert_eq!(
+                    seen,
+                    (0..k).collect::<Vec<_>>(),
+                    "not a permutation: {found:?}"
+                );
+                assert_eq!(total(&found), best, "k = {k}: {found:?} on {c:?}");
+            }
+        }
+    }
+
+    /// For an activation that is not homogeneous the rows keep their scale: errors are
+    /// relative to the true row's norm, and the matching compares directions, not sizes.
+    /// A unit whose true output weight is zero is measured absolutely.
+    #[test]
+    fn alignment_keeps_scales_and_handles_zero_units() {
+        let v = Mat::from_fn(2, 2, |i, j| [[2.0, 0.0], [0.0, 4.0]][i][j]);
+        let u = Mat::from_fn(1, 2, |_, j| [1.0, 0.0][j]);
+        let truth = Network::new(u, v, Activation::LogRelu).unwrap();
+        // Listed in the other order; unit 0 off by 0.2 (a tenth of its norm 2), unit 1's
+        // output weight 0.5 where the truth has 0.
+        let ve = Mat::from_fn(2, 2, |i, j| [[0.0, 4.0], [2.0, 0.2]][i][j]);
+        let ue = Mat::from_fn(1, 2, |_, j| [0.5, 1.0][j]);
+        // (`perm` indexes the canonical forms, which sort the units: both list them alike.)
+        let a = align(&Network::new(ue, ve, Activation::LogRelu).unwrap(), &truth).unwrap();
+        assert!((a.v_max - 0.1).abs() < 1e-15, "{a:?}");
+        assert!((a.u_max_rel - 0.5).abs() < 1e-15, "{a:?}");
+    }
+
+    /// ‖Y − ŷ‖_F / ‖Y‖_F, by hand on two samples; with Y = 0 the absolute error.
+    #[test]
+    fn prediction_error_by_hand() {
+        let v = Mat::from_fn(1, 2, |_, j| [1.0, 0.0][j]);
+        let net = Network::new(Mat::from_fn(1, 1, |_, _| 2.0), v, Activation::Relu).unwrap();
+        // x = (1, 0) → 2, x = (-1, 3) → 0.
+        let x = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [-1.0, 3.0]][i][j]);
+        let y = Mat::from_fn(2, 1, |i, _| [3.0, 4.0][i]);
+        let e = relative_prediction_error(&net, x.as_ref(), y.as_ref()).unwrap();
+        assert!((e - (1.0f64 + 16.0).sqrt() / 5.0).abs() < 1e-15, "{e}");
+        let zero = Mat::<f64>::zeros(2, 1);
+        let e = relative_prediction_error(&net, x.as_ref(), zero.as_ref()).unwrap();
+        assert!((e - 2.0).abs() < 1e-15, "{e}");
+    }
+
     /// Known wrong output weights and a scale that U does not compensate give the errors
     /// they should, to the last bits: every recovery test leans on these numbers.
     #[test]
