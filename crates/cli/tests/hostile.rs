@@ -45,6 +45,12 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that no staging folder or temporary file is left in `dir`.
+fn assert_no_leftovers(dir: &Path) {
+    let left = leftovers(dir);
+    assert!(left.is_empty(), "leftovers in {}: {left:?}", dir.display());
+}
+
 /// Asserts a failure as the README promises it: exit 2, one `error:` line, no panic.
 fn assert_refused(o: &Output, expect: &str) {
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -169,11 +175,7 @@ fn special_files_at_the_output_path_are_never_replaced() {
     assert!(o.status.success());
     assert!(o.stdout.starts_with(b"{\"format\""));
     assert!(!Path::new("-").exists());
-    assert!(
-        leftovers(dir.path()).is_empty(),
-        "{:?}",
-        leftovers(dir.path())
-    );
+    assert_no_leftovers(dir.path());
 }
 
 use std::os::unix::fs::FileTypeExt;
@@ -207,7 +209,7 @@ fn a_folder_in_the_way_leaves_the_old_set_untouched() {
         ]);
         assert_refused(&o, "in the way of an output file");
         assert_eq!(contents(&out), expected, "{blocker}");
-        assert!(leftovers(dir.path()).is_empty());
+        assert_no_leftovers(dir.path());
         std::fs::remove_dir(out.join(blocker)).unwrap();
         std::fs::write(out.join(blocker), &before[blocker]).unwrap();
     }
@@ -258,8 +260,7 @@ fn a_writer_killed_at_any_step_leaves_a_complete_set() {
             "step {step}"
         );
         assert_eq!(contents(&out), new, "step {step}");
-        let left: Vec<String> = leftovers(dir.path());
-        assert!(left.is_empty(), "step {step}: leftovers {left:?}");
+        assert_no_leftovers(dir.path());
     }
     // A single output file: the temporary is never visible as the target, and the next run
     // removes it.
@@ -275,11 +276,7 @@ fn a_writer_killed_at_any_step_leaves_a_complete_set() {
     assert_eq!(leftovers(dir.path()).len(), 1);
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&target)]);
     assert!(o.status.success());
-    assert!(
-        leftovers(dir.path()).is_empty(),
-        "{:?}",
-        leftovers(dir.path())
-    );
+    assert_no_leftovers(dir.path());
 }
 
 #[test]
@@ -357,11 +354,7 @@ fn a_full_disk_fails_cleanly() {
     let o = c.output().unwrap();
     assert_refused(&o, "cannot write");
     assert_eq!(contents(&out), before);
-    assert!(
-        leftovers(dir.path()).is_empty(),
-        "{:?}",
-        leftovers(dir.path())
-    );
+    assert_no_leftovers(dir.path());
 }
 
 /// Hostile argument sets: each is refused with exit 2 and one line, never a panic, and
@@ -1265,7 +1258,8 @@ fn an_output_folder_in_a_read_only_parent_is_still_written() {
     let reference = dir.path().join("ref");
     assert!(generate(&reference, "2").status().unwrap().success());
     assert_eq!(contents(&out), contents(&reference));
-    assert!(leftovers(&out).is_empty() && leftovers(dir.path()).is_empty());
+    assert_no_leftovers(&out);
+    assert_no_leftovers(dir.path());
 }
 
 /// The same samples stored in Fortran order (float64) give the same bytes as in C order,
