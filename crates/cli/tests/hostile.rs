@@ -45,6 +45,37 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs `recover --quiet` on X, Y into `out` with `extra` arguments and `env`, which must
+/// succeed: its report, and every other output file (name → bytes). The report holds times
+/// and memory, which vary; the other files must not.
+fn recover_outputs(
+    x: &Path,
+    y: &Path,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (serde_json::Value, BTreeMap<String, Vec<u8>>) {
+    let o = bin()
+        .args([
+            "recover",
+            "--x",
+            p(x),
+            "--y",
+            p(y),
+            "--quiet",
+            "--out",
+            p(out),
+        ])
+        .args(extra)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut files = contents(out);
+    let report = serde_json::from_slice(&files.remove("report.json").unwrap()).unwrap();
+    (report, files)
+}
+
 /// Asserts that no staging folder or temporary file is left in `dir`.
 fn assert_no_leftovers(dir: &Path) {
     let left = leftovers(dir);
@@ -671,25 +702,7 @@ fn same_input_same_bytes() {
     let mut sets = Vec::new();
     for (i, threads) in ["1", "2", "3", "1"].iter().enumerate() {
         let out = dir.path().join(format!("r{i}"));
-        let o = bin()
-            .args([
-                "recover",
-                "--x",
-                p(&x),
-                "--y",
-                p(&y),
-                "--quiet",
-                "--out",
-                p(&out),
-            ])
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let mut files = contents(&out);
-        // The report holds times and memory, which vary; everything else must not.
-        let report: serde_json::Value =
-            serde_json::from_slice(&files.remove("report.json").unwrap()).unwrap();
+        let (report, files) = recover_outputs(&x, &y, &out, &[], &[("RAYON_NUM_THREADS", threads)]);
         assert_eq!(report["certified"], true);
         sets.push(files);
     }
@@ -882,25 +895,8 @@ fn streamed_and_in_memory_give_the_same_bytes() {
         let mut sets = Vec::new();
         for stream in [false, true] {
             let out = dir.path().join(format!("{name}-{stream}"));
-            let mut c = bin();
-            c.args([
-                "recover",
-                "--x",
-                p(&x),
-                "--y",
-                p(&y),
-                "--quiet",
-                "--out",
-                p(&out),
-            ]);
-            if stream {
-                c.arg("--stream");
-            }
-            let o = c.output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let mut files = contents(&out);
-            let report: serde_json::Value =
-                serde_json::from_slice(&files.remove("report.json").unwrap()).unwrap();
+            let extra: &[&str] = if stream { &["--stream"] } else { &[] };
+            let (report, files) = recover_outputs(&x, &y, &out, extra, &[]);
             assert_eq!(report["streamed"], stream);
             assert_eq!(report["certified"], noise == "0", "{name}");
             sets.push(files);
@@ -1289,25 +1285,9 @@ fn fortran_order_samples_give_the_same_bytes() {
         (&fortran, true),
     ] {
         let out = dir.path().join(format!("r{}", sets.len()));
-        let mut c = bin();
-        c.args([
-            "recover",
-            "--x",
-            p(x),
-            "--y",
-            p(&y),
-            "--quiet",
-            "--out",
-            p(&out),
-        ]);
-        if stream {
-            c.arg("--stream");
-        }
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(report_of(&out)["certified"], true);
-        let mut files = contents(&out);
-        files.remove("report.json");
+        let extra: &[&str] = if stream { &["--stream"] } else { &[] };
+        let (report, files) = recover_outputs(x, &y, &out, extra, &[]);
+        assert_eq!(report["certified"], true);
         sets.push(files);
     }
     assert_eq!(sets[0], sets[1], "Fortran order in memory");
