@@ -8,13 +8,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// One target: a name, the file, and a regex on mutant names limiting it to the functions
-/// that matter (empty: the whole file).
+/// One target: a name, the file, a regex on mutant names limiting it to the functions that
+/// matter (empty: the whole file), and the packages whose tests judge each mutant (the
+/// front-door tests of `twolayer-tests` and the CLI's live outside the mutated crate).
 struct Target {
     name: &'static str,
     file: &'static str,
     functions: &'static str,
+    tests: &'static [&'static str],
 }
+
+const RECOVERY: &[&str] = &["twolayer-recovery", "twolayer-tests"];
 
 /// The core files of issue 30: alignment, certificate, exact search, sign-pattern least
 /// squares, moments, npy readers, output commit, hardness decode.
@@ -23,46 +27,55 @@ const TARGETS: &[Target] = &[
         name: "alignment",
         file: "crates/recovery/src/align.rs",
         functions: "",
+        tests: &["twolayer-recovery"],
     },
     Target {
         name: "decode",
         file: "crates/hardness/src/partition.rs",
         functions: "decode|check_signs",
+        tests: &["twolayer-hardness"],
     },
     Target {
         name: "output commit",
         file: "crates/cli/src/output.rs",
         functions: "commit|reserve|write_file|file_target|exchange",
+        tests: &["twolayer-cli"],
     },
     Target {
         name: "certificate",
         file: "crates/recovery/src/exact.rs",
         functions: "certif",
+        tests: RECOVERY,
     },
     Target {
         name: "moments accumulator",
         file: "crates/moments/src/sample_moments.rs",
         functions: "merge|validate",
+        tests: &["twolayer-moments"],
     },
     Target {
         name: "npy header",
         file: "crates/cli/src/npy_header.rs",
         functions: "",
+        tests: &["twolayer-cli"],
     },
     Target {
         name: "npy rows",
         file: "crates/cli/src/npy_source.rs",
         functions: "read_rows|with_header|extract_npz_member",
+        tests: &["twolayer-cli"],
     },
     Target {
         name: "sign-pattern least squares",
         file: "crates/recovery/src/sign_pattern.rs",
         functions: "fit",
+        tests: RECOVERY,
     },
     Target {
         name: "exact search",
         file: "crates/recovery/src/exact.rs",
         functions: "find_units|search",
+        tests: RECOVERY,
     },
 ];
 
@@ -116,6 +129,9 @@ pub fn run(only: &[String], minutes: u64) -> Result<()> {
             .args(["--minimum-test-timeout", "60"]);
         if !t.functions.is_empty() {
             cmd.args(["--re", t.functions]);
+        }
+        for package in t.tests {
+            cmd.args(["--test-package", package]);
         }
         println!(
             "{}: cargo mutants on {} ({:.0} min left)",

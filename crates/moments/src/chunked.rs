@@ -172,11 +172,20 @@ mod tests {
         let block = block_len(p, p + m);
         assert!(block >= 1 && block <= threads.min(BLOCK), "{block}");
         assert!(block * bytes <= BLOCK_BYTES.max(threads * bytes));
-        // 2100 unknowns, (100, 20, 20): 34 MB partials, 30 of them.
-        assert_eq!(
-            block_len(2_100, 2_120),
-            (BLOCK_BYTES / (2_100 * 2_120 * 8)).max(threads).min(BLOCK)
-        );
+        // 2100 unknowns, (100, 20, 20): 35.6 MB partials, 30 of them in a GiB; with more
+        // threads than that, one per thread up to 32.
+        let on = |threads: usize, nrows: usize, ncols: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| block_len(nrows, ncols))
+        };
+        assert_eq!(on(2, 2_100, 2_120), 30);
+        assert_eq!(on(31, 2_100, 2_120), 31);
+        assert_eq!(on(64, 2_100, 2_120), 32);
+        assert_eq!(on(2, 10_200, 10_250), 2);
+        assert_eq!(on(1, 10_200, 10_250), 1);
     }
 
     #[test]

@@ -264,6 +264,74 @@ mod tests {
         assert!((a.u_max_rel - 0.5).abs() < 1e-15, "{a:?}");
     }
 
+    /// Without a homogeneous f the rows keep their sizes, and the matching must compare
+    /// directions only: a tiny row at 10° from e₁ and a long one at 40° belong to e₁ and e₂
+    /// (cosines 0.98 + 0.64 against 0.17 + 0.77), although weighing by size would swap them.
+    #[test]
+    fn matching_compares_directions_not_sizes() {
+        let deg = |a: f64| a.to_radians();
+        let truth = Network::new(
+            Mat::from_fn(1, 2, |_, _| 1.0),
+            Mat::from_fn(2, 2, |i, j| if i == j { 1.0 } else { 0.0 }),
+            Activation::LogRelu,
+        )
+        .unwrap();
+        let (small, large) = (0.01, 10.0);
+        let ve = Mat::from_fn(2, 2, |i, j| {
+            let (r, a) = [(small, deg(10.0)), (large, deg(40.0))][i];
+            r * [a.cos(), a.sin()][j]
+        });
+        let est = Network::new(Mat::from_fn(1, 2, |_, _| 1.0), ve, Activation::LogRelu).unwrap();
+        // The canonical forms list e₂ before e₁ and the 40° row before the 10° row.
+        let a = align(&est, &truth).unwrap();
+        assert_eq!(a.perm, vec![0, 1], "{a:?}");
+        // e₂ against the long row: ‖(0, 1) − 10 (cos 40°, sin 40°)‖ = √(100 − 20 sin 40° + 1).
+        let want = (101.0 - 20.0 * deg(40.0).sin()).sqrt();
+        assert!((a.v_max - want).abs() < 1e-12, "{a:?} vs {want}");
+    }
+
+    /// A dead unit (a zero row of V) in the estimate or in the truth is matched and measured
+    /// like any other, with finite errors: ‖0 − v‖ relative to 1.
+    #[test]
+    fn zero_rows_are_measured_not_divided_by() {
+        let v = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.6, 0.8]][i][j]);
+        let u = Mat::from_fn(1, 2, |_, j| [2.0, -1.0][j]);
+        let truth = Network::new(u.clone(), v, Activation::Relu).unwrap();
+        let dead = Mat::from_fn(2, 2, |i, j| [[1.0, 0.0], [0.0, 0.0]][i][j]);
+        let est = Network::new(u.clone(), dead.clone(), Activation::Relu).unwrap();
+        for (e, t) in [(&est, &truth), (&truth, &est)] {
+            let a = align(e, t).unwrap();
+            assert!((a.v_max - 1.0).abs() < 1e-15, "{a:?}");
+            assert!((a.v_fro - 1.0).abs() < 1e-15, "{a:?}");
+            assert!(a.u_max_rel.is_finite() && a.u_fro_rel.is_finite(), "{a:?}");
+        }
+        // A truth whose every output weight is zero: the error of U is absolute, ‖Û‖_F.
+        let silent = Network::new(Mat::zeros(1, 2), dead, Activation::Relu).unwrap();
+        let a = align(&est, &silent).unwrap();
+        assert!((a.u_fro_rel - 5f64.sqrt()).abs() < 1e-15, "{a:?}");
+        assert!((a.u_max_rel - 2.0).abs() < 1e-15, "{a:?}");
+    }
+
+    /// A network aligned with itself gets the identity, also when two units are the same
+    /// (their costs tie): the reported matching does not wander between equal units.
+    #[test]
+    fn self_alignment_is_the_identity_even_with_repeated_units() {
+        let v = Mat::from_fn(4, 3, |i, j| {
+            [
+                [1.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 0.6, 0.8],
+                [0.0, 0.6, 0.8],
+            ][i][j]
+        });
+        let u = Mat::from_fn(2, 4, |r, i| (r + 2 * i) as f64 - 3.0);
+        let net = Network::new(u, v, Activation::Relu).unwrap();
+        let a = align(&net, &net).unwrap();
+        assert_eq!(a.perm, vec![0, 1, 2, 3]);
+        let tied = Mat::<f64>::zeros(5, 5);
+        assert_eq!(hungarian(tied.as_ref()), vec![0, 1, 2, 3, 4]);
+    }
+
     /// ‖Y − ŷ‖_F / ‖Y‖_F, by hand on two samples; with Y = 0 the absolute error.
     #[test]
     fn prediction_error_by_hand() {

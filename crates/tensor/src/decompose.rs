@@ -768,6 +768,13 @@ mod tests {
                 "power, order {order}: {:?}",
                 out.report
             );
+            assert_eq!(out.report.method, "power");
+            // Not only its own residual: the planted components themselves come back.
+            let err = component_error(order, &w, &f, &out);
+            assert!(
+                err < 1e-8,
+                "power, order {order}: component error {err:.2e}"
+            );
         }
         // Mixed signs at order 4: no definite whitening slice exists, and the error says so.
         let (w, f) = planted(6, 4, 5);
