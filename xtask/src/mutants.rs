@@ -43,8 +43,8 @@ const TARGETS: &[Target] = &[
     },
     Target {
         name: "certificate",
-        file: "crates/recovery/src/exact.rs",
-        functions: "certif",
+        file: "crates/recovery/src/certificate.rs",
+        functions: "",
         tests: RECOVERY,
     },
     Target {

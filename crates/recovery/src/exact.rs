@@ -15,12 +15,12 @@ use twolayer_moments::{
 };
 use twolayer_tensor::{JennrichParams, Pencil};
 
+use crate::certificate::Certificate;
 use crate::error::RecoveryError;
 use crate::input::moments_for_recovery;
 use crate::network::{Activation, Network};
 use crate::null_space::{NULL_TOL, NullCheck, SECOND_TOL, check_null};
-use crate::output_fit::{fit_output_exact, residual_sum_of_squares};
-use crate::sign_pattern::EXACT_TOL;
+use crate::output_fit::fit_output_exact;
 use crate::spectral::{
     LabelSpectrum, RANK_TOL, Spectral, column, column_mut, search_view, spectral_with_fit,
     svd_right,
@@ -641,13 +641,8 @@ impl ExactRecovery {
         let (xp, yp) = (xs.subcols(from, len), ys.subcols(from, len));
         let hidden = activated.as_ref().map(|h| h.transpose());
         let (u, _) = fit_output_exact(&self.activation, v.as_ref(), xp, yp, hidden, false)?;
-        let (total, norm2) =
-            residual_sum_of_squares(source, &self.activation, v.as_ref(), u.as_ref())?;
-        let residual_rel = if norm2 > 0.0 {
-            (total / norm2).sqrt()
-        } else {
-            total.sqrt()
-        };
+        let certificate = Certificate::of(source, &self.activation, v.as_ref(), u.as_ref())?;
+        let residual_rel = certificate.residual_rel;
         tick(&mut times.certify);
         let network = Network {
             u,
@@ -667,7 +662,7 @@ impl ExactRecovery {
                  fails, pass more samples"
             ));
         }
-        if residual_rel >= EXACT_TOL {
+        if !certificate.certified() {
             warnings.push(format!(
                 "the exact fit leaves a relative residual of {residual_rel:.2e} (certified needs \
                  < 1e-10): the labels are noisy or an assumption fails; use the least-squares \
@@ -678,7 +673,7 @@ impl ExactRecovery {
             network,
             report: ExactReport {
                 method: "exact",
-                certified: residual_rel < EXACT_TOL,
+                certified: certificate.certified(),
                 residual_rel,
                 k,
                 n,

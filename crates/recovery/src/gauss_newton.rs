@@ -8,10 +8,11 @@ use twolayer_moments::chunked_sum;
 use twolayer_moments::matmul;
 
 use crate::activation::Activation;
+use crate::certificate::{EXACT_TOL, certifies};
 use crate::error::RecoveryError;
 use crate::network::Network;
 use crate::output_fit::{fit_output_weights, orient};
-use crate::sign_pattern::{EXACT_TOL, STATISTICAL_TOL, SignPatternFit};
+use crate::sign_pattern::{STATISTICAL_TOL, SignPatternFit};
 
 /// Damped Gauss–Newton (Levenberg–Marquardt) on ½ Σ_j ‖y_j − U f(V x_j)‖² over (U, V).
 ///
@@ -103,7 +104,7 @@ impl GaussNewton<'_> {
             intercept: None,
             residual_rel: out.residual_rel,
             iterations,
-            exact: out.residual_rel < EXACT_TOL,
+            exact: certifies(out.residual_rel),
         })
     }
 }

@@ -49,6 +49,7 @@ mod activation;
 mod align;
 mod auto;
 pub mod baseline;
+mod certificate;
 mod error;
 mod exact;
 mod gauss_newton;

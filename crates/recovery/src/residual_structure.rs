@@ -13,10 +13,10 @@ use faer::{Accum, Mat, MatRef};
 use serde::Serialize;
 use twolayer_moments::{column_norms, matmul, t2};
 
+use crate::certificate::EXACT_TOL;
 use crate::error::RecoveryError;
 use crate::input::samples_as_columns;
 use crate::network::Network;
-use crate::sign_pattern::EXACT_TOL;
 
 /// A fit is taken to have left no structure while its statistic stays below 1 plus this
 /// many standard deviations of the statistic under noise. One is strict: a wrong basin whose

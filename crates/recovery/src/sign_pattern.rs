@@ -5,14 +5,12 @@ use faer::{Mat, MatRef, Side};
 use serde::Serialize;
 use twolayer_moments::pattern_normal_equations;
 
+use crate::certificate::certifies;
 use crate::error::RecoveryError;
 use crate::input::{check_samples, samples_as_columns};
 use crate::network::{Activation, Network};
 use crate::output_fit::{OutputFit, fit_output_exact, fit_output_weights, orient};
 use crate::pattern_gn::{GnSample, gauss_newton_step};
-
-/// A fit is exact when its relative residual is below this.
-pub(crate) const EXACT_TOL: f64 = 1e-10;
 
 /// The loss minimised over the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
@@ -241,7 +239,7 @@ impl SignPatternLs {
             let improved = best
                 .as_ref()
                 .is_none_or(|(b, _)| objective < *b * (1.0 - tol));
-            let exact = out.residual_rel < EXACT_TOL;
+            let exact = certifies(out.residual_rel);
             if improved {
                 let network = Network {
                     u: out.u.clone(),
