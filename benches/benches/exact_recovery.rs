@@ -1,4 +1,4 @@
-//! End-to-end exact recovery (ALGORITHMS.md section 3) on planted Gaussian instances, and
+//! End-to-end exact recovery (docs/algorithms.md section 3) on planted Gaussian instances, and
 //! issue 7's ratio at (100, 20, 20, 10⁴): the front door (`Recovery`, input analysis
 //! included) beside its reference, the moment pass plus one certifying product V·X on the
 //! same data. `cargo xtask bench` prints the same comparison as a ratio.

@@ -1,4 +1,4 @@
-//! The moment pass (ALGORITHMS.md 1.2, 1.5) against faer's own matmul on the same data: the
+//! The moment pass (docs/algorithms.md 1.2, 1.5) against faer's own matmul on the same data: the
 //! Gram matrix of (x, y, 1) by `SampleMoments` (lower triangle, chunked, bit-identical for
 //! any thread count) and a weighted Gram matrix, each beside the full product faer computes
 //! for the same 2p²n flop count. `cargo xtask bench` prints the same comparison as ratios.

@@ -1,4 +1,4 @@
-//! Sign-pattern least squares (ALGORITHMS.md section 4): the cost of one iteration (one pass
+//! Sign-pattern least squares (docs/algorithms.md section 4): the cost of one iteration (one pass
 //! forming the structured normal equations, a solve, the output fit) at a single-output and a
 //! many-output shape, one matrix-free Gauss–Newton iteration (section 4.5, the step large
 //! k·d takes), and end-to-end noisy recovery.

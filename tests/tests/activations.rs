@@ -1,4 +1,4 @@
-//! Rectified activations beyond ReLU and anisotropic or non-Gaussian inputs (ALGORITHMS.md
+//! Rectified activations beyond ReLU and anisotropic or non-Gaussian inputs (docs/algorithms.md
 //! sections 5 and 6; issue 5's grid).
 
 use twolayer_hardness::{Inputs, PlantedNetwork};

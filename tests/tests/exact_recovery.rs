@@ -261,7 +261,7 @@ fn numerical_guards_warn_with_a_remedy() {
 }
 
 /// Beyond 65 536 samples the front doors form their moments from spread chunks only
-/// (ALGORITHMS.md 1.4); the certificate's pass then checks every sample, so a NaN or an
+/// (docs/algorithms.md 1.4); the certificate's pass then checks every sample, so a NaN or an
 /// infinity anywhere, inside the moment chunks, inside the search subset or in neither, is
 /// still refused with its row and column.
 #[test]

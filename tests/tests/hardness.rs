@@ -1,4 +1,4 @@
-//! The k = 2 NP-hardness reduction (ALGORITHMS.md section 7): certificates fit exactly and
+//! The k = 2 NP-hardness reduction (docs/algorithms.md section 7): certificates fit exactly and
 //! decode; the project's own local search never fits a no-instance, while it does fit some
 //! yes-instances.
 

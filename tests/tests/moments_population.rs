@@ -1,5 +1,5 @@
 //! The moment estimators converge to their population values on planted Gaussian instances
-//! (ALGORITHMS.md 1.1–1.2): this pins the constants the recovery relies on.
+//! (docs/algorithms.md 1.1–1.2): this pins the constants the recovery relies on.
 
 use faer::Mat;
 use twolayer_hardness::PlantedNetwork;

@@ -1,4 +1,4 @@
-//! Sign-pattern least squares (ALGORITHMS.md section 4): exact recovery for any m, and the
+//! Sign-pattern least squares (docs/algorithms.md section 4): exact recovery for any m, and the
 //! noisy rate against the oracle that knows the true sign patterns (issue 3's grid).
 
 use faer::Mat;

@@ -56,7 +56,7 @@
 //! error, so approximate training is not ruled out by this argument.
 //!
 //! # Reference
-//! Bakshi, Jayaram, Woodruff, COLT 2019 (the k = 2 hardness result); ALGORITHMS.md section 7.
+//! Bakshi, Jayaram, Woodruff, COLT 2019 (the k = 2 hardness result); docs/algorithms.md section 7.
 
 #![warn(missing_docs)]
 

@@ -1,4 +1,4 @@
-//! The k = 2 NP-hardness reduction from Partition (ALGORITHMS.md section 7).
+//! The k = 2 NP-hardness reduction from Partition (docs/algorithms.md section 7).
 
 use faer::Mat;
 use rand::{RngExt, SeedableRng};

@@ -21,7 +21,7 @@ pub struct AffineFit {
 ///
 /// Hermite moments of order ≥ 2 are unchanged in population (Hermite polynomials of degree
 /// ≥ 2 are orthogonal to affine functions) while their estimation error drops about 3×
-/// (ALGORITHMS.md 1.1). `x` is d×n, `y` m×n, samples as columns.
+/// (docs/algorithms.md 1.1). `x` is d×n, `y` m×n, samples as columns.
 ///
 /// Cost: one pass of [`SampleMoments`], O(n (d+m)²), and one product O(n d m).
 pub fn centre_labels(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<AffineFit, MomentsError> {

@@ -6,7 +6,7 @@ use crate::gram::weighted_gram;
 /// Second label-weighted Hermite moment T2(w) = (1/n) Σ_j w_j (x_j x_jᵀ − I) = G(w) − mean(w) I.
 ///
 /// `x` is d×n (samples as columns). For Gaussian inputs and labels w_j = Σ_i a_i relu(v_i·x_j),
-/// its expectation is (1/√(2π)) Σ_i a_i ‖v_i‖ v̂_i v̂_iᵀ (ALGORITHMS.md 1.2). Passing
+/// its expectation is (1/√(2π)) Σ_i a_i ‖v_i‖ v̂_i v̂_iᵀ (docs/algorithms.md 1.2). Passing
 /// `x = Qᵀ X` for an orthonormal Q gives the whitened slice Qᵀ T2(w) Q directly, in O(n k²).
 ///
 /// Cost: one weighted Gram matrix, O(n d²) flops.
@@ -39,7 +39,7 @@ mod tests {
 /// Fourth label-weighted Hermite moment contracted twice, M(a, b) = T4(w)(I, I, a, b) with
 /// T4(w) = (1/n) Σ_j w_j He4(x_j), He4 the unnormalised fourth Hermite tensor.
 ///
-/// Formed without any d⁴ or d³ tensor (ALGORITHMS.md 1.3): with s_a = a·x_j, s_b = b·x_j,
+/// Formed without any d⁴ or d³ tensor (docs/algorithms.md 1.3): with s_a = a·x_j, s_b = b·x_j,
 /// w' = w s_a s_b, p = (1/n) Σ w s_a x, q = (1/n) Σ w s_b x and w̄ = mean(w),
 /// M = G(w') − mean(w') I − (p bᵀ + b pᵀ) − (q aᵀ + a qᵀ) − (a·b) G(w) + (a·b) w̄ I
 ///     + w̄ (a bᵀ + b aᵀ).

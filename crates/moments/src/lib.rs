@@ -33,7 +33,7 @@
 //!
 //! # Reference
 //! Bakshi, Jayaram, Woodruff, "Learning Two Layer Rectified Neural Networks in Polynomial
-//! Time", COLT 2019; `shared/design/ALGORITHMS.md` section 1.
+//! Time", COLT 2019; `docs/algorithms.md` section 1.
 
 #![warn(missing_docs)]
 

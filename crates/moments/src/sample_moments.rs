@@ -57,7 +57,7 @@ impl SampleMoments {
     /// c·[`CHUNK`] .. (c+1)·[`CHUNK`]: `chunks` strictly increasing, below ⌈n / CHUNK⌉. Evenly
     /// spread chunks are a subsample that reads memory in long contiguous runs (a strided one
     /// would pay a TLB miss per sample), for statistics that need fewer samples than the data
-    /// hold (ALGORITHMS.md 1.4). `n` of the result counts the samples summed. Same bits as
+    /// hold (docs/algorithms.md 1.4). `n` of the result counts the samples summed. Same bits as
     /// [`SampleMoments::compute`] on a source holding just those chunks.
     ///
     /// # Panics

@@ -30,7 +30,7 @@ impl Alignment {
 }
 
 /// Aligns `estimate` to `truth`: Hungarian matching on |⟨V̂_i, V*_j⟩| of unit-normalised rows,
-/// then the errors of ALGORITHMS.md section 0. Sign-, permutation- and scale-aware.
+/// then the errors of docs/algorithms.md section 0. Sign-, permutation- and scale-aware.
 ///
 /// Cost: O(k² d + k³ + m k).
 pub fn align(estimate: &Network, truth: &Network) -> Result<Alignment, RecoveryError> {

@@ -1,5 +1,5 @@
 //! The certificate of a fit: its relative residual ‖Y − U f(V X)‖_F / ‖Y‖_F over every
-//! sample, and the threshold below which that residual proves the labels exact (ALGORITHMS.md
+//! sample, and the threshold below which that residual proves the labels exact (docs/algorithms.md
 //! section 3). Every path that can claim an exact answer decides it here.
 
 use faer::prelude::*;

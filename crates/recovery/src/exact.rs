@@ -1,4 +1,4 @@
-//! Exact recovery when rank U* = k (ALGORITHMS.md section 3).
+//! Exact recovery when rank U* = k (docs/algorithms.md section 3).
 
 use std::time::Instant;
 
@@ -128,7 +128,7 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 /// proportionally more.
 ///
 /// ## Reference
-/// Bakshi, Jayaram, Woodruff, COLT 2019, section 3 (exact algorithm); ALGORITHMS.md section 3.
+/// Bakshi, Jayaram, Woodruff, COLT 2019, section 3 (exact algorithm); docs/algorithms.md section 3.
 ///
 /// Cost: O(n d²) for the centring, O(n d k) for the certificate, O(n k² + k⁴) otherwise.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,7 +271,7 @@ impl ExactRecovery {
     }
 
     /// The hidden activation (default ReLU). Homogeneous f: each unit is solved from
-    /// f⁻¹(z) on its support; otherwise its scale is solved jointly (ALGORITHMS.md section 5).
+    /// f⁻¹(z) on its support; otherwise its scale is solved jointly (docs/algorithms.md section 5).
     pub fn activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
         self
@@ -362,7 +362,7 @@ impl ExactRecovery {
     }
 
     /// [`ExactRecovery::recover_source`] with moments that may come from a spread subsample
-    /// of the source (ALGORITHMS.md 1.4: the label spectrum and the affine fit only place the
+    /// of the source (docs/algorithms.md 1.4: the label spectrum and the affine fit only place the
     /// candidates roughly, so they need a few d·k samples, not all of them). The search and
     /// the certificate are unchanged, and the certificate's pass checks every sample's
     /// finiteness.

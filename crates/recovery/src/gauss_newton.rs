@@ -16,7 +16,7 @@ use crate::sign_pattern::{STATISTICAL_TOL, SignPatternFit};
 
 /// Damped Gauss–Newton (Levenberg–Marquardt) on ½ Σ_j ‖y_j − U f(V x_j)‖² over (U, V).
 ///
-/// The Gauss–Newton matrix has the structure of ALGORITHMS.md 4.5: with φ_j = [f'(v_i·x_j)
+/// The Gauss–Newton matrix has the structure of docs/algorithms.md 4.5: with φ_j = [f'(v_i·x_j)
 /// x_j]_i (k d entries), its V block is (UᵀU)_{ii'} ∘ Σ_j φ_j φ_jᵀ, its cross block
 /// U_{oi} Σ_j φ_j f(V x_j)ᵀ and its U block I_m ⊗ Σ_j f(V x_j) f(V x_j)ᵀ: weighted Gram
 /// matrices, formed in one chunked pass. For ReLU on a fixed sign pattern this is the same

@@ -87,7 +87,7 @@ pub(crate) fn checked_moments(
 
 /// The moments the front doors start from: those of every sample (finiteness checked on
 /// the way, see [`checked_moments`]) up to [`moment_samples`] samples, and of about that many
-/// beyond, in whole chunks spread evenly over the data (ALGORITHMS.md 1.4). The moments then say how
+/// beyond, in whole chunks spread evenly over the data (docs/algorithms.md 1.4). The moments then say how
 /// many samples they summed (`n` below the data's): the exact method's certificate pass
 /// checks the finiteness of every sample, and every other path runs [`check_samples`].
 ///
@@ -123,7 +123,7 @@ pub(crate) fn moments_of_source(source: &dyn SampleSource) -> Result<SampleMomen
 /// floor F = min(65 536, 2²⁸ / p²), p = d + m + 1.
 ///
 /// Why these terms: the moments only have to place the search's candidates roughly
-/// (ALGORITHMS.md 1.4), and the search forms its own slices on its window. Measured at
+/// (docs/algorithms.md 1.4), and the search forms its own slices on its window. Measured at
 /// n ≥ 10⁵ on planted networks from (20,5,5) to (200,20,20) and (100,40,40), plain and with
 /// V or U conditioned 10 or units 10° apart, 5 seeds each: moments on 2·d·k, 4·d·k, …,
 /// 32·d·k samples certified every run, so 16·d·k leaves a factor 8; with units 10° apart

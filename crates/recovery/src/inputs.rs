@@ -1,4 +1,4 @@
-//! What the inputs look like: mean, covariance, Gaussianity (ALGORITHMS.md section 6).
+//! What the inputs look like: mean, covariance, Gaussianity (docs/algorithms.md section 6).
 
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use serde::Serialize;

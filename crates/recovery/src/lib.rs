@@ -4,7 +4,7 @@
 //!   anisotropic inputs, reports Gaussianity), then tries the exact method and falls back to
 //!   least squares, and says which it used and whether the answer is certified exact.
 //! - [`ExactRecovery`] (Bakshi, Jayaram, Woodruff 2019, with the refinements of
-//!   `shared/design/ALGORITHMS.md` section 3): from noiseless labels, Gaussian inputs and
+//!   `docs/algorithms.md` section 3): from noiseless labels, Gaussian inputs and
 //!   rank U* = k, the true weights up to permutation and positive rescaling of the hidden
 //!   units, with a certificate (the relative residual of the fit on every sample).
 //! - [`NoisyRecovery`] (section 4): any number of outputs, noisy labels; iterated

@@ -1,4 +1,4 @@
-//! Recovery from noisy labels, and from any number of outputs (ALGORITHMS.md section 4).
+//! Recovery from noisy labels, and from any number of outputs (docs/algorithms.md section 4).
 
 use std::time::Instant;
 
@@ -54,7 +54,7 @@ const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
 /// (noise makes Y full rank, so its rank no longer tells k).
 ///
 /// ## Reference
-/// ALGORITHMS.md section 4 (the paper gives only a fixed-parameter algorithm for m < k).
+/// docs/algorithms.md section 4 (the paper gives only a fixed-parameter algorithm for m < k).
 ///
 /// Cost: the spectral stage (as for exact recovery) plus, per start, a few iterations of
 /// O(n p (p + m)) flops with p = (k + 1) d, and for each start that improves on the best, a

@@ -1,5 +1,5 @@
 //! The sign-pattern step at scale: matrix-free Gauss–Newton with preconditioned conjugate
-//! gradients (ALGORITHMS.md 4.5), for shapes where the joint normal equations of
+//! gradients (docs/algorithms.md 4.5), for shapes where the joint normal equations of
 //! [`crate::SignPatternLs`] (O(n (k+1)² d²) flops) are too costly.
 //!
 //! With the patterns s_ij = 1{v̂_i·x_j > 0} fixed, the model y ≈ U (s ⊙ V x) is bilinear in

@@ -1,4 +1,4 @@
-//! Sign-pattern least squares (ALGORITHMS.md section 4): any m, noisy labels.
+//! Sign-pattern least squares (docs/algorithms.md section 4): any m, noisy labels.
 
 use faer::prelude::*;
 use faer::{Mat, MatRef, Side};
@@ -38,11 +38,11 @@ pub enum Loss {
 /// Units at least a few degrees from parallel and from antiparallel (an antiparallel pair's
 /// patterns sum to one, which makes the design singular). Starting directions close enough
 /// to the truth: one solve tolerates direction errors of
-/// about 0.03–0.1, iterating about 0.2–0.3 (ALGORITHMS.md 4.2). Inputs x ~ N(0, I_d) for the
+/// about 0.03–0.1, iterating about 0.2–0.3 (docs/algorithms.md 4.2). Inputs x ~ N(0, I_d) for the
 /// guarantees; noise mean-zero (or independent of x with `intercept`).
 ///
 /// ## Reference
-/// ALGORITHMS.md section 4; the parametrisation is ours, not the paper's.
+/// docs/algorithms.md section 4; the parametrisation is ours, not the paper's.
 ///
 /// Cost per iteration: one pass forming the normal equations, O(n p (p + m)) flops with
 /// p = (k + 1) d, a p×p Cholesky solve, and O(n k (d + m)) for U and the residual.

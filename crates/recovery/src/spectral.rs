@@ -1,5 +1,5 @@
 //! The spectral stages shared by every method: the label spectrum, the reduced labels, the
-//! span of the hidden weights and the Jennrich candidate pool (ALGORITHMS.md 1–3).
+//! span of the hidden weights and the Jennrich candidate pool (docs/algorithms.md 1–3).
 
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};

@@ -9,7 +9,7 @@ use crate::activation::Activation;
 /// Solves z_j = c f(v·x_j) (z_j > 0) over the rows of `x` (s×d, one sample per row).
 ///
 /// For f homogeneous of degree p the scale is not identified: c is absorbed into v and the
-/// problem is linear, x·v = z^{1/p} (ALGORITHMS.md section 5). Otherwise (c, v) is solved
+/// problem is linear, x·v = z^{1/p} (docs/algorithms.md section 5). Otherwise (c, v) is solved
 /// jointly: a coarse search over c (each candidate a linear least-squares solve through f⁻¹)
 /// picks the start, then damped Gauss–Newton on (log c, v) polishes it; a 1-D search alone is
 /// unreliable because it is flat where |v·x| is small.

@@ -124,7 +124,7 @@ pub struct Decomposition {
 /// ## Reference
 /// Harshman (1970), Leurgans, Ross and Abel (1993) for simultaneous diagonalisation;
 /// Anandkumar, Ge, Hsu, Kakade, Telgarsky (2014) for the whitened power method;
-/// ALGORITHMS.md section 2.
+/// docs/algorithms.md section 2.
 ///
 /// Cost, stored: O(R d^p) for the slices and each full polish iteration (one
 /// (d^{p−1}×d)·(d×R) GEMM), O(d³) for the whitening. Implicit: R + 2 contractions for the

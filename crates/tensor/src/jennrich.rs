@@ -11,7 +11,7 @@ use crate::error::TensorError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct JennrichParams {
     /// Number P of random pencils. One random pair is often badly conditioned; P = 10 gives a
-    /// pool of P·k candidate directions, ranked by eigenvalue separation (ALGORITHMS.md 2.2).
+    /// pool of P·k candidate directions, ranked by eigenvalue separation (docs/algorithms.md 2.2).
     pub pencils: usize,
     /// Seed of the ChaCha8 generator that draws the combination weights.
     pub seed: u64,
@@ -80,7 +80,7 @@ pub struct Jennrich {
 /// (no two factors with proportional weights across all slices).
 ///
 /// ## Reference
-/// ALGORITHMS.md section 2.1–2.2.
+/// docs/algorithms.md section 2.1–2.2.
 ///
 /// Cost: O(R d³) for the whitening, O(R k² d + P k³) for the rest (R slices, P pencils).
 pub fn jennrich(

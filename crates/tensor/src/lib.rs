@@ -35,7 +35,7 @@
 //!
 //! # Reference
 //! R. Harshman (1970) and S. Leurgans, R. Ross, R. Abel (1993) for simultaneous
-//! diagonalisation ("Jennrich's algorithm"); `shared/design/ALGORITHMS.md` section 2.
+//! diagonalisation ("Jennrich's algorithm"); `docs/algorithms.md` section 2.
 
 #![warn(missing_docs)]
 

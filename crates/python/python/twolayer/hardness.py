@@ -1,4 +1,4 @@
-"""The NP-hardness of fitting two ReLU units exactly (ALGORITHMS.md section 7).
+"""The NP-hardness of fitting two ReLU units exactly (docs/algorithms.md section 7).
 
 A Partition instance s (positive integers) becomes samples ±e_i with label 1 and ±s with
 label 0; a network with k = 2 units fits them exactly iff s splits into two halves of
