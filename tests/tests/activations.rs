@@ -85,6 +85,8 @@ fn other_activations_take_the_gauss_newton_path_for_fewer_outputs() {
             "{name}: {a:?} {:?}",
             r.report
         );
+        // The report names the method that made the fit.
+        assert_eq!(r.report.method, "gauss-newton", "{name}");
     }
 }
 

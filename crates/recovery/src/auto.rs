@@ -55,7 +55,7 @@ pub enum Report {
 }
 
 impl Report {
-    /// `"exact"` or `"sign-pattern"`.
+    /// `"exact"`, `"sign-pattern"` (ReLU) or `"gauss-newton"` (other activations).
     pub fn method(&self) -> &'static str {
         match self {
             Report::Exact(r) => r.method,
@@ -130,7 +130,6 @@ impl Report {
         }
     }
 
-    /// Wall time in seconds.
     /// What the front door adds to either report: the input diagnostics, the wall time of
     /// the whole recovery and, optionally, one more warning.
     fn finish(&mut self, inputs: InputDiagnostics, time_s: f64, warning: Option<String>) {

@@ -50,7 +50,7 @@ pub enum RecoveryError {
     ZeroK,
     /// More hidden units than input dimensions.
     #[error(
-        "k = {k} hidden units but the inputs have d = {d} dimensions; exact recovery needs \
+        "k = {k} hidden units but the inputs have d = {d} dimensions; recovery needs \
          k ≤ d (pass a smaller k, or check that the labels are noiseless: noise makes Y full rank)"
     )]
     KTooLarge {
@@ -61,7 +61,7 @@ pub enum RecoveryError {
     },
     /// Not enough samples for the method to run at all.
     #[error(
-        "only {n} samples; exact recovery at d = {d}, k = {k} needs at least {needed} \
+        "only {n} samples; recovery at d = {d}, k = {k} needs at least {needed} \
          (about {recommended} for reliable success): pass more samples or a smaller k"
     )]
     TooFewSamples {
@@ -79,7 +79,7 @@ pub enum RecoveryError {
     /// The labels span fewer dimensions than the requested number of units.
     #[error(
         "the labels Y have numerical rank {rank} (relative singular values {singular_values:?}) \
-         but k = {k}; exact recovery needs rank U* = k: pass k = {rank}, or use more outputs"
+         but k = {k}; this method needs rank U* = k: pass k = {rank}, or use more outputs"
     )]
     RankDeficient {
         /// The rank found.

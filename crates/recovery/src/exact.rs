@@ -114,7 +114,7 @@ const FALLBACK_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 /// one-dimensional null space of the labels there, solves for v (through f⁻¹, and jointly
 /// with the unit's scale when f is not homogeneous) and checks f(v·x) on max(512, 8 d)
 /// samples, then all k units at once on a cache-sized middle part of the search's samples
-/// (max(4096, 16 d)). U is the least-squares fit of Y on
+/// (the largest of 2048, 16 d and 32 k). U is the least-squares fit of Y on
 /// the verified units, and the relative residual of that fit over every sample is the
 /// certificate. Samples in memory are searched in place: first a contiguous window of
 /// max(12·d·k, 8192) from the middle of the data, then, if that falls short, an evenly

@@ -34,7 +34,6 @@ pub struct InputDiagnostics {
     pub warnings: Vec<String>,
 }
 
-/// The inputs after analysis: possibly whitened, with the map back for V.
 /// The input analysis of a data set: a whitening matrix when one is needed, and diagnostics.
 pub(crate) struct InputAnalysis {
     /// Σ̂^{-1/2} (symmetric, d×d) when the covariance condition number exceeds 2.

@@ -80,7 +80,7 @@ impl Default for NoisyRecovery {
 /// What [`NoisyRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct NoisyReport {
-    /// Always `"sign-pattern"`.
+    /// `"sign-pattern"` (ReLU) or `"gauss-newton"` (every other activation).
     pub method: &'static str,
     /// The fit reproduces every label to `residual_rel` < 1e-10: an exact answer.
     pub certified: bool,
@@ -528,7 +528,11 @@ impl NoisyRecovery {
         Ok(NoisyRecovered {
             network: fit.network,
             report: NoisyReport {
-                method: "sign-pattern",
+                method: if self.activation == Activation::Relu {
+                    "sign-pattern"
+                } else {
+                    "gauss-newton"
+                },
                 certified: fit.exact,
                 residual_rel: fit.residual_rel,
                 k,
