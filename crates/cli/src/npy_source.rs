@@ -473,15 +473,15 @@ fn spill_npz_member(archive: &Path, name: Option<&str>) -> Result<(File, String,
         let Some(total) = total else {
             bail!("{shown}: an array's header claims more bytes than any disk holds");
         };
-        match crate::resources::available_disk(&dir) {
-            Some(free) if total > free => bail!(
+        match crate::resources::fits_on_disk(total, crate::resources::available_disk(&dir)) {
+            Err(free) => bail!(
                 "decompressing {shown} needs {} in {} but {} is free; set TMPDIR to a folder \
                  with room, or save the arrays as .npy files",
                 crate::resources::show_bytes(total),
                 dir.display(),
                 crate::resources::show_bytes(free)
             ),
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     };
     let label = extract_npz_member(BufReader::new(source), name, &shown, &mut file, room)?;

@@ -126,13 +126,12 @@ impl OutputDir {
                 "--out {shown} is {}, not a folder; pass a folder path",
                 kind(&meta)
             ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Missing: created. Unreadable (no permission, a file as a parent): creating it
+            // fails with the same reason, which the error then gives.
+            Err(_) => {
                 fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create the output folder {shown}"))?;
                 created = true;
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot create the output folder {shown}"));
             }
         }
         let path = fs::canonicalize(dir).with_context(|| format!("cannot resolve {shown}"))?;
@@ -263,8 +262,8 @@ impl OutputDir {
             }
         }
         let needed: u64 = files.files.iter().map(|(_, b)| b.len() as u64).sum();
-        if let Some(free) = crate::resources::available_disk(&parent)
-            && needed > free
+        if let Err(free) =
+            crate::resources::fits_on_disk(needed, crate::resources::available_disk(&parent))
         {
             bail!(
                 "the outputs take {} but the disk holding {shown} has {} free; free some space \

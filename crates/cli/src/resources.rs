@@ -36,6 +36,15 @@ pub fn available_disk(path: &Path) -> Option<u64> {
     }
 }
 
+/// Whether `needed` bytes fit in `free` (None: unknown, which never blocks a run); the free
+/// count when they do not.
+pub fn fits_on_disk(needed: u64, free: Option<u64>) -> Result<(), u64> {
+    match free {
+        Some(free) if needed > free => Err(free),
+        _ => Ok(()),
+    }
+}
+
 /// Errors when `bytes` (None: beyond any count) exceed the memory available; `what` names
 /// the request and `advice` says what to pass instead.
 pub fn check_memory(bytes: Option<u64>, what: &str, advice: &str) -> Result<()> {
@@ -60,5 +69,20 @@ pub fn show_bytes(b: u64) -> String {
         format!("{:.0} MB", b / 1e6)
     } else {
         format!("{:.0} kB", (b / 1e3).max(1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exactly the free space fits; one byte more does not; an unknown free space never
+    /// blocks.
+    #[test]
+    fn the_disk_check_is_exact() {
+        assert_eq!(fits_on_disk(4096, Some(4096)), Ok(()));
+        assert_eq!(fits_on_disk(4097, Some(4096)), Err(4096));
+        assert_eq!(fits_on_disk(0, Some(0)), Ok(()));
+        assert_eq!(fits_on_disk(u64::MAX, None), Ok(()));
     }
 }

@@ -200,6 +200,32 @@ fn special_files_at_the_output_path_are_never_replaced() {
     assert_refused(&o, "symbolic link to a missing file");
     let o = run(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&dangling)]);
     assert_refused(&o, "symbolic link to a missing folder");
+    // An output folder given as a link: the set lands in the folder it names and the link
+    // stays a link; a link to a regular file is refused and the file kept.
+    let real = dir.path().join("real-out");
+    std::fs::create_dir(&real).unwrap();
+    let folder_link = dir.path().join("out-link");
+    std::os::unix::fs::symlink(&real, &folder_link).unwrap();
+    let o = run(&[
+        "recover",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&folder_link),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::symlink_metadata(&folder_link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(real.join("V.npy").is_file() && real.join("report.json").is_file());
+    let o = run(&["recover", "--x", p(&x), "--y", p(&y), "--out", p(&link)]);
+    assert_refused(&o, "is a link to a regular file, not to a folder");
+    assert!(std::fs::read(&target).unwrap().starts_with(b"{\"format\""));
 
     // `-` is standard output.
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", "-"]);
