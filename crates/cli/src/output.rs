@@ -43,6 +43,15 @@ fn test_kill_at(step: u32) {
     }
 }
 
+/// Test hook: `TWOLAYER_TEST_LATE_FILE=NAME` creates the file NAME in the output folder
+/// after the new set is written and before it replaces the old one, as another process
+/// writing into the folder during the run would.
+fn test_late_file(dir: &Path) {
+    if let Ok(name) = std::env::var("TWOLAYER_TEST_LATE_FILE") {
+        let _ = fs::write(dir.join(name), b"late");
+    }
+}
+
 /// What kind of thing stands at a path, in words, for errors.
 fn kind(meta: &fs::Metadata) -> &'static str {
     let t = meta.file_type();
@@ -173,7 +182,8 @@ impl OutputDir {
     /// and exchanged: the files are written and flushed in a hidden folder inside, then each
     /// is renamed over its target. Each file is whole, but the set changes file by file, and
     /// a warning says so.
-    fn commit_file_by_file(mut self, files: Outputs) -> Result<Vec<PathBuf>> {
+    /// `why` completes "the files in DIR were replaced one by one because …".
+    fn commit_file_by_file(mut self, files: Outputs, why: &str) -> Result<Vec<PathBuf>> {
         let shown = self.path.display().to_string();
         let inside = self.path.join(format!("{STAGING}{}", std::process::id()));
         let _ = fs::remove_dir_all(&inside);
@@ -198,8 +208,8 @@ impl OutputDir {
         self.committed = true;
         if WARNINGS.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!(
-                "warning: the folder that holds {shown} is not writable, so the files in {shown} \
-                 were replaced one by one rather than as one set"
+                "warning: the files in {shown} were replaced one by one rather than as one set, \
+                 because {why}"
             );
         }
         Ok(files.files.iter().map(|(n, _)| self.path.join(n)).collect())
@@ -275,11 +285,19 @@ impl OutputDir {
         let staging = parent.join(format!(".{name}{STAGING}{}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
         if let Err(e) = fs::create_dir(&staging) {
+            // No sibling can be made: a parent not writable, or a folder name so long that
+            // the staging name would pass the file system's limit.
             if e.kind() == std::io::ErrorKind::PermissionDenied
-                || e.raw_os_error() == Some(libc::EROFS)
+                || matches!(e.raw_os_error(), Some(libc::EROFS | libc::ENAMETOOLONG))
             {
                 drop(names);
-                return self.commit_file_by_file(files);
+                let why = if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
+                    "its name is too long to stage the new set beside it; use a shorter name \
+                     for one-step replacement"
+                } else {
+                    "the folder that holds it is not writable"
+                };
+                return self.commit_file_by_file(files, why);
             }
             return Err(e).with_context(|| {
                 format!("cannot create a staging folder beside {shown} (in its parent folder)")
@@ -300,6 +318,7 @@ impl OutputDir {
                 test_kill_at(2);
             }
             test_kill_at(3);
+            test_late_file(&self.path);
             for entry in &foreign {
                 fs::hard_link(self.path.join(entry), staging.join(entry)).with_context(|| {
                     format!(
@@ -323,13 +342,12 @@ impl OutputDir {
         test_kill_at(5);
         // `staging` is now the old folder. Anything that appeared in it after it was listed
         // belongs to someone else: give it back before removing the old set.
+        // (What was listed is in the new set already, written or carried over: only a name
+        // the new set lacks is someone else's.)
         if let Ok(entries) = fs::read_dir(&staging) {
             for entry in entries.flatten() {
-                let entry_name = entry.file_name();
-                let known = foreign.contains(&entry_name)
-                    || names.contains(&entry_name.to_string_lossy().as_ref());
-                let back = self.path.join(&entry_name);
-                if !known && fs::symlink_metadata(&back).is_err() {
+                let back = self.path.join(entry.file_name());
+                if fs::symlink_metadata(&back).is_err() {
                     let _ = fs::rename(entry.path(), back);
                 }
             }

@@ -286,6 +286,38 @@ fn a_folder_in_the_way_leaves_the_old_set_untouched() {
 
 /// A writer killed with SIGKILL at each step of the commit leaves the old complete set or
 /// the new complete set, never a mixture; the next run removes its leftovers.
+/// A file another process writes into the output folder while the run stages its set is
+/// not lost when the folders trade places; and a folder whose name is too long for a staging
+/// sibling is still written (one file at a time, with a warning that says why).
+#[test]
+fn late_files_are_kept_and_long_names_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    assert!(generate(&old_dir, "1").status().unwrap().success());
+    assert!(generate(&new_dir, "2").status().unwrap().success());
+    let out = dir.path().join("o");
+    assert!(generate(&out, "1").status().unwrap().success());
+    let o = generate(&out, "2")
+        .env("TWOLAYER_TEST_LATE_FILE", "late.txt")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut want = contents(&new_dir);
+    want.insert("late.txt".to_string(), b"late".to_vec());
+    assert_eq!(contents(&out), want);
+    assert_no_leftovers(dir.path());
+
+    // 240 bytes: a valid name, but ".<name>.twolayer-staging-PID" is not.
+    let long = dir.path().join("n".repeat(240));
+    assert!(generate(&long, "1").status().unwrap().success());
+    let o = generate(&long, "2").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("its name is too long"), "{stderr}");
+    assert_eq!(contents(&long), contents(&new_dir));
+    assert_no_leftovers(dir.path());
+}
+
 #[test]
 fn a_writer_killed_at_any_step_leaves_a_complete_set() {
     let dir = tempfile::tempdir().unwrap();
