@@ -410,8 +410,10 @@ fn same_file(f: &File, path: &Path) -> Result<bool> {
 /// Makes `staging` the folder at `target` and `target`'s old contents the folder at
 /// `staging`, in one step where the system can (Linux), else in two renames.
 fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
+    // Test hook: `TWOLAYER_TEST_NO_EXCHANGE=1` takes the two-rename path of file systems
+    // without the exchange.
     #[cfg(target_os = "linux")]
-    {
+    if std::env::var_os("TWOLAYER_TEST_NO_EXCHANGE").is_none() {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
         let a = CString::new(staging.as_os_str().as_bytes())?;
@@ -430,8 +432,7 @@ fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
             return Ok(());
         }
         let e = std::io::Error::last_os_error();
-        // Filesystems without the exchange fall through to two renames.
-        if e.raw_os_error() != Some(libc::EINVAL) && e.raw_os_error() != Some(libc::ENOSYS) {
+        if !exchange_unsupported(&e) {
             return Err(e);
         }
     }
@@ -442,6 +443,13 @@ fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
         return Err(e);
     }
     fs::rename(&aside, staging)
+}
+
+/// Whether renameat2's error says the file system (or kernel) lacks the exchange, which two
+/// renames then replace.
+#[cfg(target_os = "linux")]
+fn exchange_unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS))
 }
 
 /// Flushes a folder's entries to disk (best effort: some systems refuse it for folders).
@@ -584,4 +592,25 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     sync_dir(&dir);
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Only "not supported here" falls back to two renames; any other failure of the
+    /// exchange is an error.
+    #[test]
+    fn only_a_missing_exchange_falls_back() {
+        for (errno, fallback) in [
+            (libc::EINVAL, true),
+            (libc::ENOSYS, true),
+            (libc::EACCES, false),
+            (libc::ENOENT, false),
+            (libc::EXDEV, false),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(exchange_unsupported(&e), fallback, "errno {errno}");
+        }
+    }
 }

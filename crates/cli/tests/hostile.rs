@@ -227,6 +227,12 @@ fn special_files_at_the_output_path_are_never_replaced() {
     assert_refused(&o, "is a link to a regular file, not to a folder");
     assert!(std::fs::read(&target).unwrap().starts_with(b"{\"format\""));
 
+    // A regular file is replaced.
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, b"old").unwrap();
+    let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&plain)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&plain).unwrap().starts_with(b"{\"format\""));
     // `-` is standard output.
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", "-"]);
     assert!(o.status.success());
@@ -303,6 +309,17 @@ fn late_files_are_kept_and_long_names_are_written() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut want = contents(&new_dir);
+    want.insert("late.txt".to_string(), b"late".to_vec());
+    assert_eq!(contents(&out), want);
+    assert_no_leftovers(dir.path());
+
+    // Where the file system has no exchange, two renames replace the set.
+    let o = generate(&out, "1")
+        .env("TWOLAYER_TEST_NO_EXCHANGE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut want = contents(&old_dir);
     want.insert("late.txt".to_string(), b"late".to_vec());
     assert_eq!(contents(&out), want);
     assert_no_leftovers(dir.path());
