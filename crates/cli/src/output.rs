@@ -536,19 +536,25 @@ pub fn file_target(path: &Path) -> Result<FileTarget> {
              standard output)",
             kind(&meta)
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // Missing (or unreadable, which writing will then report): its folder must exist.
+        Err(_) => {
             let parent = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
             };
-            if !parent.is_dir() {
-                bail!(
-                    "cannot write {shown}: its folder does not exist; create it or pass another path"
-                );
+            match fs::metadata(parent) {
+                Ok(meta) if meta.is_dir() => Ok(FileTarget::File(path.to_owned())),
+                Ok(meta) => bail!(
+                    "cannot write {shown}: {} is {}, not a folder; pass another path",
+                    parent.display(),
+                    kind(&meta)
+                ),
+                Err(_) => bail!(
+                    "cannot write {shown}: its folder does not exist; create it or pass another \
+                     path"
+                ),
             }
-            Ok(FileTarget::File(path.to_owned()))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {shown}")),
     }
 }
 

@@ -233,6 +233,39 @@ fn special_files_at_the_output_path_are_never_replaced() {
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", p(&plain)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(std::fs::read(&plain).unwrap().starts_with(b"{\"format\""));
+    // A link to a folder is not a file to replace; a file's folder must exist and be one.
+    let o = run(&[
+        "moments",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&folder_link),
+    ]);
+    assert_refused(&o, "is a link to a folder");
+    let under_file = plain.join("m.json");
+    let o = run(&[
+        "moments",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&under_file),
+    ]);
+    assert_refused(&o, "is a regular file, not a folder");
+    let under_missing = dir.path().join("missing").join("m.json");
+    let o = run(&[
+        "moments",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--out",
+        p(&under_missing),
+    ]);
+    assert_refused(&o, "its folder does not exist");
     // `-` is standard output.
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", "-"]);
     assert!(o.status.success());
