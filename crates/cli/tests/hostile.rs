@@ -266,6 +266,14 @@ fn special_files_at_the_output_path_are_never_replaced() {
         p(&under_missing),
     ]);
     assert_refused(&o, "its folder does not exist");
+    // A bare file name is in the working folder.
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["moments", "--x", p(&x), "--y", p(&y), "--out", "bare.json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("bare.json").is_file());
     // `-` is standard output.
     let o = run(&["moments", "--x", p(&x), "--y", p(&y), "--out", "-"]);
     assert!(o.status.success());
