@@ -1,41 +1,15 @@
-//! `cargo xtask <command>`: project chores that orchestrate the `twolayer` binary. Owns no
-//! algorithm.
-//!
-//! Commands:
-//! - `sweep [NAME…] [--quick] [--seeds N] [--threads T] [--out DIR]`: the scaling experiments
-//!   (phase, runtime, noise, conditioning, versus; all by default), each writing
-//!   `DIR/<name>/data.csv`, SVG plots and `summary.md` (DIR defaults to `results`, and to
-//!   `target/sweep-quick` with `--quick`, so a quick run never touches the results). Cells
-//!   already in a data.csv are skipped, so an interrupted sweep resumes.
-//! - `bench [--quick] [--sign-pattern-n N] [--huge] [--bar]`: the performance ratios of issue 7 (moment pass
-//!   against faer's matmul, end to end against moments + V·X and against that plus the span
-//!   contractions of the second moment, slope in n, absolute targets, one sign-pattern
-//!   iteration) and its bar (numpy-written files against Adam); `--huge`
-//!   instead streams n = 1e7, d = 100 (9.6 GB written under target/) and reports peak memory.
-//! - `pycheck`: loads a recovered model.safetensors with Python's `safetensors` and `numpy`
-//!   (when installed) and checks its predictions against `twolayer eval`.
-//! - `tensorly`: the bar of the `tensor` crate: on a numpy-written symmetric order-3 tensor
-//!   (d = 150, R = 30, noise 1e-3), `twolayer tensor decompose` (whole process) against
-//!   TensorLy's `parafac` (in-process, default settings), both compared with the clean tensor.
-//! - `fuzz [--seconds N]`: the .npy/.npz/CSV readers' cargo-fuzz target for N seconds
-//!   (default 60); needs `cargo install cargo-fuzz`.
-//! - `mutants [TARGET…] [--minutes N]`: cargo-mutants (installed with `cargo install
-//!   cargo-mutants --locked`) on the core files — alignment, decode, output commit,
-//!   certificate, moments accumulator, npy readers, sign-pattern least squares, exact search —
-//!   within N minutes (default 60), then the caught/missed table. Mutants are applied in
-//!   place, so crates/ must be committed first. Not in CI.
-//! - `bar`: the end-to-end acceptance runs, each from files through the release binary, with
-//!   wall times (file reading included) and errors:
-//!   exact recovery at (d, k, m, n) = (100, 20, 20, 30000);
-//!   a single output at (50, 10, 1, 20000), noiseless, seeds 0–9;
-//!   relu² labels at (50, 10, 10, 10000), noiseless;
-//!   noisy labels (σ = 0.01) at (50, 10, 10, 100000), against the least-squares floor.
+//! `cargo xtask <command>`: project chores that orchestrate the `twolayer` binary —
+//! experiments (`sweep`), benchmarks (`bench`, `bar`), cross-checks with Python (`pycheck`,
+//! `tensorly`), fuzzing and mutation testing. Owns no algorithm. `cargo xtask --help` lists
+//! the commands and `cargo xtask <command> --help` their options.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
 
 mod bench;
 mod fuzz;
@@ -45,123 +19,136 @@ mod pycheck;
 mod sweep;
 mod tensorly;
 
+/// Project chores around the `twolayer` binary: experiments, benchmarks, cross-checks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// The end-to-end acceptance runs from files through the release binary, with wall times:
+    /// exact (100,20,20,30000), a single output (50,10,1,20000), relu², noisy (50,10,10,100000).
+    Bar,
+    /// The scaling experiments, each writing DIR/<name>/data.csv, SVG plots and summary.md;
+    /// cells already computed are skipped, so an interrupted sweep resumes.
+    Sweep {
+        /// Sweeps to run (all when none is named).
+        #[arg(value_parser = PossibleValuesParser::new(sweep::SWEEPS))]
+        names: Vec<String>,
+        /// A reduced grid that runs in seconds (written to target/sweep-quick unless --out).
+        #[arg(long)]
+        quick: bool,
+        /// Seeds per cell (the sweep's default otherwise).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Worker threads (all cores otherwise).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output folder [default: results, or target/sweep-quick with --quick].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The performance ratios (moment pass against faer's matmul, end to end against
+    /// moments + V·X, scaling in n, one sign-pattern iteration) and the bar against Adam
+    /// (PyTorch's too with TWOLAYER_PYTHON set to a Python with torch and scipy).
+    Bench {
+        /// Fewer repetitions and smaller sizes.
+        #[arg(long)]
+        quick: bool,
+        /// Samples of the sign-pattern iteration [default: 10⁶, 10⁵ with --quick].
+        #[arg(long)]
+        sign_pattern_n: Option<usize>,
+        /// Instead: stream n = 10⁷, d = 100 (9.6 GB written under target/) and report peak
+        /// memory.
+        #[arg(long)]
+        huge: bool,
+        /// The bar only.
+        #[arg(long)]
+        bar: bool,
+    },
+    /// A recovered model.safetensors loaded in Python reproduces twolayer eval's predictions.
+    Pycheck,
+    /// `twolayer tensor decompose` against TensorLy's parafac on a numpy-written tensor.
+    Tensorly,
+    /// Fuzz the .npy/.npz/CSV readers (needs `cargo install cargo-fuzz`).
+    Fuzz {
+        /// How long to fuzz.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// cargo-mutants on the core files (needs `cargo install cargo-mutants --locked`; crates/
+    /// must be committed: mutants are applied in place), then the caught/missed table.
+    Mutants {
+        /// Targets to run, by (part of) their name: alignment, decode, output commit,
+        /// certificate, moments accumulator, npy header, npy rows, sign-pattern least
+        /// squares, exact search (all when none is named).
+        targets: Vec<String>,
+        /// Time budget in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+    },
+}
+
 fn main() -> Result<()> {
     twolayer_moments::tune_allocator();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("bar") => bar(),
-        Some("sweep") => sweep_command(&args[1..]),
-        Some("pycheck") => pycheck::run(),
-        Some("tensorly") => tensorly::run(),
-        Some("fuzz") => {
-            let seconds = args
-                .iter()
-                .position(|a| a == "--seconds")
-                .and_then(|i| args.get(i + 1))
-                .map(|v| v.parse())
-                .transpose()
-                .context("--seconds takes a whole number")?
-                .unwrap_or(60);
-            fuzz::run(seconds)
-        }
-        Some("mutants") => {
-            let mut only = Vec::new();
-            let mut minutes = 60;
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                match a.as_str() {
-                    "--minutes" => {
-                        minutes = it
-                            .next()
-                            .context("--minutes needs a value")?
-                            .parse()
-                            .context("--minutes takes a whole number")?
-                    }
-                    name => only.push(name.to_string()),
-                }
-            }
-            mutants::run(&only, minutes)
-        }
-        Some("bench") => {
-            let quick = args.iter().any(|a| a == "--quick");
-            let n = args
-                .iter()
-                .position(|a| a == "--sign-pattern-n")
-                .and_then(|i| args.get(i + 1))
-                .map(|v| v.parse())
-                .transpose()
-                .context("--sign-pattern-n takes a whole number")?
-                .unwrap_or(if quick { 100_000 } else { 1_000_000 });
-            if args.iter().any(|a| a == "--bar") {
+    match Cli::parse().command {
+        Task::Bar => bar(),
+        Task::Sweep {
+            names,
+            quick,
+            seeds,
+            threads,
+            out,
+        } => sweep_command(names, quick, seeds, threads, out),
+        Task::Pycheck => pycheck::run(),
+        Task::Tensorly => tensorly::run(),
+        Task::Fuzz { seconds } => fuzz::run(seconds),
+        Task::Mutants { targets, minutes } => mutants::run(&targets, minutes),
+        Task::Bench {
+            quick,
+            sign_pattern_n,
+            huge,
+            bar,
+        } => {
+            if bar {
                 return bench::bar().map(drop);
             }
-            bench::run(quick, n, args.iter().any(|a| a == "--huge"))
-        }
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\ncommands:\n  bench  [--quick] [--sign-pattern-n N] [--huge] [--bar]: issue 7's performance ratios and bar (--bar: the bar only; PyTorch from $TWOLAYER_PYTHON when set)\n  tensorly  issue 9's bar: twolayer tensor decompose against TensorLy's parafac on a numpy-written tensor\n  pycheck  model.safetensors loaded in Python reproduces twolayer eval's predictions\n  fuzz   [--seconds N]: fuzz the .npy/.npz/CSV readers (cargo-fuzz)\n  mutants [TARGET...] [--minutes N]: cargo-mutants on the core files, with the caught/missed table\n  bar    acceptance runs from files: exact (100,20,20,30000), single output (50,10,1,20000), relu2, noisy (50,10,10,100000)\n  sweep  [NAME...] [--quick] [--seeds N] [--threads T] [--out DIR]: the scaling experiments (phase runtime noise conditioning versus)"
-            );
-            bail!("no command given")
+            let n = sign_pattern_n.unwrap_or(if quick { 100_000 } else { 1_000_000 });
+            bench::run(quick, n, huge)
         }
     }
 }
 
-fn sweep_command(args: &[String]) -> Result<()> {
-    let mut names = Vec::new();
-    let mut opts = sweep::Options {
-        quick: false,
-        seeds: None,
-        out: root().join("results"),
-    };
-    let mut out_given = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value"))
-        };
-        match a.as_str() {
-            "--quick" => opts.quick = true,
-            "--seeds" => {
-                opts.seeds = Some(
-                    value("--seeds")?
-                        .parse()
-                        .context("--seeds takes a whole number")?,
-                )
-            }
-            "--threads" => {
-                let t: usize = value("--threads")?
-                    .parse()
-                    .context("--threads takes a whole number")?;
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(t)
-                    .build_global()?;
-            }
-            "--out" => {
-                opts.out = PathBuf::from(value("--out")?);
-                out_given = true;
-            }
-            name if sweep::SWEEPS.contains(&name) => names.push(name.to_string()),
-            other => bail!(
-                "unknown sweep or option {other:?}; sweeps: {:?}",
-                sweep::SWEEPS
-            ),
-        }
+fn sweep_command(
+    mut names: Vec<String>,
+    quick: bool,
+    seeds: Option<u64>,
+    threads: Option<usize>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    if let Some(t) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()?;
     }
     if names.is_empty() {
         names = sweep::SWEEPS.iter().map(|s| s.to_string()).collect();
     }
     // The reduced grid never touches the committed results: its rows would be appended to
     // them and its summaries would replace theirs.
-    if opts.quick && !out_given {
-        opts.out = root().join("target").join("sweep-quick");
-        println!(
-            "--quick writes to {} (pass --out to choose)",
-            opts.out.display()
-        );
-    }
-    sweep::run(&names, &opts)
+    let out = match out {
+        Some(out) => out,
+        None if quick => {
+            let out = root().join("target").join("sweep-quick");
+            println!("--quick writes to {} (pass --out to choose)", out.display());
+            out
+        }
+        None => root().join("results"),
+    };
+    sweep::run(&names, &sweep::Options { quick, seeds, out })
 }
 
 fn root() -> PathBuf {
