@@ -538,10 +538,7 @@ pub fn file_target(path: &Path) -> Result<FileTarget> {
         ),
         // Missing (or unreadable, which writing will then report): its folder must exist.
         Err(_) => {
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let parent = folder_of(path);
             match fs::metadata(parent) {
                 Ok(meta) if meta.is_dir() => Ok(FileTarget::File(path.to_owned())),
                 Ok(meta) => bail!(
@@ -558,6 +555,15 @@ pub fn file_target(path: &Path) -> Result<FileTarget> {
     }
 }
 
+/// The folder a file path names its file in: its parent, or the working folder for a bare
+/// name.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes one file all-or-nothing: into a temporary file beside it, then renamed over it.
 /// The target is checked as [`file_target`] does; `-` writes to standard output.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -571,10 +577,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         FileTarget::File(p) => p,
     };
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(&target);
     let name = target
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?
