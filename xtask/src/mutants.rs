@@ -67,14 +67,14 @@ const TARGETS: &[Target] = &[
     },
     Target {
         name: "sign-pattern least squares",
-        file: "crates/recovery/src/sign_pattern.rs",
+        file: "crates/recovery/src/local/sign_pattern.rs",
         functions: "fit",
         tests: RECOVERY,
     },
     Target {
         name: "exact search",
-        file: "crates/recovery/src/exact.rs",
-        functions: "find_units|search",
+        file: "crates/recovery/src/exact/search.rs",
+        functions: "",
         tests: RECOVERY,
     },
 ];

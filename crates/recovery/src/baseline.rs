@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use twolayer_moments::matmul;
 
 use crate::align::align;
+use crate::data::checks::check_samples;
 use crate::error::RecoveryError;
-use crate::input::check_samples;
 use crate::network::{Activation, Network};
 
 /// Minibatch Adam on the mean squared error of y = U f(V x) (no biases), with PyTorch's

@@ -1,6 +1,6 @@
 pub use crate::activation::Activation;
+use crate::data::checks::check_finite;
 use crate::error::RecoveryError;
-use crate::input::check_finite;
 use faer::{Accum, Mat, MatRef};
 use twolayer_moments::matmul;
 
@@ -57,7 +57,7 @@ impl Network {
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<(), RecoveryError> {
-        crate::input::check_samples(x, y)?;
+        crate::data::checks::check_samples(x, y)?;
         for (what, expected, got) in [
             (
                 "columns of X (the input dimension d of V)",

@@ -589,9 +589,50 @@ fn row_vec(m: &Mat<f64>, r: usize) -> Vec<f64> {
     m.row(r).iter().copied().collect()
 }
 
+/// Below this σ_k/σ_1 of Y the output weights count as badly conditioned.
+const WEAK_LABEL_SV: f64 = 1e-4;
+
+/// Warnings about the label spectrum: σ_k/σ_1 tiny (U* nearly rank deficient) or no clear
+/// gap after σ_k (k doubtful). `rel_sv` holds σ_1..σ_{k+1} relative to σ_1.
+pub(crate) fn label_spectrum_warnings(rel_sv: &[f64], k: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(&sk) = rel_sv.get(k.saturating_sub(1))
+        && k >= 1
+        && sk < WEAK_LABEL_SV
+    {
+        out.push(format!(
+            "the k-th singular value of Y is only {sk:.1e} of the largest: the output weights \
+             are nearly rank deficient and the recovered weights may lose accuracy; if k was \
+             detected, try a smaller --k"
+        ));
+    }
+    if let (Some(&sk), Some(&next)) = (rel_sv.get(k.saturating_sub(1)), rel_sv.get(k))
+        && k >= 1
+        && next > 0.1 * sk
+    {
+        out.push(format!(
+            "no clear gap after the k-th singular value of Y (σ_{}/σ_{k} = {:.2}): k may be \
+             wrong, or the labels are noisy; check k (--k) and the noise model",
+            k + 1,
+            next / sk
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_null_vector_comes_with_the_singular_values() {
+        let a = crate::exact::null_space::with_singular_values(12, &[2.0, 1.0, 0.0]);
+        let (s, v) = svd_right(a.as_ref()).expect("converges");
+        assert!((s[0] - 2.0).abs() < 1e-14 && (s[1] - 1.0).abs() < 1e-14 && s[2] < 1e-14);
+        let null = v.col(2);
+        assert!((&a * null).norm_l2() < 1e-14);
+        assert!((null.norm_l2() - 1.0).abs() < 1e-14);
+    }
     use rand_distr::Distribution;
     use twolayer_moments::{InMemory, SampleMoments};
 

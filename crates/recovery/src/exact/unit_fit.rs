@@ -5,6 +5,7 @@ use faer::{Accum, Mat, MatRef, Par};
 use twolayer_moments::matmul;
 
 use crate::activation::Activation;
+use crate::linalg::cholesky;
 
 /// Solves z_j = c f(v·x_j) (z_j > 0) over the rows of `x` (s×d, one sample per row).
 ///
@@ -151,26 +152,6 @@ fn lstsq_normal(x: MatRef<'_, f64>, b: &[f64]) -> Option<Vec<f64>> {
 fn gram_cholesky(x: MatRef<'_, f64>) -> Option<Mat<f64>> {
     let mut gram = twolayer_moments::lower_gram(x.transpose(), 1.0, Par::Seq);
     cholesky(&mut gram).then_some(gram)
-}
-
-/// The Cholesky factor of the symmetric matrix whose lower triangle `m` holds, in place and
-/// on this thread; false when it is not numerically positive definite. Cost: d³/3 flops.
-pub(crate) fn cholesky(m: &mut Mat<f64>) -> bool {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::cholesky::llt;
-    let mut stack = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
-        m.nrows(),
-        Par::Seq,
-        Default::default(),
-    ));
-    llt::factor::cholesky_in_place(
-        m.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut stack),
-        Default::default(),
-    )
-    .is_ok()
 }
 
 #[cfg(test)]

@@ -266,7 +266,7 @@ pub(crate) fn orient(
     });
     let n = xt.ncols();
     let fit = if n > 2 * ORIENT_SAMPLES {
-        let (xs, ys) = crate::sign_pattern::strided_subsample(xt, yt, ORIENT_SAMPLES);
+        let (xs, ys) = crate::data::subsample::strided_subsample(xt, yt, ORIENT_SAMPLES);
         fit_output_exact(f, both.as_ref(), xs.as_ref(), ys.as_ref(), None, false)
     } else {
         fit_output_exact(f, both.as_ref(), xt, yt, None, false)

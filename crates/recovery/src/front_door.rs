@@ -6,13 +6,13 @@ use serde::Serialize;
 use twolayer_moments::{InMemory, SampleMoments, SampleSource, spread_indices};
 
 use crate::activation::Activation;
+use crate::data::analysis::{InputDiagnostics, MappedInputs, analyse_inputs};
+use crate::data::checks::{check_samples, check_source, moments_for_recovery, moments_of_source};
 use crate::error::RecoveryError;
 use crate::exact::{ExactRecovery, ExactReport};
-use crate::input::{check_samples, check_source, moments_for_recovery, moments_of_source};
-use crate::inputs::{InputDiagnostics, MappedInputs, analyse_inputs};
+use crate::local::sign_pattern::Loss;
 use crate::network::Network;
 use crate::noisy::{NoisyRecovery, NoisyReport};
-use crate::sign_pattern::Loss;
 
 /// What the user says about the label noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,7 +123,7 @@ impl Report {
     }
 
     /// Input diagnostics, when the front door analysed the inputs.
-    pub fn inputs(&self) -> Option<&crate::inputs::InputDiagnostics> {
+    pub fn inputs(&self) -> Option<&crate::data::analysis::InputDiagnostics> {
         match self {
             Report::Exact(r) => r.inputs.as_ref(),
             Report::SignPattern(r) => r.inputs.as_ref(),

@@ -12,7 +12,7 @@ use faer::dyn_stack::MemStack;
 use faer::linalg::cholesky::llt;
 use faer::{Mat, MatRef, Par};
 
-use crate::unit_fit::cholesky;
+use crate::linalg::cholesky;
 
 /// A sample set Z certifies a null vector when σ_min/σ_max of Ỹ[:, Z] is below this…
 pub(crate) const NULL_TOL: f64 = 1e-9;

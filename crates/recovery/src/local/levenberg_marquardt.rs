@@ -3,8 +3,8 @@
 use faer::prelude::*;
 use faer::{Mat, MatRef, Side};
 
+use crate::data::checks::check_samples;
 use crate::error::RecoveryError;
-use crate::input::check_samples;
 use crate::network::Network;
 
 /// Levenberg–Marquardt on ½ Σ_j ‖y_j − U f(V x_j)‖² over all of (U, V), from a given start.

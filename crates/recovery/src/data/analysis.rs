@@ -95,7 +95,7 @@ fn condition_below_two(a: MatRef<'_, f64>) -> bool {
         for i in 0..d {
             m[(i, i)] += shift;
         }
-        crate::unit_fit::cholesky(&mut m)
+        crate::linalg::cholesky(&mut m)
     };
     shifted(-1.0, c * (1.0 - 1e-8)) && shifted(1.0, -0.5 * c * (1.0 + 1e-8))
 }

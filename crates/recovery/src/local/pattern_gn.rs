@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use twolayer_moments::chunked_sum;
 use twolayer_moments::{PaddedScratch, matmul, matmul_padded};
 
+use crate::data::subsample::strided_subsample;
 use crate::error::RecoveryError;
-use crate::sign_pattern::strided_subsample;
 
 /// Conjugate-gradient iterations per step at most.
 const CG_ITERS: usize = 30;

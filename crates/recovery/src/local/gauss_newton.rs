@@ -10,9 +10,10 @@ use twolayer_moments::matmul;
 use crate::activation::Activation;
 use crate::certificate::{EXACT_TOL, certifies};
 use crate::error::RecoveryError;
+use crate::local::STATISTICAL_TOL;
+use crate::local::output_fit::{fit_output_weights, orient};
+use crate::local::sign_pattern::SignPatternFit;
 use crate::network::Network;
-use crate::output_fit::{fit_output_weights, orient};
-use crate::sign_pattern::{STATISTICAL_TOL, SignPatternFit};
 
 /// Damped Gauss–Newton (Levenberg–Marquardt) on ½ Σ_j ‖y_j − U f(V x_j)‖² over (U, V).
 ///

@@ -14,8 +14,8 @@ use serde::Serialize;
 use twolayer_moments::{column_norms, matmul, t2};
 
 use crate::certificate::EXACT_TOL;
+use crate::data::checks::samples_as_columns;
 use crate::error::RecoveryError;
-use crate::input::samples_as_columns;
 use crate::network::Network;
 
 /// A fit is taken to have left no structure while its statistic stays below 1 plus this

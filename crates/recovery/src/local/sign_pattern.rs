@@ -6,11 +6,12 @@ use serde::Serialize;
 use twolayer_moments::pattern_normal_equations;
 
 use crate::certificate::certifies;
+use crate::data::checks::{check_samples, samples_as_columns};
 use crate::error::RecoveryError;
-use crate::input::{check_samples, samples_as_columns};
+use crate::local::STATISTICAL_TOL;
+use crate::local::output_fit::{OutputFit, fit_output_exact, fit_output_weights, orient};
+use crate::local::pattern_gn::{GnSample, gauss_newton_step};
 use crate::network::{Activation, Network};
-use crate::output_fit::{OutputFit, fit_output_exact, fit_output_weights, orient};
-use crate::pattern_gn::{GnSample, gauss_newton_step};
 
 /// The loss minimised over the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
@@ -77,18 +78,6 @@ pub enum StepSolver {
 /// 31.7 → 8.6 s, (100, 20, 20, 2·10⁴) 133 → 25 s over 4 seeds, (50, 10, 10, 10⁵, σ = 0.03)
 /// 9.9 → 6.6 s, every parameter error the same to three digits; the `noise` sweep unchanged.
 const JOINT_FLOPS_MAX: f64 = 1e10;
-
-/// An iteration improves the fit when it lowers the objective by more than this fraction of
-/// the share of the residual that the fit's own statistical error accounts for, p/(n m) for
-/// p = k (d + m) parameters and n m labels (and by more than 1e-10 relative in any case).
-///
-/// Why: with noise, least squares leaves the predictions off by about σ √p, a fraction
-/// p/(n m) of the residual's square; a step that lowers the (relative) residual by less than
-/// 10⁻⁵ of that fraction moves the predictions by √(2·10⁻⁵) ≈ 0.5% of their statistical error,
-/// and Gauss–Newton–CG's inexact steps go on making such steps for many iterations: at
-/// (100, 20, 20, 10⁵, σ = 0.01) each one cost 0.3 s and changed the residual in its 9th
-/// digit. Noiseless fits are unaffected: they improve by whole factors until exact.
-pub(crate) const STATISTICAL_TOL: f64 = 1e-5;
 
 impl Default for SignPatternLs {
     fn default() -> Self {
@@ -193,7 +182,7 @@ impl SignPatternLs {
         let n = xt.ncols();
         match self.warmup {
             Some(sub) if sub > 0 && n >= 2 * sub => {
-                let (xs, ys) = strided_subsample(xt, yt, sub);
+                let (xs, ys) = crate::data::subsample::strided_subsample(xt, yt, sub);
                 let warm = self.iterate(xs.as_ref(), ys.as_ref(), start)?;
                 let mut fit = self.iterate(xt, yt, warm.network.v.as_ref())?;
                 fit.iterations += warm.iterations;
@@ -329,42 +318,6 @@ impl SignPatternLs {
     }
 }
 
-/// Every (n / sub)-th sample: `sub` samples spread over the whole set, so that data sorted
-/// by any key are still represented. `xt` d×n, `yt` m×n.
-pub(crate) fn strided_subsample(
-    xt: MatRef<'_, f64>,
-    yt: MatRef<'_, f64>,
-    sub: usize,
-) -> (Mat<f64>, Mat<f64>) {
-    let stride = (xt.ncols() / sub.max(1)).max(1);
-    let sub = sub.min(xt.ncols());
-    (
-        gather_strided(xt, stride, sub),
-        gather_strided(yt, stride, sub),
-    )
-}
-
-/// Columns 0, `stride`, 2 `stride`, … of `a` (`count` of them), copied in blocks of columns
-/// across the threads, each first writing the pages it fills (one thread element by element
-/// took 60 ms for 10⁵ samples at d = 100, half of it page faults).
-fn gather_strided(a: MatRef<'_, f64>, stride: usize, count: usize) -> Mat<f64> {
-    use rayon::prelude::*;
-    const BLOCK: usize = 512;
-    let mut out = twolayer_moments::zeros_by_threads(a.nrows(), count);
-    out.as_mut()
-        .par_col_chunks_mut(BLOCK)
-        .enumerate()
-        .for_each(|(c, mut block)| {
-            for j in 0..block.ncols() {
-                block
-                    .rb_mut()
-                    .col_mut(j)
-                    .copy_from(a.col((c * BLOCK + j) * stride));
-            }
-        });
-    out
-}
-
 /// Least squares with the TRUE sign patterns: the oracle the noisy methods are measured
 /// against. For benchmarks and tests; it needs the planted network.
 #[derive(Debug, Clone, Default)]
@@ -404,7 +357,7 @@ fn check_start(start: MatRef<'_, f64>, d: usize) -> Result<(), RecoveryError> {
     if start.nrows() == 0 {
         return Err(RecoveryError::ZeroK);
     }
-    crate::input::check_finite("starting directions", start)
+    crate::data::checks::check_finite("starting directions", start)
 }
 
 /// Solves G Θ = R for symmetric positive semi-definite G by Cholesky, adding a tiny ridge

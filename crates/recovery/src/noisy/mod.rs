@@ -1,5 +1,7 @@
 //! Recovery from noisy labels, and from any number of outputs (docs/algorithms.md section 4).
 
+pub mod residual_structure;
+
 use std::time::Instant;
 
 use faer::{Mat, MatRef};
@@ -11,12 +13,13 @@ use twolayer_tensor::JennrichParams;
 
 use crate::activation::Activation;
 use crate::align::align;
+use crate::data::checks::{check_samples, samples_as_columns};
+use crate::data::subsample::strided_subsample;
 use crate::error::RecoveryError;
-use crate::gauss_newton::GaussNewton;
-use crate::input::{check_samples, samples_as_columns};
+use crate::local::gauss_newton::GaussNewton;
+use crate::local::sign_pattern::{Loss, SignPatternFit, SignPatternLs, StepSolver};
 use crate::network::Network;
-use crate::residual_structure::{ResidualStructure, residual_structure};
-use crate::sign_pattern::{Loss, SignPatternFit, SignPatternLs, StepSolver, strided_subsample};
+use crate::noisy::residual_structure::{ResidualStructure, residual_structure};
 use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
 
 /// Two fits came from the same basin when their residuals agree to this relative precision…
@@ -140,7 +143,7 @@ pub struct NoisyReport {
     pub hermite_coefficients: [f64; 5],
     /// Input diagnostics (filled by the [`crate::Recovery`] front door).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<crate::inputs::InputDiagnostics>,
+    pub inputs: Option<crate::data::analysis::InputDiagnostics>,
 }
 
 /// Why [`NoisyRecovery`] stopped trying starting points.
@@ -492,7 +495,7 @@ impl NoisyRecovery {
             structure = None;
         }
         let mut warnings = if m >= k {
-            crate::exact::label_spectrum_warnings(&shown, k)
+            crate::spectral::label_spectrum_warnings(&shown, k)
         } else {
             Vec::new()
         };
