@@ -654,6 +654,53 @@ mod tests {
         assert!(SampleMoments::merge_all(Vec::new()).is_err());
     }
 
+    /// Two shards merge into the sums of one pass over both: the Gram matrix, the fourth
+    /// powers and the fourth power of the norm alike (equal up to the order of additions);
+    /// large sums whose total is finite merge, and a merge is refused only when it overflows.
+    #[test]
+    fn merged_shards_hold_the_sums_of_one_pass() {
+        let (x, y) = (data(3, 3000, 2), data(2, 3000, 3));
+        let (a, b) = (1000, 2000);
+        let part = |r: std::ops::Range<usize>| {
+            let (xs, ys) = (x.subcols(r.start, r.len()), y.subcols(r.start, r.len()));
+            SampleMoments::compute(&InMemory::new(xs, ys).unwrap()).unwrap()
+        };
+        let whole = part(0..3000);
+        let mut merged = part(0..a);
+        merged.merge(&part(a..a + b)).unwrap();
+        assert_eq!(merged.n, whole.n);
+        let close = |u: f64, v: f64| (u - v).abs() <= 1e-12 * v.abs().max(1.0);
+        assert!(
+            merged
+                .gram_lower
+                .iter()
+                .zip(&whole.gram_lower)
+                .all(|(u, v)| close(*u, *v))
+        );
+        let (mx, wx) = (
+            merged.sum_x4.as_ref().unwrap(),
+            whole.sum_x4.as_ref().unwrap(),
+        );
+        assert!(
+            mx.iter().zip(wx).all(|(u, v)| close(*u, *v)),
+            "{mx:?} {wx:?}"
+        );
+        assert!(close(merged.sum_norm4.unwrap(), whole.sum_norm4.unwrap()));
+        // One side without fourth powers (after a change of basis): the merge has none.
+        let mut plain = part(0..a);
+        plain.sum_x4 = None;
+        plain.sum_norm4 = None;
+        let mut m2 = part(a..a + b);
+        m2.merge(&plain).unwrap();
+        assert!(m2.sum_x4.is_none() && m2.sum_norm4.is_none());
+        // 1e200 + 1e200 is finite (their product is not).
+        let mut large = part(0..a);
+        large.gram_lower[0] = 1e200;
+        let mut sum = large.clone();
+        sum.merge(&large).unwrap();
+        assert_eq!(sum.gram_lower[0], 2e200);
+    }
+
     /// Impossible accumulators are refused: counts that wrap, sizes that overflow, n = 0, a
     /// negative sum of squares or fourth powers, Σ 1 ≠ n.
     #[test]
@@ -689,12 +736,41 @@ mod tests {
             ),
             ("negative norm⁴", Box::new(|s| s.sum_norm4 = Some(-1.0))),
             ("non-finite", Box::new(|s| s.gram_lower[3] = f64::INFINITY)),
+            (
+                "non-finite norm⁴",
+                Box::new(|s| s.sum_norm4 = Some(f64::NAN)),
+            ),
+            (
+                "non-finite fourth power",
+                Box::new(|s| s.sum_x4.as_mut().unwrap()[2] = f64::INFINITY),
+            ),
+            (
+                "fourth powers of the wrong length",
+                Box::new(|s| s.sum_x4.as_mut().unwrap().push(1.0)),
+            ),
         ];
+        // Each is refused by its own check, whose message names it.
+        let says = |what: &str| match what {
+            "d wraps" => "beyond any data set",
+            "n = 0" => "n = 0",
+            "n differs from the constant's sum" => "constant term",
+            "fourth powers of the wrong length" => "Gram values",
+            w if w.starts_with("negative") => "negative sum",
+            _ => "non-finite",
+        };
         for (what, apply) in broken {
             let mut s = good.clone();
             apply(&mut s);
-            assert!(s.validate().is_err(), "{what} was accepted");
+            let err = s.validate().expect_err(what).to_string();
+            assert!(err.contains(says(what)), "{what}: {err}");
         }
+        // Zero sums are sums a data set can have (an input coordinate that is always 0).
+        let zero_x = Mat::<f64>::zeros(3, 400);
+        let y = data(2, 400, 5);
+        let zeros =
+            SampleMoments::compute(&InMemory::new(zero_x.as_ref(), y.as_ref()).unwrap()).unwrap();
+        assert_eq!(zeros.sum_norm4, Some(0.0));
+        zeros.validate().unwrap();
         let mut big = good.clone();
         big.gram_lower[0] = f64::MAX;
         let mut twice = big.clone();
