@@ -252,6 +252,32 @@ mod tests {
         );
     }
 
+    /// Versions 2 and 3 (a 4-byte header length, which numpy writes for long headers) read
+    /// like version 1; a header of exactly the size limit is read, one byte more refused; a
+    /// version 2 file cut inside its length is an error, not a panic.
+    #[test]
+    fn versions_and_the_header_limit() {
+        let long = |version: u8, len: usize| {
+            let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 5), }";
+            let mut b = b"\x93NUMPY".to_vec();
+            b.extend_from_slice(&[version, 0]);
+            b.extend_from_slice(&(len as u32).to_le_bytes());
+            b.extend_from_slice(dict.as_bytes());
+            b.resize(12 + len - 1, b' ');
+            b.push(b'\n');
+            b
+        };
+        for version in [2, 3] {
+            let h = parse(&long(version, 128)).unwrap();
+            assert_eq!((h.shape, h.fortran), (vec![2, 5], false));
+        }
+        assert_eq!(parse(&long(2, MAX_HEADER)).unwrap().shape, vec![2, 5]);
+        let err = parse(&long(2, MAX_HEADER + 1)).unwrap_err();
+        assert!(err.contains("at most"), "{err}");
+        assert!(parse(b"\x93NUMPY\x02\x00\x10\x00").is_err());
+        assert!(parse(&long(4, 128)).unwrap_err().contains("version 4"));
+    }
+
     #[test]
     fn refuses_everything_else() {
         for bad in [

@@ -584,7 +584,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .to_string_lossy()
         .into_owned();
     let prefix = format!(".{name}{TEMPORARY}");
-    remove_dead(&dir, &prefix, |p| {
+    remove_dead(dir, &prefix, |p| {
         let _ = fs::remove_file(p);
     });
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
@@ -599,7 +599,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot write {}", path.display()));
     }
-    sync_dir(&dir);
+    sync_dir(dir);
     Ok(())
 }
 
