@@ -62,12 +62,13 @@ enum Command {
     /// Generate a planted instance (d=20, k=10, m=10, n=3000), recover it, print the errors.
     Demo {
         /// Seed of the planted instance and of the recovery.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 0)]
         seed: u64,
     },
     /// Write a planted instance: X.npy, Y.npy, U_true.npy, V_true.npy, meta.json.
     Generate(GenerateArgs),
-    /// Recover U and V from X.npy and Y.npy; writes U.npy, V.npy and report.json.
+    /// Recover U and V from X.npy and Y.npy; writes U.npy, V.npy, model.safetensors (loadable
+    /// into PyTorch) and report.json.
     Recover {
         /// Samples, (n, d): a float32/float64 .npy (C or Fortran order), an array of an .npz
         /// archive (ARCHIVE.npz:NAME), or a .csv file (one sample per row, header optional).
@@ -102,8 +103,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Stream the samples from the files instead of loading them: memory stays
-        /// O((d + m)² + subset), for data larger than memory. Exact recovery only. Chosen
-        /// automatically when the data (as float64) exceed the memory budget.
+        /// O((d + m)² + subset), for data larger than memory. The moments and the certificate
+        /// read every sample; when the labels are not fit exactly (noise), least squares runs
+        /// on an evenly spread subset sized to the memory budget, and the report says so.
+        /// Chosen automatically when the data do not fit the budget.
         #[arg(long)]
         stream: bool,
         /// Float type of model.safetensors (U.npy and V.npy are always float64).
@@ -165,6 +168,26 @@ enum NoiseArg {
     Huber,
 }
 
+/// The subcommand the command line names, as typed: "twolayer", "twolayer recover",
+/// "twolayer tensor decompose", … (for pointing an error at the right help).
+fn subcommand_path() -> String {
+    use clap::CommandFactory;
+    let mut path = String::from("twolayer");
+    let mut cmd = Cli::command();
+    for arg in std::env::args().skip(1) {
+        let Some(sub) = cmd.find_subcommand(&arg).cloned() else {
+            if arg.starts_with('-') {
+                continue;
+            }
+            break;
+        };
+        path.push(' ');
+        path.push_str(&arg);
+        cmd = sub;
+    }
+    path
+}
+
 fn main() -> ExitCode {
     twolayer_moments::tune_allocator();
     // `twolayer eval … | head` closes the pipe early: end quietly as Unix tools do, instead of
@@ -179,14 +202,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            // One line, like every other error: clap's message without its usage block.
+            // One line, like every other error: clap's message and its tip ("a similar
+            // argument exists"), without the usage block, pointing at the subcommand's help.
             let text = e.render().to_string();
-            let first: Vec<&str> = text
+            let parts: Vec<&str> = text
                 .lines()
-                .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("{}; see 'twolayer --help'", ui::one_line(&first.join(" ")));
+            eprintln!(
+                "{}; see '{} --help'",
+                ui::one_line(&parts.join("; ")),
+                subcommand_path()
+            );
             return ExitCode::from(2);
         }
     };
@@ -357,7 +386,7 @@ fn generate(planted: &PlantedNetwork, out: &Path) -> Result<()> {
     files.add("V_true.npy", encode_matrix(&inst.network.v)?);
     let meta = json!({
         "d": d, "k": k, "m": m, "n": n,
-        "settings": format!("{planted:?}"),
+        "settings": serde_json::to_value(planted)?,
         "noise_std": inst.noise_std,
         "activation": inst.network.activation.name(),
     });

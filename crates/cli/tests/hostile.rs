@@ -515,6 +515,27 @@ fn hostile_arguments_are_refused_on_one_line() {
         p(&data.join("X.npy")).to_string(),
         p(&data.join("Y.npy")).to_string(),
     );
+    // A mistyped option gets clap's suggestion and the subcommand's help, on one line.
+    let typo = run(&[
+        "recover",
+        "--x",
+        &x,
+        "--y",
+        &y,
+        "--restart",
+        "3",
+        "--out",
+        "r",
+    ]);
+    assert_refused(&typo, "a similar argument exists: '--restarts'");
+    assert_refused(&typo, "see 'twolayer recover --help'");
+    let typo = run(&["tensor", "decompose", "--rnk", "3"]);
+    assert_refused(&typo, "see 'twolayer tensor decompose --help'");
+    // meta.json's generator settings are JSON, not a debug string.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["settings"]["seed"], 1);
+    assert_eq!(meta["settings"]["inputs"], "gaussian");
     let out = dir.path().join("out");
     let o = p(&out).to_string();
     let bad_descr = dir.path().join("bad\nname.npy");

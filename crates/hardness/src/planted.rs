@@ -2,6 +2,7 @@ use faer::Mat;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, StandardNormal, StudentT};
+use serde::Serialize;
 use twolayer_recovery::{Activation, Network};
 
 use crate::error::HardnessError;
@@ -9,7 +10,7 @@ use crate::error::HardnessError;
 /// A planted Gaussian instance: X with rows x_j ~ N(0, I_d), labels y_j = U f(V x_j) + e_j.
 ///
 /// Defaults: rows of V uniform on the unit sphere, U with N(0, 1) entries, no noise, seed 0.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlantedNetwork {
     d: usize,
     k: usize,
@@ -25,12 +26,19 @@ pub struct PlantedNetwork {
     u_condition: Option<f64>,
     small_output: Option<f64>,
     inputs: Inputs,
+    #[serde(serialize_with = "activation_name")]
     activation: Activation,
     seed: u64,
 }
 
+/// The activation by its command-line name (a user's own function has no other form).
+fn activation_name<S: serde::Serializer>(f: &Activation, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&f.name())
+}
+
 /// The distribution of the inputs x.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Inputs {
     /// N(0, I_d): what the guarantees assume.
     Gaussian,
@@ -50,7 +58,8 @@ pub enum Inputs {
 
 /// The distribution of the label noise, always scaled to unit variance before `noise` (the
 /// standard deviation relative to the label RMS) is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NoiseKind {
     /// Normal.
     Gaussian,
