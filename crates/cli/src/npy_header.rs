@@ -276,6 +276,22 @@ mod tests {
         assert!(err.contains("at most"), "{err}");
         assert!(parse(b"\x93NUMPY\x02\x00\x10\x00").is_err());
         assert!(parse(&long(4, 128)).unwrap_err().contains("version 4"));
+        // Ten bytes are a whole (empty) version-1 prefix: the error is about the header.
+        let err = parse(b"\x93NUMPY\x01\x00\x00\x00").unwrap_err();
+        assert!(!err.contains("magic"), "{err}");
+    }
+
+    /// Shapes of up to 32 dimensions (numpy's own limit before 2.0) are read; 33 refused.
+    #[test]
+    fn at_most_32_dimensions() {
+        let shape = |dims: usize| {
+            let t = vec!["1"; dims].join(", ");
+            file(&format!(
+                "{{'descr': '<f8', 'fortran_order': False, 'shape': ({t},), }}"
+            ))
+        };
+        assert_eq!(parse(&shape(32)).unwrap().shape.len(), 32);
+        assert!(parse(&shape(33)).unwrap_err().contains("more than 32"));
     }
 
     #[test]
