@@ -69,3 +69,11 @@ pub use error::HardnessError;
 pub use partition::{MAX_SOLVE_LEN, PartitionInstance, Signs, certificate, decode, encode};
 pub use planted::{Inputs, NoiseKind, PlantedInstance, PlantedNetwork};
 pub use planted_tensor::planted_tensor;
+
+/// The faer this crate is built with, so that callers use the same matrix types.
+pub use faer;
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -62,3 +62,11 @@ pub use sample_moments::{
     SampleMoments, condition_lower_bound, first_non_finite, symmetric_eigenvalues,
 };
 pub use source::{InMemory, SampleSource, spread_indices};
+
+/// The faer this crate is built with, so that callers use the same matrix types.
+pub use faer;
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -24,7 +24,7 @@
 //! # Example
 //! ```
 //! use faer::Mat;
-//! use twolayer_recovery::{Activation, ExactRecovery, Network};
+//! use twolayer_recovery::{Activation, Network, Recovery, align};
 //!
 //! // A planted network with k = 2 units in d = 3 and inputs on a deterministic grid that
 //! // is rich enough in sign patterns (any Gaussian sample would do).
@@ -33,9 +33,10 @@
 //! let truth = Network::new(u, v, Activation::Relu).unwrap();
 //! let x = Mat::from_fn(600, 3, |i, j| (((i * 7 + 3) * (j * 13 + 5)) % 97) as f64 / 48.0 - 1.0);
 //! let y = truth.predict(x.as_ref()).unwrap();
-//! let found = ExactRecovery::new().recover(x.as_ref(), y.as_ref()).unwrap();
-//! assert!(found.report.certified);
-//! let err = twolayer_recovery::align(&found.network, &truth).unwrap();
+//! // The front door: exact recovery when it certifies, least squares otherwise.
+//! let (network, report) = Recovery::new().recover(x.as_ref(), y.as_ref()).unwrap();
+//! assert!(report.certified());
+//! let err = align(&network, &truth).unwrap();
 //! assert!(err.v_max < 1e-9 && err.u_max_rel < 1e-9);
 //! ```
 //!
@@ -71,3 +72,11 @@ pub use local::sign_pattern::{Loss, OracleLs, SignPatternFit, SignPatternLs, Ste
 pub use network::{Activation, Network};
 pub use noisy::residual_structure::ResidualStructure;
 pub use noisy::{NoisyRecovered, NoisyRecovery, NoisyReport, Stopped};
+
+/// The faer this crate is built with, so that callers use the same matrix types.
+pub use faer;
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -56,3 +56,11 @@ pub use jennrich::{
 };
 pub use joint::{JointFit, joint_diagonalise, polish_pencils};
 pub use symmetric::SymmetricTensor;
+
+/// The faer this crate is built with, so that callers use the same matrix types.
+pub use faer;
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

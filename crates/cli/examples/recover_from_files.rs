@@ -1,6 +1,6 @@
 //! Recover from `.npy` files (or `ARCHIVE.npz:NAME`, or CSV), as the command line does.
 //!
-//! `cargo run --release -p twolayer-examples --example recover_from_files -- X.npy Y.npy`
+//! `cargo run --release --example recover_from_files -- X.npy Y.npy`
 //! (without arguments it writes a planted instance to a temporary folder first).
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! A small sweep: how often exact recovery succeeds, and how long it takes, as the number of
 //! samples grows (the full experiments are `cargo xtask sweep`).
 //!
-//! `cargo run --release -p twolayer-examples --example generate_and_sweep`
+//! `cargo run --release --example generate_and_sweep`
 
 use std::time::Instant;
 

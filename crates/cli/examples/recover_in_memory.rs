@@ -1,6 +1,6 @@
 //! Recover a planted network from samples held in memory.
 //!
-//! `cargo run --release -p twolayer-examples --example recover_in_memory`
+//! `cargo run --release --example recover_in_memory`
 
 use twolayer_hardness::PlantedNetwork;
 use twolayer_recovery::{Recovery, align};
