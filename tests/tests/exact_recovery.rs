@@ -405,3 +405,44 @@ fn the_certificate_threshold_decides_through_every_door() {
         "{refused:?}"
     );
 }
+
+/// A count setting of 0 is a typed error naming it when the method runs, never clamped to 1
+/// behind the caller's back.
+#[test]
+fn zero_settings_are_errors_not_clamped() {
+    use twolayer_recovery::{LevenbergMarquardt, NoisyRecovery, SignPatternLs};
+    let inst = PlantedNetwork::new(10, 3, 3, 1000)
+        .seed(2)
+        .generate()
+        .unwrap();
+    let (x, y) = (inst.x.as_ref(), inst.y.as_ref());
+    let named = |e: RecoveryError, setting: &str| match e {
+        RecoveryError::BadParameter { what, .. } => assert_eq!(what, setting),
+        other => panic!("{setting}: {other}"),
+    };
+    named(
+        ExactRecovery::new().pencils(0).recover(x, y).unwrap_err(),
+        "pencils",
+    );
+    named(
+        NoisyRecovery::new().max_iter(0).recover(x, y).unwrap_err(),
+        "max_iter",
+    );
+    let start = inst.network.v.as_ref();
+    named(
+        SignPatternLs::new()
+            .max_iter(0)
+            .fit(x, y, start)
+            .unwrap_err(),
+        "max_iter",
+    );
+    named(
+        LevenbergMarquardt::new()
+            .max_iter(0)
+            .fit(x, y, &inst.network)
+            .unwrap_err(),
+        "max_iter",
+    );
+    // One is fine.
+    assert!(ExactRecovery::new().pencils(1).recover(x, y).is_ok());
+}

@@ -5,6 +5,7 @@ use crate::network::Network;
 
 /// How far an estimated network is from a reference, up to the network's symmetries.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Alignment {
     /// `perm[i]` is the estimated unit matched to reference unit i.
     pub perm: Vec<usize>,

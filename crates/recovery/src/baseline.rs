@@ -55,6 +55,7 @@ impl Default for Adam {
 
 /// One point of an Adam run's log.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct AdamPoint {
     /// Seconds since the start.
     pub time_s: f64,
@@ -68,6 +69,7 @@ pub struct AdamPoint {
 
 /// The result of an Adam run.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AdamRun {
     /// The network at the end.
     pub network: Network,

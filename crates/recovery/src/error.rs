@@ -172,6 +172,16 @@ pub enum RecoveryError {
         /// The text given.
         given: String,
     },
+    /// A setting outside its range (checked when the method runs, never clamped).
+    #[error("{what} = {got} is out of range: it must be {expected}")]
+    BadParameter {
+        /// The setting.
+        what: &'static str,
+        /// Its range.
+        expected: &'static str,
+        /// The value given.
+        got: String,
+    },
     /// A dense factorisation failed; the message names it.
     #[error("numerical failure in {0}; check the input for extreme values")]
     Numerical(&'static str),
@@ -194,6 +204,18 @@ impl From<MomentsError> for RecoveryError {
             e => RecoveryError::Moments(e),
         }
     }
+}
+
+/// Errors unless a count setting is at least 1.
+pub(crate) fn at_least_one(what: &'static str, value: usize) -> Result<(), RecoveryError> {
+    if value == 0 {
+        return Err(RecoveryError::BadParameter {
+            what,
+            expected: "at least 1",
+            got: value.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The search's near misses in words, for [`RecoveryError::UnitsNotFound`].

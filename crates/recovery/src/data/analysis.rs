@@ -18,6 +18,7 @@ const NORM_DISPERSION_WARN: f64 = 0.25;
 
 /// Diagnostics of the inputs, reported so that a user knows when the guarantees apply.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct InputDiagnostics {
     /// Whether X was whitened by Σ̂^{-1/2} before recovery (and V mapped back).
     pub whitened: bool,

@@ -71,6 +71,7 @@ impl Default for ExactRecovery {
 
 /// What [`ExactRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ExactReport {
     /// Always `"exact"`.
     pub method: &'static str,
@@ -124,6 +125,7 @@ pub struct ExactReport {
 
 /// Wall time of each phase of [`ExactRecovery`], in seconds.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PhaseTimes {
     /// Rank detection and the search's samples (a window read in place, or a gathered
     /// subset).
@@ -143,6 +145,7 @@ pub struct PhaseTimes {
 
 /// A recovered network with the report of how it was found.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Recovered {
     /// The weights, in canonical form (unit rows of V, units sorted).
     pub network: Network,
@@ -200,10 +203,10 @@ impl ExactRecovery {
         self
     }
 
-    /// Number of random Jennrich pencils in the candidate pool (at least 1; default
-    /// [`ExactRecovery::default_pencils`] of the k found).
+    /// Number of random Jennrich pencils in the candidate pool (at least 1, 0 being an error
+    /// when recovering; default [`ExactRecovery::default_pencils`] of the k found).
     pub fn pencils(mut self, pencils: usize) -> Self {
-        self.pencils = Some(pencils.max(1));
+        self.pencils = Some(pencils);
         self
     }
 
@@ -294,6 +297,7 @@ impl ExactRecovery {
         source: &dyn SampleSource,
         moments: Option<&SampleMoments>,
     ) -> Result<Recovered, RecoveryError> {
+        crate::error::at_least_one("pencils", self.pencils.unwrap_or(1))?;
         let start = Instant::now();
         let (n, d, m) = (source.n(), source.d(), source.m());
         if n == 0 || d == 0 || m == 0 {

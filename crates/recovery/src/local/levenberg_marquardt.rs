@@ -29,6 +29,7 @@ impl Default for LevenbergMarquardt {
 
 /// The result of [`LevenbergMarquardt::fit`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LmFit {
     /// The network reached (not canonicalised: a local search reports where it stopped).
     pub network: Network,
@@ -44,9 +45,9 @@ impl LevenbergMarquardt {
         Self { max_iter: 200 }
     }
 
-    /// Most iterations (at least 1).
+    /// Most iterations (at least 1; 0 is an error when fitting).
     pub fn max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter.max(1);
+        self.max_iter = max_iter;
         self
     }
 
@@ -57,6 +58,7 @@ impl LevenbergMarquardt {
         y: MatRef<'_, f64>,
         start: &Network,
     ) -> Result<LmFit, RecoveryError> {
+        crate::error::at_least_one("max_iter", self.max_iter)?;
         check_samples(x, y)?;
         let (n, d) = x.shape();
         let (m, k) = start.u.shape();

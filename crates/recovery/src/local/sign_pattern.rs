@@ -87,6 +87,7 @@ impl Default for SignPatternLs {
 
 /// The result of [`SignPatternLs::fit`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SignPatternFit {
     /// The fitted network, in canonical form.
     pub network: Network,
@@ -126,9 +127,9 @@ impl SignPatternLs {
         self
     }
 
-    /// Most iterations to run (at least 1).
+    /// Most iterations to run (at least 1; 0 is an error when fitting).
     pub fn max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter.max(1);
+        self.max_iter = max_iter;
         self
     }
 
@@ -153,6 +154,7 @@ impl SignPatternLs {
         y: MatRef<'_, f64>,
         start: MatRef<'_, f64>,
     ) -> Result<SignPatternFit, RecoveryError> {
+        crate::error::at_least_one("max_iter", self.max_iter)?;
         check_samples(x, y)?;
         check_start(start, x.ncols())?;
         let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));

@@ -82,6 +82,7 @@ impl Default for NoisyRecovery {
 
 /// What [`NoisyRecovery`] found, assumed and checked. Serialises to the `report.json` fields.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct NoisyReport {
     /// `"sign-pattern"` (ReLU) or `"gauss-newton"` (every other activation).
     pub method: &'static str,
@@ -176,6 +177,7 @@ impl Stopped {
 
 /// A network recovered by [`NoisyRecovery`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NoisyRecovered {
     /// The weights, in canonical form.
     pub network: Network,
@@ -235,9 +237,9 @@ impl NoisyRecovery {
         self
     }
 
-    /// Sign-pattern iterations per start (at least 1).
+    /// Sign-pattern iterations per start (at least 1; 0 is an error when recovering).
     pub fn max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter.max(1);
+        self.max_iter = max_iter;
         self
     }
 
@@ -253,6 +255,7 @@ impl NoisyRecovery {
         y: MatRef<'_, f64>,
     ) -> Result<NoisyRecovered, RecoveryError> {
         let start_time = Instant::now();
+        crate::error::at_least_one("max_iter", self.max_iter)?;
         check_samples(x, y)?;
         let (n, d) = x.shape();
         let m = y.ncols();

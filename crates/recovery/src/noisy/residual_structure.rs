@@ -29,6 +29,7 @@ const LIMIT_SDS: f64 = 1.0;
 /// A fit in a wrong basin leaves part of the network in its residual, and so some of the
 /// second moments the spectral stage reads the units from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ResidualStructure {
     /// T = ‖Σ_j r_j ⊗ A_j‖² / Σ_j ‖r_j‖² ‖A_j‖², with A_j = x_j x_jᵀ − I and r_j the
     /// residual of sample j (centred over the samples). Its expectation is exactly 1 when the
