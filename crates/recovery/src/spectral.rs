@@ -98,6 +98,25 @@ impl LabelSpectrum {
     }
 }
 
+/// Where the span of the hidden weights was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpanSource {
+    /// The affine fit's linear coefficients (its m rows span V* when m ≥ k).
+    FirstOrder,
+    /// The whitened second-moment slices.
+    SecondOrder,
+}
+
+impl SpanSource {
+    /// The report's name for it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SpanSource::FirstOrder => "first-order",
+            SpanSource::SecondOrder => "second-order",
+        }
+    }
+}
+
 /// The span of the hidden weights and candidate directions within it.
 pub(crate) struct Spectral {
     /// Orthonormal basis Q (d×k) of the estimated span of V*.
@@ -106,8 +125,8 @@ pub(crate) struct Spectral {
     pub xq: Mat<f64>,
     /// σ_k/σ_1 of the span estimate.
     pub span_ratio: f64,
-    /// `"first-order"` or `"second-order"`.
-    pub span_source: &'static str,
+    /// Where the span came from.
+    pub span_source: SpanSource,
     /// Jennrich pencils on the whitened slices, best first, directions in Q's coordinates
     /// (k×k). Empty when the labels give a single slice (one output).
     pub pencils: Vec<Pencil>,
@@ -250,17 +269,17 @@ fn span(
     xt: MatRef<'_, f64>,
     fit: &AffineFit,
     k: usize,
-) -> Result<(Mat<f64>, f64, &'static str), RecoveryError> {
+) -> Result<(Mat<f64>, f64, SpanSource), RecoveryError> {
     let r = fit.linear.nrows();
     if let Some((q, ratio)) = first_order_span(fit.linear.as_ref(), k)? {
-        return Ok((q, ratio, "first-order"));
+        return Ok((q, ratio, SpanSource::FirstOrder));
     }
     let slices = (0..r)
         .map(|i| t2(xt, &row_vec(&fit.residual, i)))
         .collect::<Result<Vec<_>, _>>()?;
     let views: Vec<MatRef<'_, f64>> = slices.iter().map(|s| s.as_ref()).collect();
     let w = whiten(&views, k)?;
-    Ok((w.basis, w.span_ratio, "second-order"))
+    Ok((w.basis, w.span_ratio, SpanSource::SecondOrder))
 }
 
 /// Which Hermite moments carry signal for `f` (unit-norm units): `usable(j)` is false when
@@ -559,7 +578,7 @@ pub(crate) fn search_view(
             q,
             xq: Mat::zeros(0, n),
             span_ratio,
-            span_source: "first-order",
+            span_source: SpanSource::FirstOrder,
             pencils,
             slices,
             centred: Mat::zeros(0, n),

@@ -23,7 +23,8 @@ use crate::error::RecoveryError;
 use crate::local::output_fit::fit_output_exact;
 use crate::network::{Activation, Network};
 use crate::spectral::{
-    LabelSpectrum, RANK_TOL, Spectral, label_spectrum_warnings, search_view, spectral_with_fit,
+    LabelSpectrum, RANK_TOL, SpanSource, Spectral, label_spectrum_warnings, search_view,
+    spectral_with_fit,
 };
 
 /// Below this relative gap the best Jennrich pencil's eigenvalues count as nearly repeated.
@@ -500,7 +501,7 @@ impl ExactRecovery {
             // batches of them across the threads. Xᵀ Q is not needed after the search, which
             // scales it in place.
             let Spectral { q, pencils, .. } = &spectral;
-            let orientation = (spectral.span_source == "first-order")
+            let orientation = (spectral.span_source == SpanSource::FirstOrder)
                 .then(|| orientation_key(linear_k.as_ref(), q.as_ref(), &alpha_k, &self.activation))
                 .flatten();
             let search = find_units(
@@ -611,7 +612,7 @@ impl ExactRecovery {
                 k_detected: self.k.is_none(),
                 label_singular_values: shown,
                 span_ratio,
-                span_source,
+                span_source: span_source.name(),
                 best_pencil_gap,
                 warnings,
                 candidates_tried: tried,

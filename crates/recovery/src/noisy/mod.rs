@@ -558,7 +558,7 @@ impl NoisyRecovery {
                 warnings,
                 label_singular_values: shown,
                 span_ratio,
-                span_source,
+                span_source: span_source.name(),
                 time_s: start_time.elapsed().as_secs_f64(),
                 activation: self.activation.name(),
                 hermite_coefficients: self.activation.hermite_coefficients(1.0),
