@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = twolayer_cli::read_untrusted(data);
+    let _ = twolayer_io::read_untrusted(data);
 });

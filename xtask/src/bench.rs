@@ -452,18 +452,9 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// Reads a 2-D float64 C-order .npy file (as numpy and twolayer write them).
+/// Reads an array file (as numpy and twolayer write them) with the command line's reader.
 fn read_npy(path: &Path) -> Result<Mat<f64>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..])?;
-    let shape = npy.shape().to_vec();
-    let values: Vec<f64> = npy.into_vec()?;
-    let (r, c) = match shape[..] {
-        [r, c] => (r as usize, c as usize),
-        [r] => (r as usize, 1),
-        _ => bail!("{} is not 2-D", path.display()),
-    };
-    Ok(Mat::from_fn(r, c, |i, j| values[i * c + j]))
+    twolayer_io::npy_source::read_any(path)
 }
 
 /// n = 1e7, d = 100 (k = m = 20): 9.6 GB of float64 written row block by row block (never

@@ -19,6 +19,8 @@ struct Target {
 }
 
 const RECOVERY: &[&str] = &["twolayer-recovery", "twolayer-tests"];
+/// The io crate's unit tests and the command line's, which drive it end to end.
+const IO: &[&str] = &["twolayer-io", "twolayer-cli"];
 
 /// The core files of issue 30: alignment, certificate, exact search, sign-pattern least
 /// squares, moments, npy readers, output commit, hardness decode.
@@ -37,9 +39,9 @@ const TARGETS: &[Target] = &[
     },
     Target {
         name: "output commit",
-        file: "crates/cli/src/output.rs",
+        file: "crates/io/src/output.rs",
         functions: "commit|reserve|write_file|file_target|exchange",
-        tests: &["twolayer-cli"],
+        tests: IO,
     },
     Target {
         name: "certificate",
@@ -56,15 +58,15 @@ const TARGETS: &[Target] = &[
     },
     Target {
         name: "npy header",
-        file: "crates/cli/src/npy_header.rs",
+        file: "crates/io/src/npy_header.rs",
         functions: "",
-        tests: &["twolayer-cli"],
+        tests: IO,
     },
     Target {
         name: "npy rows",
-        file: "crates/cli/src/npy_source.rs",
+        file: "crates/io/src/npy_source.rs",
         functions: "read_rows|with_header|extract_npz_member",
-        tests: &["twolayer-cli"],
+        tests: IO,
     },
     Target {
         name: "sign-pattern least squares",

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use twolayer_cli::npy::encode_matrix;
-use twolayer_cli::npy_source::{Inputs, open_inputs};
 use twolayer_hardness::PlantedNetwork;
+use twolayer_io::npy::encode_matrix;
+use twolayer_io::npy_source::{Inputs, open_inputs};
 use twolayer_recovery::Recovery;
 
 fn main() -> anyhow::Result<()> {

@@ -8,9 +8,9 @@ use serde_json::json;
 use twolayer_hardness::{PartitionInstance, certificate, decode, encode};
 use twolayer_recovery::{Activation, Network};
 
-use twolayer_cli::npy::encode_matrix;
-use twolayer_cli::npy_source::read_any;
-use twolayer_cli::output::{OutputDir, Outputs};
+use twolayer_io::npy::encode_matrix;
+use twolayer_io::npy_source::read_any;
+use twolayer_io::output::{OutputDir, Outputs};
 
 #[derive(Subcommand)]
 pub enum HardnessCommand {

@@ -29,11 +29,11 @@ use crate::hardness_cmd::HardnessCommand;
 use crate::moments_cmd::MomentsCommand;
 use crate::tensor_cmd::TensorCommand;
 use crate::ui::{Step, UI, Ui, ui};
-use twolayer_cli::npy::encode_matrix;
-use twolayer_cli::npy_source::{CsvHeaders, Inputs, open_inputs, read_any};
-use twolayer_cli::output::{OutputDir, Outputs};
-use twolayer_cli::resources;
-use twolayer_cli::safetensors_out::{self, WeightDtype};
+use twolayer_io::npy::encode_matrix;
+use twolayer_io::npy_source::{CsvHeaders, Inputs, open_inputs, read_any};
+use twolayer_io::output::{OutputDir, Outputs};
+use twolayer_io::resources;
+use twolayer_io::safetensors_out::{self, WeightDtype};
 use twolayer_moments::SampleSource;
 
 #[derive(Parser)]
@@ -110,8 +110,8 @@ enum Command {
         #[arg(long)]
         stream: bool,
         /// Float type of model.safetensors (U.npy and V.npy are always float64).
-        #[arg(long, value_enum, default_value_t = WeightDtype::F32)]
-        dtype: WeightDtype,
+        #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
+        dtype: DtypeArg,
         /// Memory budget, e.g. 512M or 8G (default: half the available memory). The data are
         /// loaded when four times their size fits (once with --noise none), else streamed,
         /// with the subset held in memory sized so the peak stays within the budget.
@@ -158,6 +158,24 @@ enum Command {
         #[arg(long, default_value = "relu")]
         activation: String,
     },
+}
+
+/// Float type of model.safetensors on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DtypeArg {
+    /// float32 (PyTorch's default).
+    F32,
+    /// float64 (no rounding of the recovered weights).
+    F64,
+}
+
+impl From<DtypeArg> for WeightDtype {
+    fn from(d: DtypeArg) -> Self {
+        match d {
+            DtypeArg::F32 => WeightDtype::F32,
+            DtypeArg::F64 => WeightDtype::F64,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -223,7 +241,7 @@ fn main() -> ExitCode {
         json: cli.json,
         quiet: cli.quiet,
     });
-    twolayer_cli::output::WARNINGS.store(!cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    twolayer_io::output::WARNINGS.store(!cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Demo { seed } => demo(seed),
         Command::Generate(args) => args.planted().and_then(|p| generate(&p, &args.out)),
@@ -271,7 +289,7 @@ fn main() -> ExitCode {
                 &method,
                 stream,
                 memory_budget,
-                dtype,
+                dtype.into(),
                 &out,
             )
         }

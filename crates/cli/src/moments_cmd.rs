@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use twolayer_moments::SampleMoments;
 
-use twolayer_cli::npy_source::NpySource;
-use twolayer_cli::output::{file_target, write_file};
+use twolayer_io::npy_source::NpySource;
+use twolayer_io::output::{file_target, write_file};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]

@@ -9,8 +9,8 @@ use serde_json::json;
 use twolayer_hardness::planted_tensor;
 use twolayer_tensor::{DecomposeParams, Method, SymmetricTensor, decompose};
 
-use twolayer_cli::npy::{encode_array, read_array};
-use twolayer_cli::output::{OutputDir, Outputs};
+use twolayer_io::npy::{encode_array, read_array};
+use twolayer_io::output::{OutputDir, Outputs};
 
 #[derive(Subcommand)]
 pub enum TensorCommand {
@@ -89,7 +89,7 @@ pub fn run(cmd: TensorCommand) -> Result<()> {
             let values = u32::try_from(order)
                 .ok()
                 .and_then(|o| (d as u64).checked_pow(o));
-            twolayer_cli::resources::check_memory(
+            twolayer_io::resources::check_memory(
                 values.and_then(|v| v.checked_mul(32)),
                 "this tensor",
                 "pass a smaller --d",

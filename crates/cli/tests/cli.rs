@@ -1358,7 +1358,7 @@ fn fuzz_corpus_reads_without_panicking() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
-        let accepted = twolayer_cli::read_untrusted(&bytes);
+        let accepted = twolayer_io::read_untrusted(&bytes);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if name.starts_with("seed_") {
             assert!(

@@ -11,8 +11,8 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use twolayer_cli::safetensors_out::{self, WeightDtype};
 use twolayer_hardness::{PartitionInstance, PlantedNetwork, certificate, encode};
+use twolayer_io::safetensors_out::{self, WeightDtype};
 use twolayer_recovery::{Activation, Network, NoiseModel, Recovery, Report, ResidualStructure};
 
 /// An error as the command line prints it: the message and its causes, joined by ": ".
@@ -225,7 +225,7 @@ impl Fit {
         let bytes = safetensors_out::encode(&self.network, dtype, metadata)
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
         // Written beside the target and renamed over it, never through a device or FIFO.
-        twolayer_cli::output::write_file(&path, &bytes)
+        twolayer_io::output::write_file(&path, &bytes)
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))
     }
 
@@ -363,7 +363,7 @@ fn generate<'py>(
     let planted = PlantedNetwork::new(d, k, m, n).noise(noise).seed(seed);
     // The instance and its NumPy copies.
     let bytes = planted.bytes().and_then(|b| b.checked_mul(2));
-    twolayer_cli::resources::check_memory(bytes, "this instance", "pass a smaller n (or d, m)")
+    twolayer_io::resources::check_memory(bytes, "this instance", "pass a smaller n (or d, m)")
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let inst = py
         .detach(|| planted.generate())

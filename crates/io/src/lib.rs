@@ -1,13 +1,14 @@
-//! The `twolayer` command line's readers: `.npy` files (read by rows, streamed or mapped),
-//! arrays of `.npz` archives, and CSV files; and its `model.safetensors` writer, shared with
-//! the Python package. Every reader checks what it is given before it
-//! allocates for it and reports a malformed input as an error, never a panic; the fuzz
-//! target (`fuzz/`, `cargo xtask fuzz`) holds them to that.
+//! twolayer's files, shared by the command line, the Python package and xtask: `.npy` files
+//! (read by rows, streamed or mapped), arrays of `.npz` archives and CSV files; `.npy` and
+//! `model.safetensors` writers; and the all-or-nothing output folder (`output`) with the
+//! memory and disk checks (`resources`) that keep a run within its budget. Every reader
+//! checks what it is given before it allocates for it and reports a malformed input as an
+//! error, never a panic; the fuzz target (`fuzz/`, `cargo xtask fuzz`) holds them to that.
 //!
 //! # Example
 //! ```
 //! use std::path::Path;
-//! use twolayer_cli::{csv_input, npy_source::NpyRows};
+//! use twolayer_io::{csv_input, npy_source::NpyRows};
 //!
 //! // A CSV table with a header; the last column as labels.
 //! let table = csv_input::read_csv_from(&b"x0,x1,y\n1,2,3\n4,5,6\n"[..], Path::new("t.csv")).unwrap();
@@ -60,3 +61,8 @@ pub fn read_untrusted(bytes: &[u8]) -> usize {
     }
     accepted
 }
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

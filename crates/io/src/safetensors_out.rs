@@ -14,7 +14,7 @@ use faer::Mat;
 use twolayer_recovery::{Network, Report};
 
 /// Float type of the stored weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightDtype {
     /// float32 (PyTorch's default).
     F32,
