@@ -154,6 +154,40 @@ pub struct Recovered {
     pub report: ExactReport,
 }
 
+/// The labels reduced to k dimensions (step 1).
+struct Reduced {
+    k: usize,
+    /// σ_1..σ_{k+1} of Y relative to σ_1, for the report.
+    shown: Vec<f64>,
+    /// The fewest samples the method runs on at this (d, k).
+    needed: usize,
+    /// P (m×k): Ỹ = Pᵀ Y.
+    p: Mat<f64>,
+    /// Pᵀ α and Pᵀ B of the affine fit Y ≈ α + B x.
+    alpha_k: Vec<f64>,
+    linear_k: Mat<f64>,
+}
+
+/// Step 2's output on the search's samples: the reduced labels Ỹ (k×n), Xᵀ Q (n×k, zeroed
+/// padding rows), the spectral stage (span and pencils) and the samples' norms.
+struct Candidates {
+    yk: Mat<f64>,
+    xqt: Mat<f64>,
+    spectral: Spectral,
+    norms: Vec<f64>,
+}
+
+/// A search that found all k units: the units, the hidden layer its confirmation computed
+/// on the check samples (when it did), how many came from the fallback directions, the
+/// spectral stage it ran on, and the in-memory window it searched (None: copied samples).
+struct Found<'a> {
+    units: Vec<Vec<f64>>,
+    activated: Option<Mat<f64>>,
+    from_fallback: usize,
+    spectral: Spectral,
+    window: Option<(InMemory<'a>, usize, usize)>,
+}
+
 impl ExactRecovery {
     /// Defaults: k detected from the rank of Y, [`ExactRecovery::default_pencils`] Jennrich
     /// pencils, seed 0, default subset.
@@ -288,6 +322,126 @@ impl ExactRecovery {
         self.recover_with(source, moments)
     }
 
+    /// Step 1: k (the labels' numerical rank unless given), the checks that the method can
+    /// run at that k, and the reduction of the labels to their k-dimensional row space with
+    /// the affine fit in reduced coordinates. Cost: O((d + m)³) on the moments.
+    fn reduce_labels(
+        &self,
+        moments: &SampleMoments,
+        n: usize,
+        d: usize,
+        m: usize,
+    ) -> Result<Reduced, RecoveryError> {
+        let spectrum = LabelSpectrum::from_second_moment(moments.second_y())?;
+        let rank = spectrum.rank(RANK_TOL);
+        if rank == 0 {
+            return Err(RecoveryError::ZeroLabels);
+        }
+        let k = self.k.unwrap_or(rank);
+        let shown = spectrum
+            .rel_sv
+            .iter()
+            .take(k + 1)
+            .copied()
+            .collect::<Vec<_>>();
+        if k > d {
+            return Err(RecoveryError::KTooLarge { k, d });
+        }
+        if rank < k || k == 0 {
+            return Err(RecoveryError::RankDeficient {
+                rank,
+                k,
+                singular_values: shown,
+            });
+        }
+        let needed = Self::min_samples(d, k);
+        if n < needed {
+            return Err(RecoveryError::TooFewSamples {
+                n,
+                d,
+                k,
+                needed,
+                recommended: Self::recommended_samples(d, k),
+            });
+        }
+        let p = spectrum.reduction(k); // m×k: Ỹ = Pᵀ Y
+        // The affine fit of the reduced labels, from all samples: Ỹ ≈ Pᵀα + Pᵀ B x.
+        let (alpha, linear) = moments.affine_fit()?;
+        let alpha_k: Vec<f64> = (0..k)
+            .map(|c| (0..m).map(|r| p[(r, c)] * alpha[r]).sum())
+            .collect();
+        let linear_k = p.transpose() * &linear; // k×d
+        Ok(Reduced {
+            k,
+            shown,
+            needed,
+            p,
+            alpha_k,
+            linear_k,
+        })
+    }
+
+    /// Step 2 on the search's samples `xs` (d×n), `ys` (m×n): the reduced labels Ỹ, Xᵀ Q
+    /// (n×k, zeroed padding rows), the span and the Jennrich candidate pool, and the samples'
+    /// norms, in one pass with the reduction of the labels when the first-order span will do.
+    /// Cost: O(n k (d + m)) and the pencils' O(k³) each.
+    fn candidates(
+        &self,
+        xs: MatRef<'_, f64>,
+        ys: MatRef<'_, f64>,
+        p: &Mat<f64>,
+        alpha_k: &[f64],
+        linear_k: MatRef<'_, f64>,
+        k: usize,
+    ) -> Result<Candidates, RecoveryError> {
+        let params = JennrichParams {
+            pencils: self.pencils.unwrap_or(Self::default_pencils(k)),
+            seed: self.seed,
+        };
+        let fused = search_view(
+            xs,
+            ys,
+            p.as_ref(),
+            alpha_k,
+            linear_k,
+            k,
+            &self.activation,
+            &params,
+        );
+        match fused {
+            Ok(Some(v)) => Ok(Candidates {
+                yk: v.yk,
+                xqt: v.xqt,
+                spectral: v.spectral,
+                norms: v.norms,
+            }),
+            Ok(None) => {
+                let yk = p.transpose() * ys;
+                let residual = AffineFit::residual_of(alpha_k, linear_k, xs, yk.as_ref());
+                let fit = AffineFit {
+                    alpha: alpha_k.to_vec(),
+                    linear: linear_k.to_owned(),
+                    residual,
+                };
+                spectral_with_fit(xs, fit, k, &self.activation, &params).map(|mut s| {
+                    let mut norms = vec![0.0; xs.ncols()];
+                    column_norms(xs, &mut norms);
+                    // Zeroed padding: the cosines' product reads it (see `find_units`).
+                    let mut xqt = twolayer_moments::zeros_by_threads(s.xq.ncols(), k);
+                    xqt.copy_from(s.xq.transpose());
+                    s.xq = Mat::new();
+                    Candidates {
+                        yk,
+                        xqt,
+                        spectral: s,
+                        norms,
+                    }
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// [`ExactRecovery::recover_source`] with moments that may come from a spread subsample
     /// of the source (docs/algorithms.md 1.4: the label spectrum and the affine fit only place the
     /// candidates roughly, so they need a few d·k samples, not all of them). The search and
@@ -331,45 +485,14 @@ impl ExactRecovery {
         tick(&mut times.moments);
 
         // Step 1: k and the reduction of Y to its k-dimensional row space.
-        let spectrum = LabelSpectrum::from_second_moment(moments.second_y())?;
-        let rank = spectrum.rank(RANK_TOL);
-        if rank == 0 {
-            return Err(RecoveryError::ZeroLabels);
-        }
-        let k = self.k.unwrap_or(rank);
-        let shown = spectrum
-            .rel_sv
-            .iter()
-            .take(k + 1)
-            .copied()
-            .collect::<Vec<_>>();
-        if k > d {
-            return Err(RecoveryError::KTooLarge { k, d });
-        }
-        if rank < k || k == 0 {
-            return Err(RecoveryError::RankDeficient {
-                rank,
-                k,
-                singular_values: shown,
-            });
-        }
-        let needed = Self::min_samples(d, k);
-        if n < needed {
-            return Err(RecoveryError::TooFewSamples {
-                n,
-                d,
-                k,
-                needed,
-                recommended: Self::recommended_samples(d, k),
-            });
-        }
-        let p = spectrum.reduction(k); // m×k: Ỹ = Pᵀ Y
-        // The affine fit of the reduced labels, from all samples: Ỹ ≈ Pᵀα + Pᵀ B x.
-        let (alpha, linear) = moments.affine_fit()?;
-        let alpha_k: Vec<f64> = (0..k)
-            .map(|c| (0..m).map(|r| p[(r, c)] * alpha[r]).sum())
-            .collect();
-        let linear_k = p.transpose() * &linear; // k×d
+        let Reduced {
+            k,
+            shown,
+            needed,
+            p,
+            alpha_k,
+            linear_k,
+        } = self.reduce_labels(moments, n, d, m)?;
 
         // The subset the search runs on: a small one first (the search usually succeeds
         // from ~3·d·k samples), the full one if the small one falls short; every sample
@@ -439,47 +562,16 @@ impl ExactRecovery {
 
             // Step 2: span and candidate directions, in one pass over the samples with the
             // reduction of their labels when the first-order span will do.
-            let params = JennrichParams {
-                pencils: self.pencils.unwrap_or(Self::default_pencils(k)),
-                seed: self.seed,
-            };
-            let fused = search_view(
-                xs,
-                ys,
-                p.as_ref(),
-                &alpha_k,
-                linear_k.as_ref(),
-                k,
-                &self.activation,
-                &params,
-            );
-            let view = match fused {
-                Ok(Some(v)) => Ok((v.yk, v.xqt, v.spectral, v.norms)),
-                Ok(None) => {
-                    let yk = p.transpose() * ys;
-                    let residual =
-                        AffineFit::residual_of(&alpha_k, linear_k.as_ref(), xs, yk.as_ref());
-                    let fit = AffineFit {
-                        alpha: alpha_k.clone(),
-                        linear: linear_k.clone(),
-                        residual,
-                    };
-                    spectral_with_fit(xs, fit, k, &self.activation, &params).map(|mut s| {
-                        let mut norms = vec![0.0; xs.ncols()];
-                        column_norms(xs, &mut norms);
-                        // Zeroed padding: the cosines' product reads it (see `find_units`).
-                        let mut xqt = twolayer_moments::zeros_by_threads(s.xq.ncols(), k);
-                        xqt.copy_from(s.xq.transpose());
-                        s.xq = Mat::new();
-                        (yk, xqt, s, norms)
-                    })
-                }
-                Err(e) => Err(e),
-            };
+            let view = self.candidates(xs, ys, &p, &alpha_k, linear_k.as_ref(), k);
             // A search that fails on samples nobody has checked yet may have failed on a NaN:
             // it is named then (a search that succeeds leaves it to the certificate).
             let unchecked = window.is_some() && !moments_of_all;
-            let (yk, xqt, spectral, norms) = match view {
+            let Candidates {
+                yk,
+                xqt,
+                spectral,
+                norms,
+            } = match view {
                 Ok(v) => v,
                 Err(_)
                     if unchecked
@@ -520,13 +612,13 @@ impl ExactRecovery {
             tick(&mut units_s);
             times.units += units_s;
             if search.units.len() == k {
-                found = Some((
-                    search.units,
-                    search.activated,
-                    search.from_fallback,
+                found = Some(Found {
+                    units: search.units,
+                    activated: search.activated,
+                    from_fallback: search.from_fallback,
                     spectral,
                     window,
-                ));
+                });
                 break;
             }
             if unchecked && let Some(e) = first_non_finite(xs, ys, |j| j + window_start(window)) {
@@ -545,8 +637,13 @@ impl ExactRecovery {
                 });
             }
         }
-        let (units, activated, from_fallback, spectral, window) =
-            found.expect("the last attempt returns or breaks");
+        let Found {
+            units,
+            activated,
+            from_fallback,
+            spectral,
+            window,
+        } = found.expect("the last attempt returns or breaks");
         let Spectral {
             span_ratio,
             span_source,
