@@ -263,7 +263,7 @@ pub fn decode(
     if let Some((j, &wj)) = w
         .iter()
         .enumerate()
-        .find(|(_, t)| (t.abs() - 1.0).abs() > 0.5)
+        .find(|(_, t)| !t.is_finite() || (t.abs() - 1.0).abs() > 0.5)
     {
         return Err(HardnessError::Undecodable {
             reason: format!(
@@ -272,7 +272,8 @@ pub fn decode(
             ),
         });
     }
-    let signs: Signs = w.iter().map(|&t| if t > 0.0 { 1 } else { -1 }).collect();
+    // Every |t| is within 0.5 of 1 here, so its sign is ±1.
+    let signs: Signs = w.iter().map(|&t| t.signum() as i8).collect();
     check_signs(instance, &signs).map_err(|e| HardnessError::Undecodable {
         reason: e.to_string(),
     })?;
@@ -385,6 +386,16 @@ mod tests {
         });
         let wide = Network::new(u, v, Activation::Relu).unwrap();
         assert_eq!(decode(&wide, &inst, 1e3).unwrap(), signs);
+        // A weight that is not a number decodes to nothing (not to a sign).
+        let mut broken = net.clone();
+        broken.v[(0, 2)] = f64::NAN;
+        broken.v[(1, 2)] = f64::NAN;
+        match decode(&broken, &inst, 1e300) {
+            Err(HardnessError::Undecodable { reason }) => {
+                assert!(reason.contains("NaN at coordinate 2"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
         // A negative tolerance is refused, as NaN is.
         for tol in [-1.0, f64::NAN] {
             assert!(matches!(
