@@ -177,15 +177,36 @@ struct Candidates {
     norms: Vec<f64>,
 }
 
+/// The samples one search ran on: a window of the data read in place, or samples copied
+/// from the source (its middle window or an evenly spread subset).
+enum Searched<'a> {
+    /// Samples `start..start + len` of data in memory.
+    Window(InMemory<'a>, usize, usize),
+    /// Copied samples, d×len and m×len.
+    Copied(Mat<f64>, Mat<f64>),
+}
+
+impl Searched<'_> {
+    /// The samples as d×len and m×len views.
+    fn views(&self) -> (MatRef<'_, f64>, MatRef<'_, f64>) {
+        match self {
+            Searched::Window(all, start, len) => {
+                (all.x().subcols(*start, *len), all.y().subcols(*start, *len))
+            }
+            Searched::Copied(x, y) => (x.as_ref(), y.as_ref()),
+        }
+    }
+}
+
 /// A search that found all k units: the units, the hidden layer its confirmation computed
 /// on the check samples (when it did), how many came from the fallback directions, the
-/// spectral stage it ran on, and the in-memory window it searched (None: copied samples).
+/// spectral stage it ran on, and the samples it searched.
 struct Found<'a> {
     units: Vec<Vec<f64>>,
     activated: Option<Mat<f64>>,
     from_fallback: usize,
     spectral: Spectral,
-    window: Option<(InMemory<'a>, usize, usize)>,
+    samples: Searched<'a>,
 }
 
 impl ExactRecovery {
@@ -505,7 +526,6 @@ impl ExactRecovery {
         if first < full && first < n {
             sizes.push(full);
         }
-        let mut owned: Option<(Mat<f64>, Mat<f64>)> = None;
         let mut found = None;
         let mut tried = 0;
         // In memory, in any layout: the search's reads are products and gathers, which take
@@ -513,7 +533,6 @@ impl ExactRecovery {
         let in_memory = source.matrices();
         for (attempt, &size) in sizes.iter().enumerate() {
             let last = attempt + 1 == sizes.len();
-            owned = None;
             // Samples in memory are searched where they lie: all of them when few, else
             // first a contiguous window from the middle (no copy, memory read in long runs).
             // Exact labels make a unit solved on any samples right on all of them; a window
@@ -528,10 +547,8 @@ impl ExactRecovery {
                 }
                 _ => None,
             };
-            let (xs, ys) = match window {
-                Some((all, start, len)) => {
-                    (all.x().subcols(start, len), all.y().subcols(start, len))
-                }
+            let searched = match window {
+                Some((all, start, len)) => Searched::Window(all, start, len),
                 None => {
                     // Samples not in memory (a file) are copied: the same middle window when
                     // a window will do (one contiguous read), else the spread subset.
@@ -552,10 +569,10 @@ impl ExactRecovery {
                             return Err(e.into());
                         }
                     }
-                    let o = owned.insert((xs, ys));
-                    (o.0.as_ref(), o.1.as_ref())
+                    Searched::Copied(xs, ys)
                 }
             };
+            let (xs, ys) = searched.views();
             let mut reduce_s = 0.0;
             tick(&mut reduce_s);
             times.reduce += reduce_s;
@@ -617,7 +634,7 @@ impl ExactRecovery {
                     activated: search.activated,
                     from_fallback: search.from_fallback,
                     spectral,
-                    window,
+                    samples: searched,
                 });
                 break;
             }
@@ -642,7 +659,7 @@ impl ExactRecovery {
             activated,
             from_fallback,
             spectral,
-            window,
+            samples,
         } = found.expect("the last attempt returns or breaks");
         let Spectral {
             span_ratio,
@@ -650,13 +667,7 @@ impl ExactRecovery {
             pencils,
             ..
         } = spectral;
-        let (xs, ys) = match (&owned, window) {
-            (Some((xs, ys)), _) => (xs.as_ref(), ys.as_ref()),
-            (None, Some((all, start, len))) => {
-                (all.x().subcols(start, len), all.y().subcols(start, len))
-            }
-            (None, None) => unreachable!("the search ran on a window or on gathered samples"),
-        };
+        let (xs, ys) = samples.views();
         let search_samples = xs.ncols();
 
         // Step 5: U by least squares on the search's check samples (k·m unknowns: exact
