@@ -410,30 +410,37 @@ fn same_file(f: &File, path: &Path) -> Result<bool> {
 /// Makes `staging` the folder at `target` and `target`'s old contents the folder at
 /// `staging`, in one step where the system can (Linux), else in two renames.
 fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
-    // Test hook: `TWOLAYER_TEST_NO_EXCHANGE=1` takes the two-rename path of file systems
-    // without the exchange.
     #[cfg(target_os = "linux")]
-    if std::env::var_os("TWOLAYER_TEST_NO_EXCHANGE").is_none() {
+    {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
         let a = CString::new(staging.as_os_str().as_bytes())?;
         let b = CString::new(target.as_os_str().as_bytes())?;
-        // SAFETY: two NUL-terminated paths that live across the call.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a.as_ptr(),
-                libc::AT_FDCWD,
-                b.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
+        // Test hook: `TWOLAYER_TEST_NO_EXCHANGE=1` answers as a file system without the
+        // exchange does (EINVAL), so that tests run the fallback below.
+        let rc = if std::env::var_os("TWOLAYER_TEST_NO_EXCHANGE").is_some() {
+            Err(std::io::Error::from_raw_os_error(libc::EINVAL))
+        } else {
+            // SAFETY: two NUL-terminated paths that live across the call.
+            let rc = unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    a.as_ptr(),
+                    libc::AT_FDCWD,
+                    b.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
         };
-        if rc == 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if !exchange_unsupported(&e) {
-            return Err(e);
+        match rc {
+            Ok(()) => return Ok(()),
+            Err(e) if !exchange_unsupported(&e) => return Err(e),
+            Err(_) => {}
         }
     }
     let aside = staging.with_extension("old");
