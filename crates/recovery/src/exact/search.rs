@@ -21,10 +21,8 @@ pub(super) const UNIT_TOL: f64 = 1e-7;
 
 /// Samples a candidate unit is checked on, and U then fitted on (at least; see
 /// [`check_samples`]): 1.6 MB at d = 100, so that the checks run from cache. A wrong unit
-/// fails on nearly every sample, and the certificate covers them all, so more buy nothing:
-/// 2048 instead of 4096 took (100,20,20,1e4) from 4.5–4.8 to 4.2–4.6 ms in the unit search
-/// and 1.3–1.5 to 1.2–1.4 ms in the certificate, with the same candidates and certificates
-/// on the 120-instance robustness set.
+/// fails on nearly every sample and the certificate covers them all, so more buy nothing
+/// (4096 were about 7% slower in the unit search, with the same answers).
 pub(super) const CHECK_SAMPLES: usize = 2048;
 
 /// Of which a candidate is first checked on (at least; 8·d when that is more).
@@ -53,11 +51,8 @@ pub(super) const RANDOM_DIRECTIONS_PER_UNIT: usize = 10;
 pub(super) const PLANE_SWEEP: usize = 90;
 
 /// Probes (at least 4k) after which a search that has not seen a single null vector gives
-/// up. On exact labels the first null vector came by the 10th probe in every search of the
-/// 120-instance robustness set (k = 5 to 50; conditioned, near-parallel and uneven units
-/// included); labels with noise never give one, and their search ran through the whole
-/// pool and its fallbacks, on the window and then on the spread subset (1680 probes in
-/// 0.33 s at (100, 20, 20, 2·10⁵, σ = 0.01), against 162 in 0.13 s with this bound).
+/// up: exact labels gave their first null vector by the 10th probe on every instance of the
+/// robustness set, and noisy labels never give one.
 pub(super) const HOPELESS_PROBES: usize = 64;
 
 /// Mixed into the seed for the fallback directions, so they differ from the pencils' draws.

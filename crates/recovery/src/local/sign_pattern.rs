@@ -72,11 +72,9 @@ pub enum StepSolver {
 }
 
 /// Above this many flops for the joint normal equations, [`StepSolver::Auto`] switches to
-/// Gauss–Newton–CG. Measured (was 2·10¹¹): the noisy front door's starts compete on a
-/// subsample of 8(k+1)d samples, where the joint step at (100, 20, 20) costs about 2 s an
-/// iteration; with 10¹⁰ they take Gauss–Newton–CG and (100, 20, 20, 10⁵, σ = 0.01) took
-/// 31.7 → 8.6 s, (100, 20, 20, 2·10⁴) 133 → 25 s over 4 seeds, (50, 10, 10, 10⁵, σ = 0.03)
-/// 9.9 → 6.6 s, every parameter error the same to three digits; the `noise` sweep unchanged.
+/// Gauss–Newton–CG: the noisy front door's starts compete on a subsample of 8(k+1)d
+/// samples, where the joint step at (100, 20, 20) costs about 2 s an iteration and
+/// Gauss–Newton–CG reaches the same errors 1.5–5× sooner.
 const JOINT_FLOPS_MAX: f64 = 1e10;
 
 impl Default for SignPatternLs {

@@ -27,10 +27,9 @@ const SAME_RESIDUAL: f64 = 1e-3;
 /// …and their aligned hidden weights to this distance (local minima differ in whole units).
 const SAME_WEIGHTS: f64 = 0.05;
 /// Starts on the subsample after which, if none has settled the search, the best so far is
-/// finished on all samples (refined and polished) and checked again. One since the tensor
-/// start is fitted to every slice: it is usually in the right basin, and where it leaves
-/// structure on the subsample the finish mostly removes it (on 200 noisy instances a
-/// second start before the finish cost 11% of the time and changed no answer beyond noise).
+/// finished on all samples (refined and polished) and checked again. One, since the tensor
+/// start is fitted to every slice and is usually in the right basin: a second start before
+/// the finish cost time and changed no answer beyond noise.
 const ESCALATE_AFTER: usize = 1;
 /// Mixed into the seed for restart directions, so they differ from the pencils' draws.
 const RESTART_STREAM: u64 = 0xd1b5_4a32_d192_ed03;
