@@ -60,7 +60,7 @@ mod network;
 mod noisy;
 mod spectral;
 
-pub use activation::Rectified;
+pub use activation::{RELUPOW_MAX, Rectified};
 pub use align::{Alignment, align, hungarian, relative_prediction_error};
 pub use data::analysis::InputDiagnostics;
 pub use data::checks::check_finite;
