@@ -344,26 +344,18 @@ fn late_files_are_kept_and_long_names_are_written() {
     assert!(generate(&new_dir, "2").status().unwrap().success());
     let out = dir.path().join("o");
     assert!(generate(&out, "1").status().unwrap().success());
-    let o = generate(&out, "2")
-        .env("TWOLAYER_TEST_LATE_FILE", "late.txt")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut want = contents(&new_dir);
-    want.insert("late.txt".to_string(), b"late".to_vec());
-    assert_eq!(contents(&out), want);
-    assert_no_leftovers(dir.path());
-
+    // A rewrite of `out` with a test hook set; late.txt stays whatever the hook.
+    let rewrite = |seed: &str, hook: &str, value: &str, reference: &Path| {
+        let o = generate(&out, seed).env(hook, value).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut want = contents(reference);
+        want.insert("late.txt".to_string(), b"late".to_vec());
+        assert_eq!(contents(&out), want, "{hook}");
+        assert_no_leftovers(dir.path());
+    };
+    rewrite("2", "TWOLAYER_TEST_LATE_FILE", "late.txt", &new_dir);
     // Where the file system has no exchange, two renames replace the set.
-    let o = generate(&out, "1")
-        .env("TWOLAYER_TEST_NO_EXCHANGE", "1")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut want = contents(&old_dir);
-    want.insert("late.txt".to_string(), b"late".to_vec());
-    assert_eq!(contents(&out), want);
-    assert_no_leftovers(dir.path());
+    rewrite("1", "TWOLAYER_TEST_NO_EXCHANGE", "1", &old_dir);
 
     // 240 bytes: a valid name, but ".<name>.twolayer-staging-PID" is not.
     let long = dir.path().join("n".repeat(240));
