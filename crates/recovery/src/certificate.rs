@@ -209,6 +209,14 @@ mod tests {
         }
     }
 
+    /// The documented chunking: 10⁴ samples make ten chunks of the pass (for two threads to
+    /// share evenly), twice as many as the moment passes' chunks would.
+    #[test]
+    fn ten_thousand_samples_make_ten_chunks() {
+        assert_eq!(10_000usize.div_ceil(CERTIFY_CHUNK), 10);
+        assert_eq!(10_000usize.div_ceil(CHUNK), 5);
+    }
+
     /// The threshold itself: 0.99e-10 certifies, 1.01e-10 and NaN do not; all-zero labels
     /// give the absolute residual.
     #[test]
