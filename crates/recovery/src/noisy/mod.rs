@@ -20,7 +20,7 @@ use crate::local::gauss_newton::GaussNewton;
 use crate::local::sign_pattern::{Loss, SignPatternFit, SignPatternLs, StepSolver};
 use crate::network::Network;
 use crate::noisy::residual_structure::{ResidualStructure, residual_structure};
-use crate::spectral::{LabelSpectrum, RANK_TOL, Spectral, spectral};
+use crate::spectral::{LabelSpectrum, RANK_TOL, SpanSource, Spectral, spectral};
 
 /// Two fits came from the same basin when their residuals agree to this relative precision…
 const SAME_RESIDUAL: f64 = 1e-3;
@@ -184,6 +184,21 @@ pub struct NoisyRecovered {
     pub report: NoisyReport,
 }
 
+/// What [`NoisyRecovery::spectral_starts`] hands the search: k, the label slices used, the
+/// relative singular values shown in the report, the spectral starts with their names, the
+/// tensor start's unexplained share of the slices, and the span with its diagnostics.
+struct Starts {
+    k: usize,
+    /// The label slices used, min(k, rank, m).
+    r: usize,
+    shown: Vec<f64>,
+    spectral_starts: Vec<(Mat<f64>, &'static str)>,
+    tensor_residual: Option<f64>,
+    q: Mat<f64>,
+    span_ratio: f64,
+    span_source: SpanSource,
+}
+
 impl NoisyRecovery {
     /// Defaults: k detected, 16 restarts, seed 0, squared loss, no intercept, 10 pencils,
     /// 20 iterations per start.
@@ -247,22 +262,18 @@ impl NoisyRecovery {
         2 * (k + 1) * d + 2
     }
 
-    /// Recovers U (m×k) and V (k×d) from X (n×d) and Y (n×m).
-    pub fn recover(
+    /// The label spectrum, k and the checks that the search can run at that k, and the
+    /// spectral starting points: the second-order pencils' factor fitted to every slice (or
+    /// the best pencil), and the best fourth-order pencil when the labels give fewer slices
+    /// than units. `xt` d×n, `yt` m×n. Cost: the spectral stage, O(n d (d + m)) and the
+    /// pencils.
+    fn spectral_starts(
         &self,
-        x: MatRef<'_, f64>,
-        y: MatRef<'_, f64>,
-    ) -> Result<NoisyRecovered, RecoveryError> {
-        let start_time = Instant::now();
-        crate::error::at_least_one("max_iter", self.max_iter)?;
-        check_samples(x, y)?;
-        let (n, d) = x.shape();
-        let m = y.ncols();
-        if self.k == Some(0) {
-            return Err(RecoveryError::ZeroK);
-        }
-        let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
-        let spectrum = LabelSpectrum::new(yt.as_ref())?;
+        xt: MatRef<'_, f64>,
+        yt: MatRef<'_, f64>,
+    ) -> Result<Starts, RecoveryError> {
+        let ((d, n), m) = (xt.shape(), yt.nrows());
+        let spectrum = LabelSpectrum::new(yt)?;
         let rank = spectrum.rank(RANK_TOL);
         if rank == 0 {
             return Err(RecoveryError::ZeroLabels);
@@ -290,12 +301,12 @@ impl NoisyRecovery {
             });
         }
         let r = k.min(rank.max(1)).min(m);
-        let yr = spectrum.reduce(yt.as_ref(), r);
+        let yr = spectrum.reduce(yt, r);
         let params = JennrichParams {
             pencils: self.pencils,
             seed: self.seed,
         };
-        let spec = spectral(xt.as_ref(), yr.as_ref(), k, &self.activation, &params)?;
+        let spec = spectral(xt, yr.as_ref(), k, &self.activation, &params)?;
         // Spectral starts: the second-order pencils' factor fitted to all slices at once
         // (m ≥ 2; a single pencil reads two random combinations of them, and with estimated
         // slices often puts two directions on one unit and misses another), or the best
@@ -322,6 +333,43 @@ impl NoisyRecovery {
             span_source,
             ..
         } = spec;
+        Ok(Starts {
+            k,
+            r,
+            shown,
+            spectral_starts,
+            tensor_residual,
+            q,
+            span_ratio,
+            span_source,
+        })
+    }
+
+    /// Recovers U (m×k) and V (k×d) from X (n×d) and Y (n×m).
+    pub fn recover(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+    ) -> Result<NoisyRecovered, RecoveryError> {
+        let start_time = Instant::now();
+        crate::error::at_least_one("max_iter", self.max_iter)?;
+        check_samples(x, y)?;
+        let (n, d) = x.shape();
+        let m = y.ncols();
+        if self.k == Some(0) {
+            return Err(RecoveryError::ZeroK);
+        }
+        let (xt, yt) = (samples_as_columns(x), samples_as_columns(y));
+        let Starts {
+            k,
+            r,
+            shown,
+            spectral_starts,
+            tensor_residual,
+            q,
+            span_ratio,
+            span_source,
+        } = self.spectral_starts(xt.as_ref(), yt.as_ref())?;
 
         // ReLU has the linear sign-pattern parametrisation (with intercept and Huber
         // options); every other activation is refined by structured Gauss–Newton.
