@@ -93,7 +93,7 @@ enum Task {
 }
 
 fn main() -> Result<()> {
-    twolayer_moments::tune_allocator();
+    twolayer_io::resources::tune_allocator();
     match Cli::parse().command {
         Task::Bar => bar(),
         Task::Sweep {

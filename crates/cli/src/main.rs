@@ -207,7 +207,7 @@ fn subcommand_path() -> String {
 }
 
 fn main() -> ExitCode {
-    twolayer_moments::tune_allocator();
+    twolayer_io::resources::tune_allocator();
     // `twolayer eval … | head` closes the pipe early: end quietly as Unix tools do, instead of
     // panicking in println! (Rust ignores SIGPIPE by default).
     #[cfg(unix)]

@@ -49,7 +49,7 @@ mod product;
 mod sample_moments;
 mod source;
 
-pub use allocator::{tune_allocator, zeros_by_threads};
+pub use allocator::zeros_by_threads;
 pub use centre::{AffineFit, centre_labels};
 pub use chunked::{CHUNK, TreeSum, chunked_sum, try_chunked_sum, try_chunked_sum_by};
 pub use dots::{column_dots, column_norms};
