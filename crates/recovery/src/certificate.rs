@@ -73,6 +73,13 @@ thread_local! {
 /// instead of five.
 const CERTIFY_CHUNK: usize = CHUNK / 2;
 
+/// Whether the samples of `x` (d×n) have their coordinates apart in memory (the columns
+/// of a transposed n×d column-major array), which the pass multiplies as Xᵀ Vᵀ so that the
+/// long dimension of its products is contiguous; samples stored whole keep V X.
+fn coordinates_apart(x: MatRef<'_, f64>) -> bool {
+    x.row_stride() != 1
+}
+
 /// (Σ_j ‖y_j − U f(V x_j)‖², Σ_j ‖y_j‖²) over every sample of `source`, in one pass
 /// (chunked, in parallel, bit-identical for any thread count): the certificate of a fit made
 /// on a subset. Samples in memory are read in place. The pass also checks that every sample
@@ -112,7 +119,7 @@ pub(crate) fn residual_sum_of_squares(
         let (clean, ess, yss) = {
             hb.resize(k * CERTIFY_CHUNK, 0.0);
             eb.resize(m * CERTIFY_CHUNK, 0.0);
-            let transposed = x.row_stride() != 1;
+            let transposed = coordinates_apart(x);
             let (rows, cols) = if transposed { (len, k) } else { (k, len) };
             let mut h = MatMut::from_column_major_slice_mut(&mut hb[..k * len], rows, cols);
             if transposed {
@@ -215,6 +222,16 @@ mod tests {
     fn ten_thousand_samples_make_ten_chunks() {
         assert_eq!(10_000usize.div_ceil(CERTIFY_CHUNK), 10);
         assert_eq!(10_000usize.div_ceil(CHUNK), 5);
+    }
+
+    /// Samples stored whole (d×n column-major) keep V X; an n×d column-major array's
+    /// transpose, whose coordinates lie apart, takes Xᵀ Vᵀ.
+    #[test]
+    fn the_layout_decides_the_product() {
+        let whole = Mat::<f64>::zeros(4, 9);
+        let apart = Mat::<f64>::zeros(9, 4);
+        assert!(!coordinates_apart(whole.as_ref()));
+        assert!(coordinates_apart(apart.transpose()));
     }
 
     /// The threshold itself: 0.99e-10 certifies, 1.01e-10 and NaN do not; all-zero labels
