@@ -357,6 +357,16 @@ fn late_files_are_kept_and_long_names_are_written() {
     // Where the file system has no exchange, two renames replace the set.
     rewrite("1", "TWOLAYER_TEST_NO_EXCHANGE", "1", &old_dir);
 
+    // Any other failure of the exchange is an error, and the old set stays.
+    let before = contents(&out);
+    let o = generate(&out, "2")
+        .env("TWOLAYER_TEST_NO_EXCHANGE", "EIO")
+        .output()
+        .unwrap();
+    assert_refused(&o, "cannot replace the contents");
+    assert_eq!(contents(&out), before);
+    assert_no_leftovers(dir.path());
+
     // 240 bytes: a valid name, but ".<name>.twolayer-staging-PID" is not.
     let long = dir.path().join("n".repeat(240));
     assert!(generate(&long, "1").status().unwrap().success());

@@ -417,9 +417,15 @@ fn exchange(staging: &Path, target: &Path) -> std::io::Result<()> {
         let a = CString::new(staging.as_os_str().as_bytes())?;
         let b = CString::new(target.as_os_str().as_bytes())?;
         // Test hook: `TWOLAYER_TEST_NO_EXCHANGE=1` answers as a file system without the
-        // exchange does (EINVAL), so that tests run the fallback below.
-        let rc = if std::env::var_os("TWOLAYER_TEST_NO_EXCHANGE").is_some() {
-            Err(std::io::Error::from_raw_os_error(libc::EINVAL))
+        // exchange does (EINVAL), so that tests run the fallback below; `=EIO` fails as a
+        // broken disk would.
+        let rc = if let Some(hook) = std::env::var_os("TWOLAYER_TEST_NO_EXCHANGE") {
+            let errno = if hook == "EIO" {
+                libc::EIO
+            } else {
+                libc::EINVAL
+            };
+            Err(std::io::Error::from_raw_os_error(errno))
         } else {
             // SAFETY: two NUL-terminated paths that live across the call.
             let rc = unsafe {
