@@ -748,6 +748,8 @@ mod tests {
                 "fourth powers of the wrong length",
                 Box::new(|s| s.sum_x4.as_mut().unwrap().push(1.0)),
             ),
+            ("another format", Box::new(|s| s.format = "other".into())),
+            ("another version", Box::new(|s| s.version += 1)),
         ];
         // Each is refused by its own check, whose message names it.
         let says = |what: &str| match what {
@@ -755,6 +757,7 @@ mod tests {
             "n = 0" => "n = 0",
             "n differs from the constant's sum" => "constant term",
             "fourth powers of the wrong length" => "Gram values",
+            "another format" | "another version" => "not a twolayer moments file",
             w if w.starts_with("negative") => "negative sum",
             _ => "non-finite",
         };
