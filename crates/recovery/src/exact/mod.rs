@@ -3,8 +3,10 @@
 mod extreme;
 use extreme::orientation_key;
 pub(crate) mod null_space;
+mod pool;
 mod search;
-use search::{check_samples, find_units, middle};
+use pool::find_units;
+use search::{check_samples, middle};
 pub(crate) mod unit_fit;
 
 use std::time::Instant;
